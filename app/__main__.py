@@ -1,0 +1,70 @@
+"""Command line: `python -m app migrate | seed | openapi [PATH] | check-openapi [PATH] | serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
+
+
+def openapi_text() -> str:
+    from app.main import create_app
+
+    return json.dumps(create_app().openapi(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    cmd = argv[0] if argv else "help"
+    if cmd == "migrate":
+        from app.core.config import get_settings
+        from app.core.migrate import upgrade_head
+
+        settings = get_settings()
+        if settings.is_sqlite:
+            Path("var").mkdir(exist_ok=True)
+        upgrade_head(settings.database_url)
+        print("database migrated to head")
+        return 0
+    if cmd == "seed":
+        from app.core.db import db
+        from app.demo import DEMO_ACCOUNTS, seed_if_empty
+
+        async def _seed() -> str | None:
+            try:
+                return await seed_if_empty()
+            finally:
+                await db.dispose()
+
+        password = asyncio.run(_seed())
+        if password is None:
+            print("database not empty: demo data not loaded")
+        else:
+            print("demo data loaded (development only). Sign in with any of:")
+            for email in DEMO_ACCOUNTS:
+                print(f"  {email}")
+            shown = "(from MATCHREADY_DEMO_PASSWORD)" if os.environ.get("MATCHREADY_DEMO_PASSWORD") else password
+            print(f"password: {shown}")
+        return 0
+    if cmd == "openapi":
+        path = Path(argv[1]) if len(argv) > 1 else OPENAPI_PATH
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(openapi_text(), encoding="utf-8")
+        print(f"wrote {path}")
+        return 0
+    if cmd == "check-openapi":
+        path = Path(argv[1]) if len(argv) > 1 else OPENAPI_PATH
+        if not path.exists() or path.read_text(encoding="utf-8") != openapi_text():
+            print(f"{path} is out of date: run `make openapi`", file=sys.stderr)
+            return 1
+        print("openapi.json is up to date")
+        return 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Field
+
+from app.core.db import UtcDateTime
+from app.core.models import ResourceBase
+
+
+class Organization(ResourceBase, table=True):
+    __tablename__ = "organization"
+
+    name: str = Field(max_length=200, unique=True)
+
+
+class User(ResourceBase, table=True):
+    __tablename__ = "user_account"
+
+    email: str = Field(max_length=254, unique=True)
+    full_name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=16)
+    organization_id: uuid.UUID | None = Field(default=None, foreign_key="organization.id", index=True,
+                                              ondelete="RESTRICT")
+    candidate_id: uuid.UUID | None = Field(default=None, foreign_key="candidate.id", unique=True,
+                                           ondelete="CASCADE")
+    is_active: bool = Field(default=True)
+
+
+class ApiKey(ResourceBase, table=True):
+    __tablename__ = "api_key"
+
+    organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=120)
+    prefix: str = Field(max_length=16)
+    key_hash: str = Field(max_length=64, unique=True)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Form, Query, Response
+
+from app.accounts import service
+from app.accounts.deps import OrganizationDep, UserDep
+from app.accounts.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    Me,
+    OrganizationCreate,
+    OrganizationPublic,
+    OrganizationUpdate,
+    Token,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
+from app.core.db import SessionDep
+from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, Forbidden, problem_responses
+from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
+from app.core.pagination import Page, PageDep
+from app.core.security import AdminDep, PrincipalDep, Role, require_roles
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"])
+org_router = APIRouter(prefix="/organizations", tags=["organizations"])
+user_router = APIRouter(prefix="/users", tags=["users"])
+
+PeopleManagerDep = Annotated[object, Depends(require_roles(Role.admin, Role.advisor))]
+
+
+@auth_router.post("/token", response_model=Token, responses=problem_responses(400, 401, 413, 415, 422, 503))
+async def issue_token(
+    session: SessionDep,
+    username: Annotated[str, Form(min_length=3, max_length=254, description="Your email address.")],
+    password: Annotated[str, Form(min_length=1, max_length=128)],
+) -> Response:
+    """Sign in with email and password (OAuth2 password form); returns a short-lived bearer token."""
+    token, ttl = await service.issue_token(session, email=username, password=password)
+    resp = json_response(Token(access_token=token, expires_in=ttl))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@auth_router.get("/me", response_model=Me, responses=problem_responses(401, 503))
+async def who_am_i(principal: PrincipalDep) -> Response:
+    """Who the credentials belong to: role, organization, candidate record."""
+    return json_response(Me(role=principal.role.value, user_id=principal.user_id,
+                            organization_id=principal.organization_id, candidate_id=principal.candidate_id,
+                            api_key_id=principal.api_key_id))
+
+
+# ---- organizations -------------------------------------------------------------------------------------------
+
+@org_router.get("", response_model=Page[OrganizationPublic], responses=problem_responses(*LIST))
+async def list_organizations(session: SessionDep, principal: PrincipalDep, page: PageDep) -> Response:
+    """Organizations you can see: all for admins, your own otherwise. Ordered by creation."""
+    if principal.role is Role.candidate:
+        raise Forbidden("Candidates do not manage organizations.")
+    items, total = await service.list_organizations(session, principal, page)
+    return json_response(Page[OrganizationPublic](
+        items=[OrganizationPublic.model_validate(o) for o in items], total=total, limit=page.limit,
+        offset=page.offset))
+
+
+@org_router.post("", status_code=201, response_model=OrganizationPublic, responses=problem_responses(*WRITE_BODY))
+async def create_organization(session: SessionDep, _: AdminDep, body: OrganizationCreate,
+                              idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    """Create an organization (platform admins only)."""
+    org = await service.create_organization(session, body)
+    return json_response(OrganizationPublic.model_validate(org), status_code=201, etag_version=org.version,
+                         location=f"/v1/organizations/{org.id}")
+
+
+@org_router.get("/{organization_id}", response_model=OrganizationPublic, responses=problem_responses(*READ))
+async def get_organization(org: OrganizationDep) -> Response:
+    return json_response(OrganizationPublic.model_validate(org), etag_version=org.version)
+
+
+@org_router.patch("/{organization_id}", response_model=OrganizationPublic, responses=problem_responses(*UPDATE))
+async def update_organization(session: SessionDep, _: AdminDep, org: OrganizationDep, body: OrganizationUpdate,
+                              if_match: IfMatchHeader = None) -> Response:
+    org = await service.update_organization(session, org, body, if_match)
+    return json_response(OrganizationPublic.model_validate(org), etag_version=org.version)
+
+
+@org_router.delete("/{organization_id}", status_code=204, responses=problem_responses(*DELETE))
+async def delete_organization(session: SessionDep, _: AdminDep, org: OrganizationDep,
+                              if_match: IfMatchHeader = None) -> Response:
+    """Delete an empty organization (no candidates, no users)."""
+    await service.delete_organization(session, org, if_match)
+    return Response(status_code=204)
+
+
+@org_router.get("/{organization_id}/api-keys", response_model=Page[ApiKeyPublic],
+                responses=problem_responses(*LIST, 404))
+async def list_api_keys(session: SessionDep, _: PeopleManagerDep, org: OrganizationDep, page: PageDep) -> Response:
+    items, total = await service.list_api_keys(session, org, page)
+    return json_response(Page[ApiKeyPublic](items=[ApiKeyPublic.model_validate(k) for k in items], total=total,
+                                            limit=page.limit, offset=page.offset))
+
+
+@org_router.post("/{organization_id}/api-keys", status_code=201, response_model=ApiKeyCreated,
+                 responses=problem_responses(*WRITE_BODY))
+async def create_api_key(session: SessionDep, _: AdminDep, org: OrganizationDep, body: ApiKeyCreate,
+                         idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    """Create an API key for the organization's systems. The key is in this response only."""
+    key, secret = await service.create_api_key(session, org, body)
+    out = ApiKeyCreated(**ApiKeyPublic.model_validate(key).model_dump(), key=secret)
+    resp = json_response(out, status_code=201, etag_version=key.version,
+                         location=f"/v1/organizations/{org.id}/api-keys/{key.id}")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@org_router.get("/{organization_id}/api-keys/{api_key_id}", response_model=ApiKeyPublic,
+                responses=problem_responses(*READ, 403))
+async def get_api_key(session: SessionDep, _: PeopleManagerDep, org: OrganizationDep,
+                      api_key_id: uuid.UUID) -> Response:
+    key = await service.get_api_key(session, org, api_key_id)
+    return json_response(ApiKeyPublic.model_validate(key), etag_version=key.version)
+
+
+@org_router.delete("/{organization_id}/api-keys/{api_key_id}", status_code=204, responses=problem_responses(*DELETE))
+async def revoke_api_key(session: SessionDep, _: AdminDep, org: OrganizationDep, api_key_id: uuid.UUID,
+                         if_match: IfMatchHeader = None) -> Response:
+    """Revoke the key: it stops working immediately."""
+    key = await service.get_api_key(session, org, api_key_id)
+    await service.revoke_api_key(session, key, if_match)
+    return Response(status_code=204)
+
+
+# ---- users ---------------------------------------------------------------------------------------------------
+
+@user_router.get("", response_model=Page[UserPublic], responses=problem_responses(*LIST))
+async def list_users(session: SessionDep, principal: PeopleManagerDep, page: PageDep,
+                     p: PrincipalDep, organization_id: uuid.UUID | None = None,
+                     role: Annotated[Literal["admin", "advisor", "candidate"] | None, Query()] = None) -> Response:
+    """Users you manage: all for admins (filter by organization), your organization's for advisors."""
+    items, total = await service.list_users(session, p, page, organization_id, role)
+    return json_response(Page[UserPublic](items=[UserPublic.model_validate(u) for u in items], total=total,
+                                          limit=page.limit, offset=page.offset))
+
+
+@user_router.post("", status_code=201, response_model=UserPublic, responses=problem_responses(*WRITE_BODY))
+async def create_user(session: SessionDep, _: PeopleManagerDep, principal: PrincipalDep, body: UserCreate,
+                      idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    """Create a user. Admins create advisors and admins; advisors create accounts for their candidates."""
+    user = await service.create_user(session, principal, body)
+    return json_response(UserPublic.model_validate(user), status_code=201, etag_version=user.version,
+                         location=f"/v1/users/{user.id}")
+
+
+@user_router.get("/{user_id}", response_model=UserPublic, responses=problem_responses(*READ))
+async def get_user(user: UserDep) -> Response:
+    return json_response(UserPublic.model_validate(user), etag_version=user.version)
+
+
+@user_router.patch("/{user_id}", response_model=UserPublic, responses=problem_responses(*UPDATE))
+async def update_user(session: SessionDep, principal: PrincipalDep, user: UserDep, body: UserUpdate,
+                      if_match: IfMatchHeader = None) -> Response:
+    """Change name, password or active flag. Candidates may change their own name and password."""
+    user = await service.update_user(session, principal, user, body, if_match)
+    return json_response(UserPublic.model_validate(user), etag_version=user.version)
+
+
+@user_router.delete("/{user_id}", status_code=204, responses=problem_responses(*DELETE))
+async def delete_user(session: SessionDep, principal: PrincipalDep, user: UserDep,
+                      if_match: IfMatchHeader = None) -> Response:
+    await service.delete_user(session, principal, user, if_match)
+    return Response(status_code=204)

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from app.core.types import Email, InputModel, Name, Password, PublicModel, ShortText
+
+
+class OrganizationCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"name": "North University Advising Office"}})
+    name: Name
+
+
+class OrganizationUpdate(InputModel):
+    name: Name | None = None
+
+
+class OrganizationPublic(PublicModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+UserRole = Literal["admin", "advisor", "candidate"]
+
+
+class UserCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "email": "advisor@north.example", "full_name": "Ada Advisor", "password": "a long passphrase",
+        "role": "advisor", "organization_id": "6f1c1d8e-1b9a-4a53-9a0e-3b8c1d3e2f10"}})
+    email: Email
+    full_name: Name
+    password: Password
+    role: UserRole
+    organization_id: uuid.UUID | None = Field(
+        default=None, description="Required for advisors; for candidates it is taken from the candidate record.")
+    candidate_id: uuid.UUID | None = Field(default=None, description="Required for the candidate role.")
+
+
+class UserUpdate(InputModel):
+    full_name: Name | None = None
+    password: Password | None = None
+    is_active: bool | None = None
+
+
+class UserPublic(PublicModel):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    role: UserRole
+    organization_id: uuid.UUID | None
+    candidate_id: uuid.UUID | None
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ApiKeyCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"name": "SIS nightly sync"}})
+    name: ShortText
+
+
+class ApiKeyPublic(PublicModel):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    prefix: str = Field(description="The first characters of the key, to recognise it.")
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="The secret key. Shown only once: store it now.")
+
+
+class Token(PublicModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class Me(PublicModel):
+    role: Literal["admin", "advisor", "candidate", "system"]
+    user_id: uuid.UUID | None
+    organization_id: uuid.UUID | None
+    candidate_id: uuid.UUID | None
+    api_key_id: uuid.UUID | None

@@ -1,0 +1,217 @@
+"""Organizations, users, API keys and sign-in. Each write use case commits once, at its end."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.models import ApiKey, Organization, User
+from app.accounts.schemas import (
+    ApiKeyCreate,
+    OrganizationCreate,
+    OrganizationUpdate,
+    UserCreate,
+    UserUpdate,
+)
+from app.candidates.models import Candidate
+from app.core.crud import commit_or_conflict, delete_versioned, fetch_page, update_versioned
+from app.core.db import utcnow
+from app.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed, field_error
+from app.core.http import check_if_match
+from app.core.pagination import PageParams
+from app.core.security import (
+    Principal,
+    Role,
+    create_access_token,
+    hash_api_key,
+    hash_password,
+    new_api_key,
+    verify_password,
+)
+
+ORG_CONFLICTS = {"name": ("organization_name_taken", "An organization with this name exists.")}
+USER_CONFLICTS = {
+    "email": ("email_taken", "A user with this email exists."),
+    "candidate_id": ("candidate_has_user", "This candidate already has a user account."),
+}
+
+
+# ---- sign-in -------------------------------------------------------------------------------------------------
+
+async def issue_token(session: AsyncSession, *, email: str, password: str) -> tuple[str, int]:
+    user = (await session.execute(select(User).where(User.email == email.strip().lower()))).scalars().first()
+    ok = verify_password(password, user.password_hash if user else None)
+    if user is None or not ok or not user.is_active:
+        raise Unauthorized("Email or password is incorrect.")
+    return create_access_token(user_id=user.id, role=Role(user.role), organization_id=user.organization_id,
+                               candidate_id=user.candidate_id)
+
+
+# ---- organizations -------------------------------------------------------------------------------------------
+
+async def get_organization(session: AsyncSession, principal: Principal, organization_id: uuid.UUID) -> Organization:
+    org = await session.get(Organization, organization_id)
+    if org is None or not principal.can_see_org(org.id):
+        raise NotFound("Organization not found.")
+    return org
+
+
+async def list_organizations(session: AsyncSession, principal: Principal, page: PageParams
+                             ) -> tuple[list[Organization], int]:
+    where = [] if principal.is_admin else [Organization.id == principal.organization_id]
+    return await fetch_page(session, Organization, where, [Organization.created_at, Organization.id], page)
+
+
+async def create_organization(session: AsyncSession, data: OrganizationCreate) -> Organization:
+    org = Organization(name=data.name)
+    session.add(org)
+    await commit_or_conflict(session, ORG_CONFLICTS)
+    return org
+
+
+async def update_organization(session: AsyncSession, org: Organization, data: OrganizationUpdate,
+                              if_match: str | None) -> Organization:
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("name", "") is None:
+        raise ValidationFailed("name cannot be cleared.", errors=[field_error("body.name", "may not be null",
+                                                                              "not_nullable")])
+    await update_versioned(session, org, changes, if_match)
+    await commit_or_conflict(session, ORG_CONFLICTS)
+    return org
+
+
+async def delete_organization(session: AsyncSession, org: Organization, if_match: str | None) -> None:
+    check_if_match(if_match, org.version)
+    in_use = (await session.execute(select(func.count()).select_from(Candidate)
+                                    .where(Candidate.organization_id == org.id))).scalar_one()
+    users = (await session.execute(select(func.count()).select_from(User)
+                                   .where(User.organization_id == org.id))).scalar_one()
+    if in_use or users:
+        raise Conflict("The organization still has candidates or users; remove them first.",
+                       code="organization_not_empty")
+    await delete_versioned(session, org, if_match)
+    await session.commit()
+
+
+# ---- users ---------------------------------------------------------------------------------------------------
+
+def _user_visible(principal: Principal, user: User) -> bool:
+    if principal.is_admin:
+        return True
+    if principal.role is Role.advisor:
+        return user.organization_id == principal.organization_id
+    return principal.user_id == user.id
+
+
+async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None or not _user_visible(principal, user):
+        raise NotFound("User not found.")
+    return user
+
+
+async def list_users(session: AsyncSession, principal: Principal, page: PageParams,
+                     organization_id: uuid.UUID | None, role: str | None) -> tuple[list[User], int]:
+    where = []
+    if not principal.is_admin:
+        where.append(User.organization_id == principal.organization_id)
+    elif organization_id is not None:
+        where.append(User.organization_id == organization_id)
+    if role is not None:
+        where.append(User.role == role)
+    return await fetch_page(session, User, where, [User.created_at, User.id], page)
+
+
+async def create_user(session: AsyncSession, principal: Principal, data: UserCreate) -> User:
+    org_id = data.organization_id
+    candidate_id = None
+    if principal.role is Role.advisor and data.role != "candidate":
+        raise Forbidden("Advisors may create candidate accounts only.")
+    if data.role == "admin":
+        if org_id or data.candidate_id:
+            raise ValidationFailed("Admins belong to no organization or candidate.", errors=[
+                field_error("body.organization_id", "must be empty for admins", "not_allowed")])
+    elif data.role == "advisor":
+        if org_id is None or data.candidate_id:
+            raise ValidationFailed("An advisor needs an organization_id and no candidate_id.", errors=[
+                field_error("body.organization_id", "required for advisors", "missing")])
+        if await session.get(Organization, org_id) is None:
+            raise ValidationFailed("No such organization.", errors=[
+                field_error("body.organization_id", "unknown organization", "unknown")])
+    else:
+        if data.candidate_id is None:
+            raise ValidationFailed("A candidate account needs candidate_id.", errors=[
+                field_error("body.candidate_id", "required for the candidate role", "missing")])
+        cand = await session.get(Candidate, data.candidate_id)
+        if cand is None or not principal.can_see_org(cand.organization_id):
+            raise ValidationFailed("No such candidate.", errors=[
+                field_error("body.candidate_id", "unknown candidate", "unknown")])
+        if org_id is not None and org_id != cand.organization_id:
+            raise ValidationFailed("organization_id does not match the candidate's organization.", errors=[
+                field_error("body.organization_id", "differs from the candidate's", "mismatch")])
+        org_id, candidate_id = cand.organization_id, cand.id
+    user = User(email=data.email, full_name=data.full_name, password_hash=hash_password(data.password),
+                role=data.role, organization_id=org_id, candidate_id=candidate_id)
+    session.add(user)
+    await commit_or_conflict(session, USER_CONFLICTS)
+    return user
+
+
+async def update_user(session: AsyncSession, principal: Principal, user: User, data: UserUpdate,
+                      if_match: str | None) -> User:
+    changes = data.model_dump(exclude_unset=True)
+    for name in ("full_name", "is_active", "password"):
+        if name in changes and changes[name] is None:
+            raise ValidationFailed(f"{name} cannot be cleared.",
+                                   errors=[field_error(f"body.{name}", "may not be null", "not_nullable")])
+    if principal.user_id == user.id and "is_active" in changes and not principal.is_admin:
+        raise Forbidden("You may not deactivate your own account.")
+    if principal.role is Role.candidate and set(changes) - {"password", "full_name"}:
+        raise Forbidden("Candidates may change only their name and password.")
+    if "password" in changes:
+        changes["password_hash"] = hash_password(changes.pop("password"))
+    await update_versioned(session, user, changes, if_match)
+    await session.commit()
+    return user
+
+
+async def delete_user(session: AsyncSession, principal: Principal, user: User, if_match: str | None) -> None:
+    if principal.user_id == user.id:
+        raise Forbidden("You may not delete your own account.")
+    if principal.role is Role.candidate:
+        raise Forbidden("Candidates may not delete accounts.")
+    await delete_versioned(session, user, if_match)
+    await session.commit()
+
+
+# ---- API keys ------------------------------------------------------------------------------------------------
+
+async def list_api_keys(session: AsyncSession, org: Organization, page: PageParams) -> tuple[list[ApiKey], int]:
+    return await fetch_page(session, ApiKey, [ApiKey.organization_id == org.id],
+                            [ApiKey.created_at, ApiKey.id], page)
+
+
+async def create_api_key(session: AsyncSession, org: Organization, data: ApiKeyCreate) -> tuple[ApiKey, str]:
+    secret = new_api_key()
+    key = ApiKey(organization_id=org.id, name=data.name, prefix=secret[:10], key_hash=hash_api_key(secret))
+    session.add(key)
+    await session.commit()
+    return key, secret
+
+
+async def get_api_key(session: AsyncSession, org: Organization, api_key_id: uuid.UUID) -> ApiKey:
+    key = await session.get(ApiKey, api_key_id)
+    if key is None or key.organization_id != org.id:
+        raise NotFound("API key not found.")
+    return key
+
+
+async def revoke_api_key(session: AsyncSession, key: ApiKey, if_match: str | None) -> None:
+    """Revoking keeps the row (for audit) and stops the key at once; revoking twice is harmless."""
+    if key.revoked_at is None:
+        await update_versioned(session, key, {"revoked_at": utcnow()}, if_match)
+        await session.commit()
+    else:
+        check_if_match(if_match, key.version)

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field
+
+from app.core.models import ResourceBase
+
+
+class Candidate(ResourceBase, table=True):
+    __tablename__ = "candidate"
+    __table_args__ = (UniqueConstraint("organization_id", "external_id"),)
+
+    organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True, ondelete="RESTRICT")
+    external_id: str | None = Field(default=None, max_length=100)
+    full_name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    date_of_birth: date | None = None
+    citizenship_country: str | None = Field(default=None, max_length=2)
+    us_status: str = Field(default="none", max_length=24)
+    school_name: str | None = Field(default=None, max_length=200)
+    school_country: str | None = Field(default=None, max_length=2)
+    graduation_on: date | None = None
+    usmle_id: str | None = Field(default=None, max_length=8, unique=True)
+    target_specialties: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    target_match_year: int | None = None
+    visa_need: str = Field(default="none", max_length=8)

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from app.candidates import service
+from app.candidates.deps import CandidateDep
+from app.candidates.schemas import (
+    CandidateCreate,
+    CandidatePublic,
+    CandidateSort,
+    CandidateUpdate,
+    CandidateUpsert,
+    UsStatus,
+    VisaNeed,
+)
+from app.core.db import SessionDep
+from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
+from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
+from app.core.pagination import Page, PageDep
+from app.core.security import PrincipalDep
+
+router = APIRouter(prefix="/candidates", tags=["candidates"])
+
+
+def _one(cand: object, status_code: int = 200, location: bool = False) -> Response:
+    pub = CandidatePublic.model_validate(cand)
+    return json_response(pub, status_code=status_code, etag_version=cand.version,  # type: ignore[attr-defined]
+                         location=f"/v1/candidates/{pub.id}" if location else None)
+
+
+@router.get("", response_model=Page[CandidatePublic], responses=problem_responses(*LIST))
+async def list_candidates(
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    organization_id: Annotated[uuid.UUID | None, Query(description="Admins: one organization only.")] = None,
+    target_match_year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    us_status: Annotated[UsStatus | None, Query()] = None,
+    visa_need: Annotated[VisaNeed | None, Query()] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$",
+                                   description="Search in name and email.")] = None,
+    sort: Annotated[CandidateSort, Query(description="Field to sort by; `-` for descending.")] = "created_at",
+) -> Response:
+    """Candidates you can see (your organization's; your own record for a candidate), stable order."""
+    items, total = await service.list_candidates(
+        session, principal, page, organization_id=organization_id, target_match_year=target_match_year,
+        us_status=us_status, visa_need=visa_need, q=q, sort=sort)
+    return json_response(Page[CandidatePublic](items=[CandidatePublic.model_validate(c) for c in items],
+                                               total=total, limit=page.limit, offset=page.offset))
+
+
+@router.post("", status_code=201, response_model=CandidatePublic, responses=problem_responses(*WRITE_BODY))
+async def create_candidate(session: SessionDep, principal: PrincipalDep, body: CandidateCreate,
+                           idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    """Create a candidate in your organization (admins name the organization)."""
+    cand = await service.create_candidate(session, principal, body)
+    return _one(cand, 201, location=True)
+
+
+@router.put(
+    "/by-external-id/{external_id}",
+    response_model=CandidatePublic,
+    responses={201: {"description": "Created.", "model": CandidatePublic},
+               **problem_responses(*WRITE_BODY, 412)},
+)
+async def upsert_candidate_by_external_id(
+    session: SessionDep,
+    principal: PrincipalDep,
+    external_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:\-]{1,100}$")],
+    body: CandidateUpsert,
+    if_match: IfMatchHeader = None,
+) -> Response:
+    """Idempotent upsert for university systems: 201 when created, 200 when replaced or unchanged.
+    `If-Match` is optional here; when sent it must match."""
+    cand, created = await service.upsert_by_external_id(session, principal, external_id, body, if_match)
+    return _one(cand, 201 if created else 200, location=created)
+
+
+@router.get("/{candidate_id}", response_model=CandidatePublic, responses=problem_responses(*READ))
+async def get_candidate(cand: CandidateDep) -> Response:
+    return _one(cand)
+
+
+@router.patch("/{candidate_id}", response_model=CandidatePublic, responses=problem_responses(*UPDATE))
+async def update_candidate(session: SessionDep, principal: PrincipalDep, cand: CandidateDep,
+                           body: CandidateUpdate, if_match: IfMatchHeader = None) -> Response:
+    """Partial update (absent = unchanged, null = cleared where allowed). Requires `If-Match`."""
+    cand = await service.update_candidate(session, principal, cand, body, if_match)
+    return _one(cand)
+
+
+@router.delete("/{candidate_id}", status_code=204, responses=problem_responses(*DELETE))
+async def delete_candidate(session: SessionDep, principal: PrincipalDep, cand: CandidateDep,
+                           if_match: IfMatchHeader = None) -> Response:
+    """Delete the candidate with their milestones, USCE, program lists and account."""
+    await service.delete_candidate(session, principal, cand, if_match)
+    return Response(status_code=204)

@@ -1,0 +1,46 @@
+"""One Settings class from the environment (and `.env`), cached; tests reset it with `get_settings.cache_clear()`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "insecure-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./var/matchready.db"
+    secret_key: str = DEFAULT_SECRET
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    idempotency_ttl_hours: int = Field(default=24, ge=24)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_echo: bool = False
+    demo_password: str | None = Field(default=None, validation_alias="MATCHREADY_DEMO_PASSWORD")
+    retry_after_seconds: int = 5
+    max_simulation_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "SECRET_KEY must be set to a random value of at least 32 characters when ENVIRONMENT=production"
+                )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,108 @@
+"""Small helpers services share: loading by id, optimistic-concurrency updates, list queries, unique conflicts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from app.core.db import utcnow
+from app.core.errors import Conflict, PreconditionFailed
+from app.core.http import check_if_match
+from app.core.pagination import PageParams
+
+M = TypeVar("M", bound=SQLModel)
+
+
+async def update_versioned(
+    session: AsyncSession, obj: Any, changes: dict[str, Any], if_match: str | None
+) -> None:
+    """Apply `changes` only if the caller saw the current version; a concurrent writer makes this a 412."""
+    check_if_match(if_match, obj.version)
+    table = type(obj)
+    new_version = obj.version + 1
+    values = {**changes, "version": new_version, "updated_at": utcnow()}
+    result = await session.execute(
+        update(table).where(table.id == obj.id, table.version == obj.version).values(**values)  # type: ignore[attr-defined]
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise PreconditionFailed("The resource was changed by another request; read it again and retry.")
+    for key, value in values.items():
+        setattr(obj, key, value)
+
+
+async def delete_versioned(session: AsyncSession, obj: Any, if_match: str | None) -> None:
+    from sqlalchemy import delete
+
+    check_if_match(if_match, obj.version)
+    table = type(obj)
+    result = await session.execute(
+        delete(table).where(table.id == obj.id, table.version == obj.version)  # type: ignore[attr-defined]
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise PreconditionFailed("The resource was changed by another request; read it again and retry.")
+
+
+async def fetch_page(
+    session: AsyncSession,
+    model: type[M],
+    where: Sequence[ColumnElement[bool]],
+    order_by: Sequence[Any],
+    page: PageParams,
+) -> tuple[list[M], int]:
+    stmt: Select[Any] = select(model).where(*where).order_by(*order_by).limit(page.limit).offset(page.offset)
+    items = list((await session.execute(stmt)).scalars().all())
+    if page.offset == 0 and len(items) < page.limit:
+        total = len(items)  # the whole result fits in this page: no COUNT needed
+    else:
+        total = (await session.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
+    return items, int(total)
+
+
+def order_clause(model: type[SQLModel], sort: str, allowed: Sequence[str]) -> list[Any]:
+    """`sort` is a field name from the allow-list, `-` for descending; ties broken by id for a stable order."""
+    desc = sort.startswith("-")
+    name = sort.lstrip("-")
+    if name not in allowed:  # guarded by the route's Literal type too
+        name = allowed[0]
+    col = getattr(model, name)
+    return [col.desc() if desc else col.asc(), model.id.asc() if not desc else model.id.desc()]  # type: ignore[attr-defined]
+
+
+async def commit_or_conflict(session: AsyncSession, conflicts: dict[str, tuple[str, str]]) -> None:
+    """Commit; a unique-constraint violation becomes a 409 naming the field (constraint names are stable)."""
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise _conflict_from(exc, conflicts) from exc
+
+
+async def flush_or_conflict(session: AsyncSession, conflicts: dict[str, tuple[str, str]]) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise _conflict_from(exc, conflicts) from exc
+
+
+def _conflict_from(exc: IntegrityError, conflicts: dict[str, tuple[str, str]]) -> Conflict:
+    message = str(exc.orig)
+    for needle, (code, detail) in conflicts.items():
+        if needle in message:
+            return Conflict(detail, code=code)
+    return Conflict("The change conflicts with existing data.", code="conflict")
+
+
+def is_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

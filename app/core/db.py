@@ -1,0 +1,146 @@
+"""Database plumbing: URL handling, the async engine, the session dependency, portable column types.
+
+The application talks to the database through async SQLAlchemy sessions (aiosqlite for the embedded SQLite file,
+psycopg 3 for PostgreSQL); Alembic uses the matching sync drivers. The schema is created only by Alembic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
+
+from app.core.config import Settings, get_settings
+
+# Constraint names are stable across SQLite and PostgreSQL so migrations can address them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+metadata: MetaData = SQLModel.metadata
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps are stored in UTC and always come back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def sync_url(url: str) -> str:
+    """The URL Alembic and scripts use (sync drivers)."""
+    u = make_url(url)
+    if u.drivername in ("sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"):
+        return u.set(drivername="sqlite").render_as_string(hide_password=False)
+    if u.drivername.startswith("postgres"):
+        return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
+def async_url(url: str) -> str:
+    u = make_url(url)
+    if u.drivername.startswith("sqlite"):
+        return u.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    if u.drivername.startswith("postgres"):
+        return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    raise ValueError(f"unsupported database URL scheme {u.drivername!r}")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def build_engine(settings: Settings) -> AsyncEngine:
+    url = async_url(settings.database_url)
+    kwargs: dict[str, Any] = {"echo": settings.db_echo}
+    if url.startswith("sqlite"):
+        # One connection per checkout would re-open the file each time; a small pool of long-lived ones is faster.
+        kwargs["pool_size"] = settings.db_pool_size
+        kwargs["max_overflow"] = 0
+        kwargs["pool_timeout"] = 30
+        from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+        kwargs["poolclass"] = AsyncAdaptedQueuePool
+    elif settings.environment == "test":
+        kwargs["poolclass"] = NullPool
+    else:
+        kwargs["pool_size"] = settings.db_pool_size
+        kwargs["pool_pre_ping"] = True
+    engine = create_async_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Database:
+    """The process's engine and session factory, created lazily so settings can change in tests."""
+
+    def __init__(self) -> None:
+        self.engine: AsyncEngine | None = None
+        self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+    def configure(self, settings: Settings) -> None:
+        self.engine = build_engine(settings)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    def session(self) -> AsyncSession:
+        if self.sessionmaker is None:
+            self.configure(get_settings())
+        assert self.sessionmaker is not None
+        return self.sessionmaker()
+
+    async def dispose(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+        self.engine = None
+        self.sessionmaker = None
+
+
+db = Database()
+
+
+async def get_session() -> AsyncIterator[AsyncSession]:
+    async with db.session() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

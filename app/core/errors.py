@@ -1,0 +1,332 @@
+"""One error path: every failure leaves the service as an RFC 9457 `application/problem+json` document.
+
+`PROBLEM_TYPES` is the single list of problem kinds; each has a stable `type` URI (`/problems/{slug}`) that the service
+answers with a short page. Domain code raises `AppError` subclasses; handlers render them, FastAPI's validation
+errors, unknown routes, wrong methods and unexpected exceptions alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.serialization import dumps
+
+log = logging.getLogger("matchready.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    slug: str
+    status: int
+    title: str
+    description: str
+
+    @property
+    def uri(self) -> str:
+        return f"/problems/{self.slug}"
+
+
+_TYPES = [
+    ProblemType("bad-request", 400, "Malformed request", "The request could not be read: malformed JSON or form."),
+    ProblemType("unauthorized", 401, "Authentication required",
+                "No valid credentials were given. Send `Authorization: Bearer <token>` or `X-API-Key`."),
+    ProblemType("forbidden", 403, "Forbidden", "Your role may not use this function."),
+    ProblemType("not-found", 404, "Not found",
+                "The resource does not exist, or it is not visible to you."),
+    ProblemType("method-not-allowed", 405, "Method not allowed", "This path does not accept that method."),
+    ProblemType("not-acceptable", 406, "Not acceptable", "No representation matches the Accept header."),
+    ProblemType("conflict", 409, "Conflict",
+                "The request conflicts with the current state, e.g. a duplicate unique value."),
+    ProblemType("idempotency-in-flight", 409, "Request with this Idempotency-Key still in progress",
+                "A request with the same Idempotency-Key is still being processed; retry after it completes."),
+    ProblemType("precondition-failed", 412, "Precondition failed",
+                "The If-Match header does not match the current ETag: the resource changed since you read it."),
+    ProblemType("payload-too-large", 413, "Payload too large", "The request body exceeds the size limit."),
+    ProblemType("unsupported-media-type", 415, "Unsupported media type",
+                "Send JSON bodies with `Content-Type: application/json`."),
+    ProblemType("validation-error", 422, "Validation failed",
+                "One or more fields are invalid; see `errors` for each field."),
+    ProblemType("idempotency-key-reused", 422, "Idempotency-Key reused with another request",
+                "The Idempotency-Key was already used with a different request body or target."),
+    ProblemType("domain-rule", 422, "Refused by a domain rule",
+                "The request is well-formed but breaks a rule of the domain; `code` says which."),
+    ProblemType("precondition-required", 428, "Precondition required",
+                "This write requires an `If-Match` header with the resource's current ETag."),
+    ProblemType("rate-limited", 429, "Too many requests", "Slow down; retry after the time in `Retry-After`."),
+    ProblemType("internal-error", 500, "Internal server error", "An unexpected error; it has been logged."),
+    ProblemType("service-unavailable", 503, "Service unavailable",
+                "A dependency (the database) is unavailable; retry after the time in `Retry-After`."),
+]
+PROBLEM_TYPES: dict[str, ProblemType] = {t.slug: t for t in _TYPES}
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where the problem is, e.g. `body.usmle_id` or `query.limit`.")
+    message: str
+    code: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "type": "/problems/not-found",
+                "title": "Not found",
+                "status": 404,
+                "detail": "Candidate not found.",
+                "instance": "/v1/candidates/0b9f5e1c-6f7e-4a8e-9a59-3c2f8f0d7c11",
+            }
+        }
+    )
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    code: str | None = Field(default=None, description="Stable machine-readable reason for domain refusals.")
+    errors: list[FieldError] | None = None
+
+
+class AppError(Exception):
+    slug = "internal-error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+        self.errors = errors
+        self.headers = headers or {}
+
+    @property
+    def problem_type(self) -> ProblemType:
+        return PROBLEM_TYPES[self.slug]
+
+
+class BadRequest(AppError):
+    slug = "bad-request"
+
+
+class Unauthorized(AppError):
+    slug = "unauthorized"
+
+    def __init__(self, detail: str = "Missing or invalid credentials.") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="matchready"'})
+
+
+class Forbidden(AppError):
+    slug = "forbidden"
+
+
+class NotFound(AppError):
+    slug = "not-found"
+
+
+class Conflict(AppError):
+    slug = "conflict"
+
+
+class IdempotencyInFlight(AppError):
+    slug = "idempotency-in-flight"
+
+
+class PreconditionFailed(AppError):
+    slug = "precondition-failed"
+
+
+class PreconditionRequired(AppError):
+    slug = "precondition-required"
+
+
+class PayloadTooLarge(AppError):
+    slug = "payload-too-large"
+
+
+class UnsupportedMediaType(AppError):
+    slug = "unsupported-media-type"
+
+
+class NotAcceptable(AppError):
+    slug = "not-acceptable"
+
+
+class ValidationFailed(AppError):
+    slug = "validation-error"
+
+
+class IdempotencyKeyReused(AppError):
+    slug = "idempotency-key-reused"
+
+
+class DomainRuleViolation(AppError):
+    """A well-formed request the domain refuses; `code` is stable for clients to switch on."""
+
+    slug = "domain-rule"
+
+
+class ServiceUnavailable(AppError):
+    slug = "service-unavailable"
+
+
+def field_error(field: str, message: str, code: str) -> dict[str, str]:
+    return {"field": field, "message": message, "code": code}
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    detail: str | None,
+    instance: str | None,
+    *,
+    code: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    pt = PROBLEM_TYPES[slug]
+    body: dict[str, Any] = {"type": pt.uri, "title": pt.title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    if instance is not None:
+        body["instance"] = instance
+    if code is not None:
+        body["code"] = code
+    if errors is not None:
+        body["errors"] = errors
+    return Response(dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _validation_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, str]], bool]:
+    errors = []
+    malformed = False
+    for err in exc.errors():
+        kind = str(err.get("type", "invalid"))
+        if kind == "json_invalid":
+            malformed = True
+        msg = str(err.get("msg", "invalid value"))
+        ctx = err.get("ctx") or {}
+        if kind == "value_error" and "error" in ctx:
+            msg = str(ctx["error"])
+        errors.append(field_error(_loc_to_field(err.get("loc", ())), msg, kind))
+    fields = ", ".join(sorted({e["field"] for e in errors}))
+    return f"Invalid input: {fields}." if fields else "Invalid input.", errors, malformed
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        pt = exc.problem_type
+        return problem_response(
+            pt.status, pt.slug, exc.detail, request.url.path, code=exc.code, errors=exc.errors, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        detail, errors, malformed = _validation_errors(exc)
+        if malformed:
+            return problem_response(400, "bad-request", "The body is not valid JSON.", request.url.path,
+                                    errors=errors)
+        return problem_response(422, "validation-error", detail, request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        slug = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+                405: "method-not-allowed", 406: "not-acceptable", 413: "payload-too-large",
+                415: "unsupported-media-type", 422: "validation-error"}.get(exc.status_code, "internal-error")
+        status = exc.status_code if slug != "internal-error" else 500
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if status == 404 and detail == "Not Found":
+            detail = "No such path."
+        headers = dict(exc.headers or {})
+        return problem_response(status, slug, detail, request.url.path, headers=headers)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, exc: OperationalError) -> Response:
+        log.error("database unavailable: %s", exc.__class__.__name__)
+        return problem_response(503, "service-unavailable", "The database is unavailable.", request.url.path,
+                                headers={"Retry-After": "5"})
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(request: Request, exc: DBAPIError) -> Response:
+        if exc.connection_invalidated:
+            return problem_response(503, "service-unavailable", "The database is unavailable.", request.url.path,
+                                    headers={"Retry-After": "5"})
+        log.exception("database error")
+        return problem_response(500, "internal-error", None, request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(500, "internal-error", None, request.url.path)
+
+    @app.get("/problems/{slug}", include_in_schema=False)
+    async def _problem_page(slug: str) -> Response:
+        pt = PROBLEM_TYPES.get(slug)
+        if pt is None:
+            return problem_response(404, "not-found", "No such problem type.", f"/problems/{slug}")
+        html = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{pt.title}</title></head><body>"
+            f"<h1>{pt.title}</h1><p>HTTP status {pt.status}.</p><p>{pt.description}</p>"
+            f"<p>Problem type <code>{pt.uri}</code> of the MatchReady API.</p></body></html>"
+        )
+        return HTMLResponse(html)
+
+
+# ---- OpenAPI declarations -------------------------------------------------------------------------------------
+
+_DESCRIPTIONS = {
+    400: "Malformed request (e.g. invalid JSON).",
+    401: "Missing or invalid credentials.",
+    403: "Your role may not use this function.",
+    404: "Not found, or not visible to you.",
+    409: "Conflict with the current state (duplicate value, resource in use, or an Idempotency-Key in flight).",
+    412: "`If-Match` does not match the current ETag.",
+    413: "Request body too large.",
+    415: "Unsupported content type.",
+    422: "Validation failed, or a domain rule refused the request.",
+    428: "`If-Match` header required.",
+    429: "Too many requests.",
+    503: "Database unavailable; retry later.",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entry declaring these problem statuses for an operation."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in sorted(set(statuses)):
+        out[status] = {
+            "description": _DESCRIPTIONS[status],
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    return out
+
+
+# Shorthands for the common operation shapes.
+READ = (401, 404, 422, 503)
+LIST = (401, 403, 422, 503)
+WRITE_BODY = (400, 401, 403, 404, 409, 413, 415, 422, 503)
+UPDATE = WRITE_BODY + (412, 428)
+DELETE = (401, 403, 404, 409, 412, 422, 428, 503)

@@ -1,0 +1,178 @@
+"""Authentication and the caller's identity.
+
+People sign in with a password and receive a short-lived JWT bearer token (stateless: no lookup per request).
+Systems send an organization-scoped `X-API-Key`; keys are random, shown once, stored as SHA-256 (they carry enough
+entropy that a slow hash adds nothing) and checked against the database on every request, so revocation is immediate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy import select
+
+from app.core.config import get_settings
+from app.core.db import SessionDep, utcnow
+from app.core.errors import Forbidden, Unauthorized
+
+
+class Role(StrEnum):
+    admin = "admin"
+    advisor = "advisor"
+    candidate = "candidate"
+    system = "system"  # an organization's API key
+
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("timing-equaliser")
+API_KEY_PREFIX = "mrk_"
+ISSUER = "matchready"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """Constant work whether or not the account exists (no user enumeration by timing)."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: Role
+    user_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
+    candidate_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+
+    @property
+    def scope_key(self) -> str:
+        """Who the caller is, for per-caller state such as idempotency keys."""
+        return f"key:{self.api_key_id}" if self.api_key_id else f"user:{self.user_id}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.admin
+
+    def can_see_org(self, organization_id: uuid.UUID) -> bool:
+        return self.is_admin or (self.role is not Role.candidate and self.organization_id == organization_id)
+
+    def can_see_candidate(self, organization_id: uuid.UUID, candidate_id: uuid.UUID) -> bool:
+        if self.role is Role.candidate:
+            return self.candidate_id == candidate_id
+        return self.can_see_org(organization_id)
+
+
+def create_access_token(
+    *, user_id: uuid.UUID, role: Role, organization_id: uuid.UUID | None, candidate_id: uuid.UUID | None
+) -> tuple[str, int]:
+    settings = get_settings()
+    now = utcnow()
+    ttl = timedelta(minutes=settings.access_token_minutes)
+    claims: dict[str, object] = {
+        "iss": ISSUER,
+        "sub": str(user_id),
+        "role": role.value,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    if organization_id:
+        claims["org"] = str(organization_id)
+    if candidate_id:
+        claims["cand"] = str(candidate_id)
+    token = jwt.encode(claims, settings.secret_key, algorithm=settings.jwt_algorithm)
+    return token, int(ttl.total_seconds())
+
+
+def principal_from_token(token: str) -> Principal:
+    settings = get_settings()
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[settings.jwt_algorithm],
+            issuer=ISSUER,
+            options={"require": ["exp", "sub", "iss"]},
+        )
+        role = Role(claims["role"])
+        if role is Role.system:
+            raise ValueError("tokens are not issued to systems")
+        return Principal(
+            role=role,
+            user_id=uuid.UUID(claims["sub"]),
+            organization_id=uuid.UUID(claims["org"]) if claims.get("org") else None,
+            candidate_id=uuid.UUID(claims["cand"]) if claims.get("cand") else None,
+        )
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+        raise Unauthorized("The bearer token is invalid or has expired.") from exc
+
+
+# Declared as security schemes in OpenAPI; both optional at this layer so either may be used.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False, scheme_name="BearerToken")
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey")
+
+
+async def get_principal(
+    session: SessionDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    if token:
+        return principal_from_token(token)
+    if api_key:
+        from app.accounts.models import ApiKey  # local import: accounts depends on core, not the reverse
+
+        if not api_key.startswith(API_KEY_PREFIX) or len(api_key) > 128:
+            raise Unauthorized("The API key is invalid or revoked.")
+        row = (
+            await session.execute(
+                select(ApiKey.id, ApiKey.organization_id).where(
+                    ApiKey.key_hash == hash_api_key(api_key), ApiKey.revoked_at.is_(None)  # type: ignore[union-attr]
+                )
+            )
+        ).first()
+        if row is None:
+            raise Unauthorized("The API key is invalid or revoked.")
+        return Principal(role=Role.system, organization_id=row.organization_id, api_key_id=row.id)
+    raise Unauthorized()
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
+    allowed = frozenset(roles)
+
+    async def _check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"The {principal.role.value} role may not use this function.")
+        return principal
+
+    return _check
+
+
+AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
+StaffDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.advisor, Role.system))]

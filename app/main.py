@@ -1,0 +1,84 @@
+"""create_app(): routers, error handlers, middleware, lifespan, and the OpenAPI document."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from app.api import api_router
+from app.core.config import get_settings
+from app.core.db import db
+from app.core.errors import PROBLEM_TYPES, FieldError, Problem, install_error_handlers
+from app.core.http import RequestGuard
+from app.health import router as health_router
+
+DESCRIPTION = """
+MatchReady walks an international medical graduate (IMG) down the road to a US residency: USMLE, OET and the
+ECFMG Pathways, ECFMG certification, US clinical experience, ERAS, the NRMP Match and SOAP, Step 3 and the visa.
+
+* Sign in at `POST /v1/auth/token` (people) or send `X-API-Key` (an organization's systems).
+* Every error is `application/problem+json` (RFC 9457); `type` links to a page about the problem.
+* Writes: `PATCH`/`DELETE` need `If-Match` with the resource's `ETag`; `POST` accepts `Idempotency-Key`.
+* Lists: `{"items", "total", "limit", "offset"}`; `limit` ≤ 100.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name.replace('_', '-')}"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    from app.pathway.catalogue import load_catalogue
+
+    load_catalogue()  # a malformed data file stops start-up with its message
+    yield
+    await db.dispose()
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="MatchReady API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(api_router)
+    app.add_middleware(RequestGuard)
+
+    def custom_openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)
+        comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        comps["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        comps["Problem"].pop("$defs", None)
+        comps["FieldError"] = FieldError.model_json_schema()
+        comps["Problem"]["properties"]["errors"] = {
+            "anyOf": [{"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}}, {"type": "null"}]}
+        comps["Problem"]["properties"]["type"]["description"] = "One of: " + ", ".join(
+            f"`{t.uri}`" for t in PROBLEM_TYPES.values())
+        for name in ("HTTPValidationError", "ValidationError"):
+            comps.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = custom_openapi  # type: ignore[method-assign]
+    _ = settings
+    return app
+
+
+app = create_app()

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.candidates.deps import CandidateDep
+from app.core.db import SessionDep
+from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
+from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
+from app.core.pagination import Page, PageDep
+from app.core.security import PrincipalDep
+from app.milestones import service
+from app.milestones.models import Milestone
+from app.milestones.schemas import (
+    MilestoneCode,
+    MilestoneCreate,
+    MilestonePublic,
+    MilestoneSort,
+    MilestoneStatus,
+    MilestoneTypePublic,
+    MilestoneUpdate,
+)
+from app.milestones.validation import result_schema
+from app.pathway.catalogue import milestone_types
+
+router = APIRouter(prefix="/candidates/{candidate_id}/milestones", tags=["milestones"])
+types_router = APIRouter(prefix="/milestone-types", tags=["milestones"])
+
+_TYPES = [
+    MilestoneTypePublic(code=mt.code, title=mt.title, description=mt.description, kind=mt.kind,  # type: ignore[arg-type]
+                        requires=list(mt.requires), legacy=mt.legacy, has_score=mt.has_score,
+                        result_schema=result_schema(mt), source=mt.source)
+    for mt in milestone_types()
+]
+
+
+@types_router.get("", response_model=Page[MilestoneTypePublic], responses=problem_responses(401, 422, 503))
+async def list_milestone_types(_: PrincipalDep) -> Response:
+    """The catalogue of milestone types: what each requires and the shape of its result."""
+    return json_response(Page[MilestoneTypePublic](items=_TYPES, total=len(_TYPES), limit=len(_TYPES), offset=0))
+
+
+def _one(m: Milestone, status_code: int = 200, location: bool = False) -> Response:
+    return json_response(MilestonePublic.model_validate(m), status_code=status_code, etag_version=m.version,
+                         location=f"/v1/candidates/{m.candidate_id}/milestones/{m.id}" if location else None)
+
+
+@router.get("", response_model=Page[MilestonePublic], responses=problem_responses(*LIST, 404))
+async def list_milestones(
+    session: SessionDep, cand: CandidateDep, page: PageDep,
+    type_code: Annotated[MilestoneCode | None, Query()] = None,
+    status: Annotated[MilestoneStatus | None, Query()] = None,
+    sort: Annotated[MilestoneSort, Query()] = "created_at",
+) -> Response:
+    items, total = await service.list_milestones(session, cand, page, type_code=type_code.value if type_code else None,
+                                                 status=status, sort=sort)
+    return json_response(Page[MilestonePublic](items=[MilestonePublic.model_validate(m) for m in items],
+                                               total=total, limit=page.limit, offset=page.offset))
+
+
+@router.post("", status_code=201, response_model=MilestonePublic, responses=problem_responses(*WRITE_BODY))
+async def create_milestone(session: SessionDep, cand: CandidateDep, body: MilestoneCreate,
+                           idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    """Record a milestone. Results are validated per type: e.g. Step 1 from 2022-01-26 is pass/fail only,
+    Step 2 CS can no longer be attempted, the USMLE attempt limit applies."""
+    m = await service.create_milestone(session, cand, body)
+    return _one(m, 201, location=True)
+
+
+@router.get("/{milestone_id}", response_model=MilestonePublic, responses=problem_responses(*READ))
+async def get_milestone(session: SessionDep, cand: CandidateDep, milestone_id: uuid.UUID) -> Response:
+    return _one(await service.get_milestone(session, cand, milestone_id))
+
+
+@router.patch("/{milestone_id}", response_model=MilestonePublic, responses=problem_responses(*UPDATE))
+async def update_milestone(session: SessionDep, cand: CandidateDep, milestone_id: uuid.UUID,
+                           body: MilestoneUpdate, if_match: IfMatchHeader = None) -> Response:
+    m = await service.get_milestone(session, cand, milestone_id)
+    return _one(await service.update_milestone(session, cand, m, body, if_match))
+
+
+@router.delete("/{milestone_id}", status_code=204, responses=problem_responses(*DELETE))
+async def delete_milestone(session: SessionDep, cand: CandidateDep, milestone_id: uuid.UUID,
+                           if_match: IfMatchHeader = None) -> Response:
+    m = await service.get_milestone(session, cand, milestone_id)
+    await service.delete_milestone(session, m, if_match)
+    return Response(status_code=204)

@@ -1,0 +1,10 @@
+"""Imports every table module so SQLModel's metadata is complete (for Alembic and the test database)."""
+
+
+def import_all_models() -> None:
+    import app.accounts.models  # noqa: F401
+    import app.candidates.models  # noqa: F401
+    import app.core.idempotency  # noqa: F401
+    import app.milestones.models  # noqa: F401
+    import app.programs.models  # noqa: F401
+    import app.usce.models  # noqa: F401

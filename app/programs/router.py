@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from app.candidates.deps import CandidateDep
+from app.core.db import SessionDep
+from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
+from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
+from app.core.pagination import Page, PageDep
+from app.core.security import PrincipalDep
+from app.core.types import Specialty, StateCode
+from app.programs import service
+from app.programs.deps import ProgramDep, ProgramListDep
+from app.programs.models import Program, ProgramList, ProgramListEntry
+from app.programs.schemas import (
+    EntryCreate,
+    EntryPublic,
+    EntrySort,
+    EntryStatus,
+    EntryUpdate,
+    ProgramCreate,
+    ProgramListCreate,
+    ProgramListPublic,
+    ProgramListUpdate,
+    ProgramPublic,
+    ProgramSort,
+    ProgramUpdate,
+    Track,
+)
+
+router = APIRouter(prefix="/programs", tags=["programs"])
+lists_router = APIRouter(prefix="/candidates/{candidate_id}/program-lists", tags=["program-lists"])
+
+
+def _program(p: Program, status_code: int = 200, location: bool = False) -> Response:
+    return json_response(ProgramPublic.model_validate(p), status_code=status_code, etag_version=p.version,
+                         location=f"/v1/programs/{p.id}" if location else None)
+
+
+@router.get("", response_model=Page[ProgramPublic], responses=problem_responses(401, 422, 503))
+async def list_programs(
+    session: SessionDep, _: PrincipalDep, page: PageDep,
+    specialty: Annotated[Specialty | None, Query()] = None,
+    state: Annotated[StateCode | None, Query()] = None,
+    visa: Annotated[Literal["j1", "h1b"] | None, Query(description="Only programs sponsoring this visa.")] = None,
+    track: Annotated[Track | None, Query()] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$")] = None,
+    sort: Annotated[ProgramSort, Query()] = "name",
+) -> Response:
+    """The program catalogue, readable by everyone signed in."""
+    items, total = await service.list_programs(session, page, specialty=specialty, state=state, visa=visa,
+                                               track=track, q=q, sort=sort)
+    return json_response(Page[ProgramPublic](items=[ProgramPublic.model_validate(p) for p in items],
+                                             total=total, limit=page.limit, offset=page.offset))
+
+
+@router.post("", status_code=201, response_model=ProgramPublic, responses=problem_responses(*WRITE_BODY))
+async def create_program(session: SessionDep, principal: PrincipalDep, body: ProgramCreate,
+                         idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    """Add a program with its screening criteria, their source and as-of date (admins and organizations)."""
+    return _program(await service.create_program(session, principal, body), 201, location=True)
+
+
+@router.get("/{program_id}", response_model=ProgramPublic, responses=problem_responses(*READ))
+async def get_program(program: ProgramDep) -> Response:
+    return _program(program)
+
+
+@router.patch("/{program_id}", response_model=ProgramPublic, responses=problem_responses(*UPDATE))
+async def update_program(session: SessionDep, principal: PrincipalDep, program: ProgramDep, body: ProgramUpdate,
+                         if_match: IfMatchHeader = None) -> Response:
+    return _program(await service.update_program(session, principal, program, body, if_match))
+
+
+@router.delete("/{program_id}", status_code=204, responses=problem_responses(*DELETE))
+async def delete_program(session: SessionDep, principal: PrincipalDep, program: ProgramDep,
+                         if_match: IfMatchHeader = None) -> Response:
+    """Delete a program that is on no list (409 `program_in_use` otherwise)."""
+    await service.delete_program(session, principal, program, if_match)
+    return Response(status_code=204)
+
+
+# ---- program lists -------------------------------------------------------------------------------------------
+
+def _plist(pl: ProgramList, status_code: int = 200, location: bool = False) -> Response:
+    return json_response(ProgramListPublic.model_validate(pl), status_code=status_code, etag_version=pl.version,
+                         location=f"/v1/candidates/{pl.candidate_id}/program-lists/{pl.id}" if location else None)
+
+
+@lists_router.get("", response_model=Page[ProgramListPublic], responses=problem_responses(*LIST, 404))
+async def list_program_lists(session: SessionDep, cand: CandidateDep, page: PageDep) -> Response:
+    items, total = await service.list_lists(session, cand, page)
+    return json_response(Page[ProgramListPublic](items=[ProgramListPublic.model_validate(x) for x in items],
+                                                 total=total, limit=page.limit, offset=page.offset))
+
+
+@lists_router.post("", status_code=201, response_model=ProgramListPublic, responses=problem_responses(*WRITE_BODY))
+async def create_program_list(session: SessionDep, cand: CandidateDep, body: ProgramListCreate,
+                              idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    return _plist(await service.create_list(session, cand, body), 201, location=True)
+
+
+@lists_router.get("/{list_id}", response_model=ProgramListPublic, responses=problem_responses(*READ))
+async def get_program_list(plist: ProgramListDep) -> Response:
+    return _plist(plist)
+
+
+@lists_router.patch("/{list_id}", response_model=ProgramListPublic, responses=problem_responses(*UPDATE))
+async def update_program_list(session: SessionDep, plist: ProgramListDep, body: ProgramListUpdate,
+                              if_match: IfMatchHeader = None) -> Response:
+    return _plist(await service.update_list(session, plist, body, if_match))
+
+
+@lists_router.delete("/{list_id}", status_code=204, responses=problem_responses(*DELETE))
+async def delete_program_list(session: SessionDep, plist: ProgramListDep, if_match: IfMatchHeader = None
+                              ) -> Response:
+    """Delete the list and its entries."""
+    await service.delete_list(session, plist, if_match)
+    return Response(status_code=204)
+
+
+def _entry(e: ProgramListEntry, cand_id: uuid.UUID, status_code: int = 200, location: bool = False) -> Response:
+    return json_response(EntryPublic.model_validate(e), status_code=status_code, etag_version=e.version,
+                         location=f"/v1/candidates/{cand_id}/program-lists/{e.list_id}/entries/{e.id}"
+                         if location else None)
+
+
+@lists_router.get("/{list_id}/entries", response_model=Page[EntryPublic], responses=problem_responses(*LIST, 404))
+async def list_entries(session: SessionDep, plist: ProgramListDep, page: PageDep,
+                       status: Annotated[EntryStatus | None, Query()] = None,
+                       sort: Annotated[EntrySort, Query()] = "created_at") -> Response:
+    items, total = await service.list_entries(session, plist, page, status=status, sort=sort)
+    return json_response(Page[EntryPublic](items=[EntryPublic.model_validate(e) for e in items], total=total,
+                                           limit=page.limit, offset=page.offset))
+
+
+@lists_router.post("/{list_id}/entries", status_code=201, response_model=EntryPublic,
+                   responses=problem_responses(*WRITE_BODY))
+async def create_entry(session: SessionDep, plist: ProgramListDep, body: EntryCreate,
+                       idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    """Add a program to the list (once per list; rank positions unique within the list)."""
+    return _entry(await service.create_entry(session, plist, body), plist.candidate_id, 201, location=True)
+
+
+@lists_router.get("/{list_id}/entries/{entry_id}", response_model=EntryPublic, responses=problem_responses(*READ))
+async def get_entry(session: SessionDep, plist: ProgramListDep, entry_id: uuid.UUID) -> Response:
+    return _entry(await service.get_entry(session, plist, entry_id), plist.candidate_id)
+
+
+@lists_router.patch("/{list_id}/entries/{entry_id}", response_model=EntryPublic, responses=problem_responses(*UPDATE))
+async def update_entry(session: SessionDep, plist: ProgramListDep, entry_id: uuid.UUID, body: EntryUpdate,
+                       if_match: IfMatchHeader = None) -> Response:
+    entry = await service.get_entry(session, plist, entry_id)
+    return _entry(await service.update_entry(session, entry, body, if_match), plist.candidate_id)
+
+
+@lists_router.delete("/{list_id}/entries/{entry_id}", status_code=204, responses=problem_responses(*DELETE))
+async def delete_entry(session: SessionDep, plist: ProgramListDep, entry_id: uuid.UUID,
+                       if_match: IfMatchHeader = None) -> Response:
+    entry = await service.get_entry(session, plist, entry_id)
+    await service.delete_entry(session, entry, if_match)
+    return Response(status_code=204)

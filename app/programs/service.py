@@ -1,0 +1,193 @@
+"""Programs (a shared catalogue) and each candidate's program lists and their entries."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.candidates.models import Candidate
+from app.core.crud import commit_or_conflict, delete_versioned, fetch_page, order_clause, update_versioned
+from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from app.core.http import check_if_match
+from app.core.pagination import PageParams
+from app.core.security import Principal, Role
+from app.programs.models import Program, ProgramList, ProgramListEntry
+from app.programs.schemas import (
+    PROGRAM_NOT_NULLABLE,
+    EntryCreate,
+    EntryUpdate,
+    ProgramCreate,
+    ProgramListCreate,
+    ProgramListUpdate,
+    ProgramUpdate,
+)
+
+PROGRAM_CONFLICTS = {
+    "acgme_id": ("acgme_id_taken", "A program with this ACGME id exists."),
+    "nrmp_code": ("nrmp_code_taken", "A program with this NRMP code exists."),
+}
+LIST_CONFLICTS = {"name": ("list_name_taken", "You already have a list with this name.")}
+ENTRY_CONFLICTS = {
+    "rank_position": ("rank_position_taken", "Another entry of this list has this rank position."),
+    "program_id": ("program_already_listed", "This program is already on the list."),
+}
+PROGRAM_SORTABLE = ("name", "created_at", "state", "specialty")
+ENTRY_SORTABLE = ("created_at", "rank_position", "status")
+
+
+def _not_null(changes: dict[str, Any], names: tuple[str, ...]) -> None:
+    for name in names:
+        if name in changes and changes[name] is None:
+            raise ValidationFailed(f"{name} cannot be cleared.",
+                                   errors=[field_error(f"body.{name}", "may not be null", "not_nullable")])
+
+
+# ---- programs ------------------------------------------------------------------------------------------------
+
+async def get_program(session: AsyncSession, program_id: uuid.UUID) -> Program:
+    program = await session.get(Program, program_id)
+    if program is None:
+        raise NotFound("Program not found.")
+    return program
+
+
+def _may_edit(principal: Principal, program: Program) -> None:
+    if principal.is_admin:
+        return
+    if principal.role is Role.candidate:
+        raise Forbidden("Candidates may not edit the program catalogue.")
+    if program.organization_id != principal.organization_id:
+        raise Forbidden("Only the organization that added this program (or an admin) may change it.")
+
+
+async def list_programs(session: AsyncSession, page: PageParams, *, specialty: str | None, state: str | None,
+                        visa: str | None, track: str | None, q: str | None, sort: str
+                        ) -> tuple[list[Program], int]:
+    where: list[Any] = []
+    if specialty:
+        where.append(Program.specialty == specialty)
+    if state:
+        where.append(Program.state == state)
+    if track:
+        where.append(Program.track == track)
+    if visa == "j1":
+        where.append(Program.sponsors_j1.is_(True))  # type: ignore[union-attr]
+    elif visa == "h1b":
+        where.append(Program.sponsors_h1b.is_(True))  # type: ignore[union-attr]
+    if q:
+        pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(or_(Program.name.ilike(pattern, escape="\\"),  # type: ignore[attr-defined]
+                         Program.institution.ilike(pattern, escape="\\")))  # type: ignore[attr-defined]
+    return await fetch_page(session, Program, where, order_clause(Program, sort, PROGRAM_SORTABLE), page)
+
+
+async def create_program(session: AsyncSession, principal: Principal, data: ProgramCreate) -> Program:
+    if principal.role is Role.candidate:
+        raise Forbidden("Candidates may not add programs to the catalogue.")
+    program = Program(organization_id=principal.organization_id, **data.model_dump())
+    session.add(program)
+    await commit_or_conflict(session, PROGRAM_CONFLICTS)
+    return program
+
+
+async def update_program(session: AsyncSession, principal: Principal, program: Program, data: ProgramUpdate,
+                         if_match: str | None) -> Program:
+    _may_edit(principal, program)
+    changes = data.model_dump(exclude_unset=True)
+    _not_null(changes, PROGRAM_NOT_NULLABLE)
+    await update_versioned(session, program, changes, if_match)
+    await commit_or_conflict(session, PROGRAM_CONFLICTS)
+    return program
+
+
+async def delete_program(session: AsyncSession, principal: Principal, program: Program,
+                         if_match: str | None) -> None:
+    _may_edit(principal, program)
+    check_if_match(if_match, program.version)
+    used = (await session.execute(select(func.count()).select_from(ProgramListEntry)
+                                  .where(ProgramListEntry.program_id == program.id))).scalar_one()
+    if used:
+        raise Conflict(f"The program is on {used} program list(s); remove it from them first.",
+                       code="program_in_use")
+    await delete_versioned(session, program, if_match)
+    await session.commit()
+
+
+# ---- program lists -------------------------------------------------------------------------------------------
+
+async def get_list(session: AsyncSession, cand: Candidate, list_id: uuid.UUID) -> ProgramList:
+    plist = await session.get(ProgramList, list_id)
+    if plist is None or plist.candidate_id != cand.id:
+        raise NotFound("Program list not found.")
+    return plist
+
+
+async def list_lists(session: AsyncSession, cand: Candidate, page: PageParams) -> tuple[list[ProgramList], int]:
+    return await fetch_page(session, ProgramList, [ProgramList.candidate_id == cand.id],
+                            [ProgramList.created_at, ProgramList.id], page)
+
+
+async def create_list(session: AsyncSession, cand: Candidate, data: ProgramListCreate) -> ProgramList:
+    plist = ProgramList(candidate_id=cand.id, **data.model_dump())
+    session.add(plist)
+    await commit_or_conflict(session, LIST_CONFLICTS)
+    return plist
+
+
+async def update_list(session: AsyncSession, plist: ProgramList, data: ProgramListUpdate,
+                      if_match: str | None) -> ProgramList:
+    changes = data.model_dump(exclude_unset=True)
+    _not_null(changes, ("name",))
+    await update_versioned(session, plist, changes, if_match)
+    await commit_or_conflict(session, LIST_CONFLICTS)
+    return plist
+
+
+async def delete_list(session: AsyncSession, plist: ProgramList, if_match: str | None) -> None:
+    await delete_versioned(session, plist, if_match)
+    await session.commit()
+
+
+# ---- entries -------------------------------------------------------------------------------------------------
+
+async def get_entry(session: AsyncSession, plist: ProgramList, entry_id: uuid.UUID) -> ProgramListEntry:
+    entry = await session.get(ProgramListEntry, entry_id)
+    if entry is None or entry.list_id != plist.id:
+        raise NotFound("Entry not found.")
+    return entry
+
+
+async def list_entries(session: AsyncSession, plist: ProgramList, page: PageParams, *, status: str | None,
+                       sort: str) -> tuple[list[ProgramListEntry], int]:
+    where: list[Any] = [ProgramListEntry.list_id == plist.id]
+    if status:
+        where.append(ProgramListEntry.status == status)
+    return await fetch_page(session, ProgramListEntry, where,
+                            order_clause(ProgramListEntry, sort, ENTRY_SORTABLE), page)
+
+
+async def create_entry(session: AsyncSession, plist: ProgramList, data: EntryCreate) -> ProgramListEntry:
+    if await session.get(Program, data.program_id) is None:
+        raise ValidationFailed("No such program.", errors=[
+            field_error("body.program_id", "unknown program", "unknown")])
+    entry = ProgramListEntry(list_id=plist.id, **data.model_dump())
+    session.add(entry)
+    await commit_or_conflict(session, ENTRY_CONFLICTS)
+    return entry
+
+
+async def update_entry(session: AsyncSession, entry: ProgramListEntry, data: EntryUpdate,
+                       if_match: str | None) -> ProgramListEntry:
+    changes = data.model_dump(exclude_unset=True)
+    _not_null(changes, ("status",))
+    await update_versioned(session, entry, changes, if_match)
+    await commit_or_conflict(session, ENTRY_CONFLICTS)
+    return entry
+
+
+async def delete_entry(session: AsyncSession, entry: ProgramListEntry, if_match: str | None) -> None:
+    await delete_versioned(session, entry, if_match)
+    await session.commit()

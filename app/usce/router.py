@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.candidates.deps import CandidateDep
+from app.core.db import SessionDep
+from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
+from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
+from app.core.pagination import Page, PageDep
+from app.usce import service
+from app.usce.models import UsceRecord
+from app.usce.schemas import UsceCreate, UsceKind, UscePublic, UsceSort, UsceUpdate
+
+router = APIRouter(prefix="/candidates/{candidate_id}/usce-records", tags=["usce"])
+
+
+def _one(rec: UsceRecord, status_code: int = 200, location: bool = False) -> Response:
+    return json_response(UscePublic.model_validate(rec), status_code=status_code, etag_version=rec.version,
+                         location=f"/v1/candidates/{rec.candidate_id}/usce-records/{rec.id}" if location else None)
+
+
+@router.get("", response_model=Page[UscePublic], responses=problem_responses(*LIST, 404))
+async def list_usce_records(
+    session: SessionDep, cand: CandidateDep, page: PageDep,
+    kind: Annotated[UsceKind | None, Query()] = None,
+    hands_on: Annotated[bool | None, Query()] = None,
+    sort: Annotated[UsceSort, Query()] = "start_on",
+) -> Response:
+    """US clinical experience records, by start date unless sorted otherwise."""
+    items, total = await service.list_records(session, cand, page, kind=kind, hands_on=hands_on, sort=sort)
+    return json_response(Page[UscePublic](items=[UscePublic.model_validate(r) for r in items], total=total,
+                                          limit=page.limit, offset=page.offset))
+
+
+@router.post("", status_code=201, response_model=UscePublic, responses=problem_responses(*WRITE_BODY))
+async def create_usce_record(session: SessionDep, cand: CandidateDep, body: UsceCreate,
+                             idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    return _one(await service.create_record(session, cand, body), 201, location=True)
+
+
+@router.get("/{usce_record_id}", response_model=UscePublic, responses=problem_responses(*READ))
+async def get_usce_record(session: SessionDep, cand: CandidateDep, usce_record_id: uuid.UUID) -> Response:
+    return _one(await service.get_record(session, cand, usce_record_id))
+
+
+@router.patch("/{usce_record_id}", response_model=UscePublic, responses=problem_responses(*UPDATE))
+async def update_usce_record(session: SessionDep, cand: CandidateDep, usce_record_id: uuid.UUID,
+                             body: UsceUpdate, if_match: IfMatchHeader = None) -> Response:
+    rec = await service.get_record(session, cand, usce_record_id)
+    return _one(await service.update_record(session, rec, body, if_match))
+
+
+@router.delete("/{usce_record_id}", status_code=204, responses=problem_responses(*DELETE))
+async def delete_usce_record(session: SessionDep, cand: CandidateDep, usce_record_id: uuid.UUID,
+                             if_match: IfMatchHeader = None) -> Response:
+    rec = await service.get_record(session, cand, usce_record_id)
+    await service.delete_record(session, rec, if_match)
+    return Response(status_code=204)

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import ConfigDict, Field, computed_field, model_validator
+
+from app.core.types import InputModel, Name, PublicModel, SaneDate, ShortText, Specialty, StateCode
+
+UsceKind = Literal["elective", "sub_internship", "externship", "observership", "research", "volunteer"]
+HANDS_ON_BY_DEFAULT = {"elective": True, "sub_internship": True, "externship": True, "observership": False,
+                       "research": False, "volunteer": False}
+MAX_DAYS = 5 * 366
+
+
+def weeks_between(start: date, end: date) -> int:
+    """Whole weeks, rounding a part week up: a Monday-to-Friday four-week rotation counts as 4."""
+    return math.ceil(((end - start).days + 1) / 7)
+
+
+class _Dates(InputModel):
+    @model_validator(mode="after")
+    def _order(self):  # type: ignore[no-untyped-def]
+        start, end = getattr(self, "start_on", None), getattr(self, "end_on", None)
+        if start is not None and end is not None:
+            if end < start:
+                raise ValueError("end_on must be on or after start_on")
+            if (end - start).days > MAX_DAYS:
+                raise ValueError("a single USCE record cannot span more than 5 years")
+        return self
+
+
+class UsceCreate(_Dates):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "kind": "sub_internship", "institution": "Lakeside Teaching Hospital (fictional)", "city": "Springfield",
+        "state": "IL", "specialty": "internal_medicine", "start_on": "2026-06-01", "end_on": "2026-06-26",
+        "supervisor": "Dr. Example Attending", "us_letter": True}})
+    kind: UsceKind
+    hands_on: bool | None = Field(default=None, description="Defaults from the kind (electives, sub-internships "
+                                                            "and externships are hands-on).")
+    institution: Name
+    city: ShortText | None = None
+    state: StateCode | None = None
+    specialty: Specialty | None = None
+    start_on: SaneDate
+    end_on: SaneDate
+    supervisor: Name | None = None
+    us_letter: bool = Field(default=False, description="A US letter of recommendation came from it.")
+
+
+class UsceUpdate(_Dates):
+    kind: UsceKind | None = None
+    hands_on: bool | None = None
+    institution: Name | None = None
+    city: ShortText | None = None
+    state: StateCode | None = None
+    specialty: Specialty | None = None
+    start_on: SaneDate | None = None
+    end_on: SaneDate | None = None
+    supervisor: Name | None = None
+    us_letter: bool | None = None
+
+
+NOT_NULLABLE = ("kind", "hands_on", "institution", "start_on", "end_on", "us_letter")
+
+
+class UscePublic(PublicModel):
+    id: uuid.UUID
+    candidate_id: uuid.UUID
+    kind: UsceKind
+    hands_on: bool
+    institution: str
+    city: str | None
+    state: str | None
+    specialty: str | None
+    start_on: date
+    end_on: date
+    supervisor: str | None
+    us_letter: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def weeks(self) -> int:
+        return weeks_between(self.start_on, self.end_on)
+
+
+UsceSort = Literal["start_on", "-start_on", "created_at", "-created_at", "end_on", "-end_on"]

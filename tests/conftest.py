@@ -1,0 +1,217 @@
+"""Test database and app fixtures.
+
+The suite runs against SQLite by default and against PostgreSQL when TEST_DATABASE_URL is set. Either way the schema
+is built by the real Alembic migrations (never create_all), once per session, and every test starts from empty
+tables (truncated after each test that touched the database).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+SQLITE_PATH = ROOT / "var" / f"test-{os.getpid()}.db"
+DATABASE_URL = PG_URL or f"sqlite:///{SQLITE_PATH}"
+
+os.environ["DATABASE_URL"] = DATABASE_URL
+os.environ["ENVIRONMENT"] = "test"
+os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-0123456789"
+os.environ.pop("MATCHREADY_DEMO_PASSWORD", None)
+
+from app.core.config import get_settings  # noqa: E402
+from app.core.db import db, sync_url  # noqa: E402
+
+get_settings.cache_clear()
+
+TABLES = ["idempotency_record", "program_list_entry", "program_list", "program", "usce_record", "milestone",
+          "user_account", "api_key", "candidate", "organization"]
+
+
+def backend() -> str:
+    return "postgresql" if PG_URL else "sqlite"
+
+
+def _fresh_database() -> None:
+    if PG_URL:
+        eng = create_engine(sync_url(PG_URL), isolation_level="AUTOCOMMIT")
+        with eng.connect() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        eng.dispose()
+    else:
+        SQLITE_PATH.parent.mkdir(exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(SQLITE_PATH) + suffix).unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_database() -> Iterator[str]:
+    from app.core.migrate import upgrade_head
+
+    _fresh_database()
+    upgrade_head(DATABASE_URL)
+    yield DATABASE_URL
+    if not PG_URL:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(SQLITE_PATH) + suffix).unlink(missing_ok=True)
+
+
+_sync_engine = None
+
+
+def sync_engine():  # type: ignore[no-untyped-def]
+    global _sync_engine
+    if _sync_engine is None:
+        _sync_engine = create_engine(sync_url(DATABASE_URL))
+    return _sync_engine
+
+
+def truncate_all() -> None:
+    with sync_engine().begin() as conn:
+        if PG_URL:
+            conn.execute(text("TRUNCATE " + ", ".join(TABLES) + " CASCADE"))
+        else:
+            for t in TABLES:
+                conn.execute(text(f"DELETE FROM {t}"))
+
+
+def count_rows(table: str) -> int:
+    with sync_engine().connect() as conn:
+        return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+
+
+@pytest.fixture
+def clean_db() -> Iterator[None]:
+    truncate_all()
+    yield
+    truncate_all()
+
+
+@pytest.fixture(scope="session")
+def app():  # type: ignore[no-untyped-def]
+    from app.main import create_app
+
+    get_settings.cache_clear()
+    db.configure(get_settings())
+    return create_app()
+
+
+@pytest.fixture(scope="session")
+def session_client(app):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def client(session_client, clean_db):  # type: ignore[no-untyped-def]
+    session_client.headers.clear()
+    return session_client
+
+
+# ---- a small world of principals -----------------------------------------------------------------------------
+
+@dataclass
+class Party:
+    """One organization with its advisor, a candidate (with an account) and an API key."""
+
+    org_id: str
+    advisor_headers: dict[str, str]
+    candidate_id: str
+    candidate_headers: dict[str, str]
+    api_key_headers: dict[str, str]
+    other_candidate_id: str = ""
+
+
+@dataclass
+class World:
+    admin_headers: dict[str, str]
+    north: Party
+    south: Party
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def bearer(user_id: uuid.UUID, role: str, org: str | None = None, cand: str | None = None) -> dict[str, str]:
+    from app.core.security import Role, create_access_token
+
+    token, _ = create_access_token(user_id=user_id, role=Role(role),
+                                   organization_id=uuid.UUID(org) if org else None,
+                                   candidate_id=uuid.UUID(cand) if cand else None)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _insert_world() -> World:
+    """Rows straight into the database (fast), tokens minted directly: what the tests under test don't cover."""
+    from app.core.security import hash_api_key
+
+    pw_hash = "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzb21lc2FsdA$ZbbKb0QOS9v8m9Ux0wCj5e9gTGU1Vw0B8Y7h3x0lQ0g"
+    admin_id = uuid.uuid4()
+    parties = {}
+    with sync_engine().begin() as conn:
+        now = "2026-01-01 00:00:00"
+        conn.execute(text("INSERT INTO user_account (id, created_at, updated_at, version, email, full_name, "
+                          "password_hash, role, is_active) VALUES (:id, :now, :now, 1, 'admin@test.test', 'Admin', "
+                          ":pw, 'admin', :t)"), {"id": _uid(admin_id), "now": now, "pw": pw_hash, "t": True})
+        for name in ("north", "south"):
+            org, adv, cand, cand2, cuser, key_id = (uuid.uuid4() for _ in range(6))
+            conn.execute(text("INSERT INTO organization (id, created_at, updated_at, version, name) "
+                              "VALUES (:id, :now, :now, 1, :name)"), {"id": _uid(org), "now": now, "name": name})
+            conn.execute(text("INSERT INTO user_account (id, created_at, updated_at, version, email, full_name, "
+                              "password_hash, role, organization_id, is_active) VALUES (:id, :now, :now, 1, :email, "
+                              "'Advisor', :pw, 'advisor', :org, :t)"),
+                         {"id": _uid(adv), "now": now, "email": f"advisor@{name}.test", "pw": pw_hash,
+                          "org": _uid(org), "t": True})
+            for cid, label in ((cand, "one"), (cand2, "two")):
+                conn.execute(text("INSERT INTO candidate (id, created_at, updated_at, version, organization_id, "
+                                  "full_name, us_status, target_specialties, visa_need, target_match_year, "
+                                  "graduation_on) VALUES (:id, :now, :now, 1, :org, :n, 'none', "
+                                  "'[\"internal_medicine\"]', 'j1', 2027, '2024-06-30')"),
+                             {"id": _uid(cid), "now": now, "org": _uid(org), "n": f"{name} candidate {label}"})
+            conn.execute(text("INSERT INTO user_account (id, created_at, updated_at, version, email, full_name, "
+                              "password_hash, role, organization_id, candidate_id, is_active) VALUES (:id, :now, "
+                              ":now, 1, :email, 'Cand', :pw, 'candidate', :org, :cand, :t)"),
+                         {"id": _uid(cuser), "now": now, "email": f"candidate@{name}.test", "pw": pw_hash,
+                          "org": _uid(org), "cand": _uid(cand), "t": True})
+            secret = f"mrk_test_{name}_{uuid.uuid4().hex}"
+            conn.execute(text("INSERT INTO api_key (id, created_at, updated_at, version, organization_id, name, "
+                              "prefix, key_hash) VALUES (:id, :now, :now, 1, :org, 'sync', :prefix, :hash)"),
+                         {"id": _uid(key_id), "now": now, "org": _uid(org), "prefix": secret[:10],
+                          "hash": hash_api_key(secret)})
+            parties[name] = Party(
+                org_id=str(org),
+                advisor_headers=bearer(adv, "advisor", str(org)),
+                candidate_id=str(cand),
+                candidate_headers=bearer(cuser, "candidate", str(org), str(cand)),
+                api_key_headers={"X-API-Key": secret},
+                other_candidate_id=str(cand2),
+            )
+    return World(admin_headers=bearer(admin_id, "admin"), north=parties["north"], south=parties["south"])
+
+
+def _uid(u: uuid.UUID) -> str:
+    # SQLite stores SQLAlchemy's Uuid as 32 hex characters; PostgreSQL takes the canonical form.
+    return str(u) if PG_URL else u.hex
+
+
+@pytest.fixture
+def world(client) -> World:  # type: ignore[no-untyped-def]
+    return _insert_world()
+
+
+def assert_problem(resp, status: int, slug: str | None = None) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json"), resp.headers
+    body = resp.json()
+    assert body["status"] == status
+    if slug is not None:
+        assert body["type"] == f"/problems/{slug}", body
+    return body
