@@ -10,16 +10,15 @@ from app.programs.router import lists_router as program_lists_router
 from app.programs.router import router as programs_router
 from app.usce.router import router as usce_router
 
-api_router = APIRouter(prefix="/v1")
-for r in (
-    auth_router,
-    org_router,
-    user_router,
+# Mounted directly on the app: one level of routers, the busiest first, keeps route matching cheap.
+api_routers: tuple[APIRouter, ...] = (
     candidates_router,
-    milestone_types_router,
     milestones_router,
     usce_router,
-    programs_router,
     program_lists_router,
-):
-    api_router.include_router(r)
+    programs_router,
+    milestone_types_router,
+    auth_router,
+    user_router,
+    org_router,
+)

@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from app.api import api_router
+from app.api import api_routers
 from app.core.config import get_settings
-from app.core.db import db
+from app.core.db import SessionMiddleware, db
 from app.core.errors import PROBLEM_TYPES, FieldError, Problem, install_error_handlers
 from app.core.http import RequestGuard
+from app.core.security import SECURITY_SCHEMES
 from app.health import router as health_router
 
 DESCRIPTION = """
@@ -55,7 +56,9 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health_router)
-    app.include_router(api_router)
+    for router in api_routers:
+        app.include_router(router, prefix="/v1")
+    app.add_middleware(SessionMiddleware)
     app.add_middleware(RequestGuard)
 
     def custom_openapi() -> dict[str, Any]:
@@ -73,6 +76,11 @@ def create_app() -> FastAPI:
             f"`{t.uri}`" for t in PROBLEM_TYPES.values())
         for name in ("HTTPValidationError", "ValidationError"):
             comps.pop(name, None)
+        schema["components"]["securitySchemes"] = SECURITY_SCHEMES
+        for path, ops in schema["paths"].items():
+            if path.startswith("/v1/") and path != "/v1/auth/token":
+                for op in ops.values():
+                    op["security"] = [{"BearerToken": []}, {"ApiKey": []}]
         app.openapi_schema = schema
         return schema
 

@@ -23,7 +23,7 @@ from app.accounts.schemas import (
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, Forbidden, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
-from app.core.pagination import Page, PageDep
+from app.core.pagination import Page, PageDep, page_response
 from app.core.security import AdminDep, PrincipalDep, Role, require_roles
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
@@ -62,9 +62,7 @@ async def list_organizations(session: SessionDep, principal: PrincipalDep, page:
     if principal.role is Role.candidate:
         raise Forbidden("Candidates do not manage organizations.")
     items, total = await service.list_organizations(session, principal, page)
-    return json_response(Page[OrganizationPublic](
-        items=[OrganizationPublic.model_validate(o) for o in items], total=total, limit=page.limit,
-        offset=page.offset))
+    return page_response(OrganizationPublic, items, total, page)
 
 
 @org_router.post("", status_code=201, response_model=OrganizationPublic, responses=problem_responses(*WRITE_BODY))
@@ -100,8 +98,7 @@ async def delete_organization(session: SessionDep, _: AdminDep, org: Organizatio
                 responses=problem_responses(*LIST, 404))
 async def list_api_keys(session: SessionDep, _: PeopleManagerDep, org: OrganizationDep, page: PageDep) -> Response:
     items, total = await service.list_api_keys(session, org, page)
-    return json_response(Page[ApiKeyPublic](items=[ApiKeyPublic.model_validate(k) for k in items], total=total,
-                                            limit=page.limit, offset=page.offset))
+    return page_response(ApiKeyPublic, items, total, page)
 
 
 @org_router.post("/{organization_id}/api-keys", status_code=201, response_model=ApiKeyCreated,
@@ -142,8 +139,7 @@ async def list_users(session: SessionDep, principal: PeopleManagerDep, page: Pag
                      role: Annotated[Literal["admin", "advisor", "candidate"] | None, Query()] = None) -> Response:
     """Users you manage: all for admins (filter by organization), your organization's for advisors."""
     items, total = await service.list_users(session, p, page, organization_id, role)
-    return json_response(Page[UserPublic](items=[UserPublic.model_validate(u) for u in items], total=total,
-                                          limit=page.limit, offset=page.offset))
+    return page_response(UserPublic, items, total, page)
 
 
 @user_router.post("", status_code=201, response_model=UserPublic, responses=problem_responses(*WRITE_BODY))

@@ -41,7 +41,10 @@ USER_CONFLICTS = {
 # ---- sign-in -------------------------------------------------------------------------------------------------
 
 async def issue_token(session: AsyncSession, *, email: str, password: str) -> tuple[str, int]:
-    user = (await session.execute(select(User).where(User.email == email.strip().lower()))).scalars().first()
+    email = email.strip().lower()
+    # A NUL byte can be in no stored e-mail, and PostgreSQL refuses it in a query parameter (was a 500).
+    user = None if "\x00" in email else \
+        (await session.execute(select(User).where(User.email == email))).scalars().first()
     ok = verify_password(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
         raise Unauthorized("Email or password is incorrect.")
@@ -77,7 +80,7 @@ async def update_organization(session: AsyncSession, org: Organization, data: Or
     if changes.get("name", "") is None:
         raise ValidationFailed("name cannot be cleared.", errors=[field_error("body.name", "may not be null",
                                                                               "not_nullable")])
-    await update_versioned(session, org, changes, if_match)
+    await update_versioned(session, org, changes, if_match, ORG_CONFLICTS)
     await commit_or_conflict(session, ORG_CONFLICTS)
     return org
 

@@ -19,14 +19,14 @@ from app.candidates.schemas import (
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
-from app.core.pagination import Page, PageDep
+from app.core.pagination import Page, PageDep, page_response
 from app.core.security import PrincipalDep
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
 
 
 def _one(cand: object, status_code: int = 200, location: bool = False) -> Response:
-    pub = CandidatePublic.model_validate(cand)
+    pub = CandidatePublic.model_validate(cand, from_attributes=True)
     return json_response(pub, status_code=status_code, etag_version=cand.version,  # type: ignore[attr-defined]
                          location=f"/v1/candidates/{pub.id}" if location else None)
 
@@ -48,8 +48,7 @@ async def list_candidates(
     items, total = await service.list_candidates(
         session, principal, page, organization_id=organization_id, target_match_year=target_match_year,
         us_status=us_status, visa_need=visa_need, q=q, sort=sort)
-    return json_response(Page[CandidatePublic](items=[CandidatePublic.model_validate(c) for c in items],
-                                               total=total, limit=page.limit, offset=page.offset))
+    return page_response(CandidatePublic, items, total, page)
 
 
 @router.post("", status_code=201, response_model=CandidatePublic, responses=problem_responses(*WRITE_BODY))

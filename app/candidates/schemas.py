@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
@@ -14,7 +14,7 @@ UsmleId = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]
 ExternalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:\-]{1,100}$")]
 Specialties = Annotated[list[Specialty], Field(max_length=5)]
 
-_EXAMPLE = {
+_EXAMPLE: dict[str, Any] = {
     "full_name": "Amina Okafor",
     "email": "amina@example.org",
     "citizenship_country": "NG",
@@ -52,8 +52,8 @@ class _CandidateFields(InputModel):
 
     @field_validator("target_specialties")
     @classmethod
-    def _unique(cls, v: list[str]) -> list[str]:
-        if len(set(v)) != len(v):
+    def _unique(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(set(v)) != len(v):  # None: a PATCH clearing it, refused by the service
             raise ValueError("specialties must be unique")
         return v
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,11 +25,25 @@ CONFLICTS = {
 SORTABLE = ("created_at", "full_name", "target_match_year", "updated_at")
 
 
-async def get_candidate(session: AsyncSession, principal: Principal, candidate_id: uuid.UUID) -> Candidate:
-    cand = await session.get(Candidate, candidate_id)
-    if cand is None or not principal.can_see_candidate(cand.organization_id, cand.id):
+_TABLE = Candidate.__table__  # type: ignore[attr-defined]
+# Built once: every candidate-scoped request loads the candidate, so this is the hottest query of the service.
+_BY_ID = select(_TABLE).where(_TABLE.c.id == bindparam("candidate_id"))
+
+
+async def get_candidate(session: AsyncSession, principal: Principal, candidate_id: uuid.UUID) -> Any:
+    """The candidate as a read-only row, or 404 whether it is missing or simply not the caller's."""
+    conn = await session.connection()
+    row = (await conn.execute(_BY_ID, {"candidate_id": candidate_id})).first()
+    if row is None or not principal.can_see_candidate(row.organization_id, row.id):
         raise NotFound("Candidate not found.")
-    return cand
+    return row
+
+
+async def _load_for_write(session: AsyncSession, cand: Any) -> Candidate:
+    obj = await session.get(Candidate, cand.id)
+    if obj is None:  # deleted since the dependency read it
+        raise NotFound("Candidate not found.")
+    return obj
 
 
 def _check_consistency(values: dict[str, Any]) -> None:
@@ -103,8 +117,9 @@ async def create_candidate(session: AsyncSession, principal: Principal, data: Ca
     return cand
 
 
-async def update_candidate(session: AsyncSession, principal: Principal, cand: Candidate, data: CandidateUpdate,
+async def update_candidate(session: AsyncSession, principal: Principal, row: Any, data: CandidateUpdate,
                            if_match: str | None) -> Candidate:
+    cand = await _load_for_write(session, row)
     changes = data.model_dump(exclude_unset=True)
     for name in NOT_NULLABLE:
         if name in changes and changes[name] is None:
@@ -113,15 +128,16 @@ async def update_candidate(session: AsyncSession, principal: Principal, cand: Ca
     if principal.role is Role.candidate and "external_id" in changes:
         raise Forbidden("external_id is managed by your organization.")
     _check_consistency({"us_status": cand.us_status, "visa_need": cand.visa_need, **changes})
-    await update_versioned(session, cand, changes, if_match)
+    await update_versioned(session, cand, changes, if_match, CONFLICTS)
     await commit_or_conflict(session, CONFLICTS)
     return cand
 
 
-async def delete_candidate(session: AsyncSession, principal: Principal, cand: Candidate,
+async def delete_candidate(session: AsyncSession, principal: Principal, row: Any,
                            if_match: str | None) -> None:
     if principal.role is Role.candidate:
         raise Forbidden("Ask your advising office to delete your record.")
+    cand = await _load_for_write(session, row)
     await delete_versioned(session, cand, if_match)
     await session.commit()
 
@@ -144,7 +160,7 @@ async def upsert_by_external_id(session: AsyncSession, principal: Principal, ext
             current = {k: getattr(existing, k) for k in values}
             if current == values:
                 return existing, False  # nothing changed: same ETag, no write
-            await update_versioned(session, existing, values, if_match or f'"v{existing.version}"')
+            await update_versioned(session, existing, values, if_match or f'"v{existing.version}"', CONFLICTS)
             await commit_or_conflict(session, CONFLICTS)
             return existing, False
         if if_match is not None:

@@ -20,17 +20,23 @@ M = TypeVar("M", bound=SQLModel)
 
 
 async def update_versioned(
-    session: AsyncSession, obj: Any, changes: dict[str, Any], if_match: str | None
+    session: AsyncSession, obj: Any, changes: dict[str, Any], if_match: str | None,
+    conflicts: dict[str, tuple[str, str]] | None = None,
 ) -> None:
-    """Apply `changes` only if the caller saw the current version; a concurrent writer makes this a 412."""
+    """Apply `changes` only if the caller saw the current version; a concurrent writer makes this a 412.
+    The UPDATE runs here, not at commit, so a unique violation surfaces here: a 409 from `conflicts`."""
     check_if_match(if_match, obj.version)
     table = type(obj)
     new_version = obj.version + 1
     values = {**changes, "version": new_version, "updated_at": utcnow()}
-    result = await session.execute(
-        update(table).where(table.id == obj.id, table.version == obj.version).values(**values)  # type: ignore[attr-defined]
-        .execution_options(synchronize_session=False)
-    )
+    try:
+        result = await session.execute(
+            update(table).where(table.id == obj.id, table.version == obj.version).values(**values)  # type: ignore[attr-defined]
+            .execution_options(synchronize_session=False)
+        )
+    except IntegrityError as exc:
+        await session.rollback()
+        raise _conflict_from(exc, conflicts or {}) from exc
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise PreconditionFailed("The resource was changed by another request; read it again and retry.")
     for key, value in values.items():
@@ -56,13 +62,16 @@ async def fetch_page(
     where: Sequence[ColumnElement[bool]],
     order_by: Sequence[Any],
     page: PageParams,
-) -> tuple[list[M], int]:
-    stmt: Select[Any] = select(model).where(*where).order_by(*order_by).limit(page.limit).offset(page.offset)
-    items = list((await session.execute(stmt)).scalars().all())
-    if page.offset == 0 and len(items) < page.limit:
-        total = len(items)  # the whole result fits in this page: no COUNT needed
-    else:
-        total = (await session.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
+) -> tuple[list[Any], int]:
+    """One page of rows (plain rows, not ORM objects: lists are read-only and this is several times cheaper)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    stmt: Select[Any] = select(table).where(*where).order_by(*order_by).limit(page.limit).offset(page.offset)
+    conn = await session.connection()  # Core execution: no ORM identity map or instance loading for reads
+    items = list((await conn.execute(stmt)).all())
+    if (items or page.offset == 0) and len(items) < page.limit:
+        total = page.offset + len(items)  # this page reaches the end: the total is known without a COUNT
+    else:  # (a window count in the same statement measured slower than a separate indexed COUNT)
+        total = (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
     return items, int(total)
 
 

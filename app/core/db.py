@@ -7,17 +7,17 @@ psycopg 3 for PostgreSQL); Alembic uses the matching sync drivers. The schema is
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.config import Settings, get_settings
 
@@ -93,13 +93,16 @@ def build_engine(settings: Settings) -> AsyncEngine:
     url = async_url(settings.database_url)
     kwargs: dict[str, Any] = {"echo": settings.db_echo}
     if url.startswith("sqlite"):
-        # One connection per checkout would re-open the file each time; a small pool of long-lived ones is faster.
+        from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+        from app.core.sqlite_inline import inline_creator
+
+        database = make_url(url).database or ":memory:"
+        kwargs["async_creator"] = inline_creator(database)
+        kwargs["poolclass"] = AsyncAdaptedQueuePool
         kwargs["pool_size"] = settings.db_pool_size
         kwargs["max_overflow"] = 0
         kwargs["pool_timeout"] = 30
-        from sqlalchemy.pool import AsyncAdaptedQueuePool
-
-        kwargs["poolclass"] = AsyncAdaptedQueuePool
     elif settings.environment == "test":
         kwargs["poolclass"] = NullPool
     else:
@@ -138,9 +141,36 @@ class Database:
 db = Database()
 
 
-async def get_session() -> AsyncIterator[AsyncSession]:
-    async with db.session() as session:
-        yield session
+class SessionMiddleware:
+    """One session per HTTP request, closed (rolled back unless committed) after the response.
+
+    A pure ASGI middleware rather than a `yield` dependency: it does the same job for a fraction of the per-request
+    cost, and the session connects to the database only when first used.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        holder: list[AsyncSession] = []
+        scope.setdefault("state", {})["db_session"] = holder
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if holder:
+                await holder[0].close()
+
+
+async def get_session(request: Request) -> AsyncSession:
+    holder = request.scope.get("state", {}).get("db_session")
+    if holder is None:  # the app is used without its middleware stack (never in the service)
+        raise RuntimeError("SessionMiddleware is not installed")
+    if not holder:
+        holder.append(db.session())
+    return holder[0]  # type: ignore[no-any-return]
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

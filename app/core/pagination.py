@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+import uuid
+from datetime import date, datetime
+from functools import cache
+from types import UnionType
+from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
-from fastapi import Depends, Query
-from pydantic import BaseModel, Field
+import orjson
+from fastapi import Depends, Query, Response
+from pydantic import BaseModel, Field, TypeAdapter
 
 T = TypeVar("T")
 
@@ -17,7 +22,7 @@ class PageParams(BaseModel):
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 100).")] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")] = 0,
 ) -> PageParams:
@@ -32,3 +37,50 @@ class Page(BaseModel, Generic[T]):
     total: int = Field(description="Number of items matching the filters, across all pages.")
     limit: int
     offset: int
+
+
+@cache
+def _list_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+_PLAIN = (str, int, bool, float, uuid.UUID, date, datetime, type(None))
+
+
+@cache
+def _direct_fields(model: type[BaseModel]) -> tuple[str, ...] | None:
+    """The model's fields when rows can be written out as they are, or None when they need the model.
+
+    Rows straight from the database already hold the declared Python types (UUIDs, UTC datetimes, dates, lists of
+    strings), so for flat models rendering them with orjson gives the same JSON as pydantic (a test holds the two
+    equal) at a fraction of the cost. Models with computed or nested fields go through pydantic.
+    """
+    if model.model_computed_fields:
+        return None
+    for field in model.model_fields.values():
+        ann = field.annotation
+        args = get_args(ann) if get_origin(ann) in (Union, UnionType) else (ann,)
+        for arg in args:
+            if get_origin(arg) is list and all(a is str for a in get_args(arg)):
+                continue
+            if get_origin(arg) is Literal or arg in _PLAIN:
+                continue
+            return None
+    return tuple(model.model_fields)
+
+
+def render_items(model: type[BaseModel], rows: list[Any]) -> bytes:
+    fields = _direct_fields(model)
+    if fields is not None:
+        maps = [r._mapping for r in rows]
+        return orjson.dumps([{f: m[f] for f in fields} for m in maps], option=orjson.OPT_UTC_Z)
+    adapter = _list_adapter(model)
+    items = adapter.validate_python(rows, from_attributes=True)
+    return adapter.dump_json(items)
+
+
+def page_response(model: type[BaseModel], rows: list[Any], total: int, page: PageParams) -> Response:
+    """Render the list envelope straight from rows."""
+    body = b"".join([b'{"items":', render_items(model, rows), b',"total":', str(total).encode(),
+                     b',"limit":', str(page.limit).encode(), b',"offset":', str(page.offset).encode(), b"}"])
+    return Response(body, media_type="application/json")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,8 +19,7 @@ from typing import Annotated
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Depends
-from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from fastapi import Depends, Request
 from sqlalchemy import select
 
 from app.core.config import get_settings
@@ -107,7 +107,27 @@ def create_access_token(
     return token, int(ttl.total_seconds())
 
 
+_TOKEN_CACHE: dict[str, tuple[Principal, int]] = {}
+_TOKEN_CACHE_MAX = 4096
+
+
 def principal_from_token(token: str) -> Principal:
+    """Verify a bearer token. Verified tokens are remembered until they expire: a token is immutable, so the
+    signature and claims need checking only once (this is most of the cost of a small authenticated read)."""
+    cached = _TOKEN_CACHE.get(token)
+    if cached is not None:
+        principal, exp = cached
+        if time.time() < exp:
+            return principal
+        _TOKEN_CACHE.pop(token, None)
+    principal, exp = _verify_token(token)
+    if len(_TOKEN_CACHE) >= _TOKEN_CACHE_MAX:
+        _TOKEN_CACHE.clear()
+    _TOKEN_CACHE[token] = (principal, exp)
+    return principal
+
+
+def _verify_token(token: str) -> tuple[Principal, int]:
     settings = get_settings()
     try:
         claims = jwt.decode(
@@ -120,28 +140,34 @@ def principal_from_token(token: str) -> Principal:
         role = Role(claims["role"])
         if role is Role.system:
             raise ValueError("tokens are not issued to systems")
-        return Principal(
+        principal = Principal(
             role=role,
             user_id=uuid.UUID(claims["sub"]),
             organization_id=uuid.UUID(claims["org"]) if claims.get("org") else None,
             candidate_id=uuid.UUID(claims["cand"]) if claims.get("cand") else None,
         )
+        return principal, int(claims["exp"])
     except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise Unauthorized("The bearer token is invalid or has expired.") from exc
 
 
-# Declared as security schemes in OpenAPI; both optional at this layer so either may be used.
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False, scheme_name="BearerToken")
-api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey")
+# The two schemes as declared in OpenAPI (see app.main); headers are read directly, in one dependency.
+SECURITY_SCHEMES = {
+    "BearerToken": {"type": "oauth2", "description": "Sign in at POST /v1/auth/token; send `Authorization: Bearer`.",
+                    "flows": {"password": {"tokenUrl": "/v1/auth/token", "scopes": {}}}},
+    "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+               "description": "An organization's API key, for server-to-server use."},
+}
 
 
-async def get_principal(
-    session: SessionDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-    api_key: Annotated[str | None, Depends(api_key_scheme)],
-) -> Principal:
-    if token:
-        return principal_from_token(token)
+async def get_principal(request: Request, session: SessionDep) -> Principal:
+    auth = request.headers.get("authorization")
+    api_key = request.headers.get("x-api-key")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Use `Authorization: Bearer <token>`.")
+        return principal_from_token(token.strip())
     if api_key:
         from app.accounts.models import ApiKey  # local import: accounts depends on core, not the reverse
 

@@ -9,7 +9,7 @@ from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
-from app.core.pagination import Page, PageDep
+from app.core.pagination import Page, PageDep, page_response
 from app.core.security import PrincipalDep
 from app.milestones import service
 from app.milestones.models import Milestone
@@ -56,8 +56,7 @@ async def list_milestones(
 ) -> Response:
     items, total = await service.list_milestones(session, cand, page, type_code=type_code.value if type_code else None,
                                                  status=status, sort=sort)
-    return json_response(Page[MilestonePublic](items=[MilestonePublic.model_validate(m) for m in items],
-                                               total=total, limit=page.limit, offset=page.offset))
+    return page_response(MilestonePublic, items, total, page)
 
 
 @router.post("", status_code=201, response_model=MilestonePublic, responses=problem_responses(*WRITE_BODY))

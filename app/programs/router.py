@@ -9,7 +9,7 @@ from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
-from app.core.pagination import Page, PageDep
+from app.core.pagination import Page, PageDep, page_response
 from app.core.security import PrincipalDep
 from app.core.types import Specialty, StateCode
 from app.programs import service
@@ -53,8 +53,7 @@ async def list_programs(
     """The program catalogue, readable by everyone signed in."""
     items, total = await service.list_programs(session, page, specialty=specialty, state=state, visa=visa,
                                                track=track, q=q, sort=sort)
-    return json_response(Page[ProgramPublic](items=[ProgramPublic.model_validate(p) for p in items],
-                                             total=total, limit=page.limit, offset=page.offset))
+    return page_response(ProgramPublic, items, total, page)
 
 
 @router.post("", status_code=201, response_model=ProgramPublic, responses=problem_responses(*WRITE_BODY))
@@ -93,8 +92,7 @@ def _plist(pl: ProgramList, status_code: int = 200, location: bool = False) -> R
 @lists_router.get("", response_model=Page[ProgramListPublic], responses=problem_responses(*LIST, 404))
 async def list_program_lists(session: SessionDep, cand: CandidateDep, page: PageDep) -> Response:
     items, total = await service.list_lists(session, cand, page)
-    return json_response(Page[ProgramListPublic](items=[ProgramListPublic.model_validate(x) for x in items],
-                                                 total=total, limit=page.limit, offset=page.offset))
+    return page_response(ProgramListPublic, items, total, page)
 
 
 @lists_router.post("", status_code=201, response_model=ProgramListPublic, responses=problem_responses(*WRITE_BODY))
@@ -133,8 +131,7 @@ async def list_entries(session: SessionDep, plist: ProgramListDep, page: PageDep
                        status: Annotated[EntryStatus | None, Query()] = None,
                        sort: Annotated[EntrySort, Query()] = "created_at") -> Response:
     items, total = await service.list_entries(session, plist, page, status=status, sort=sort)
-    return json_response(Page[EntryPublic](items=[EntryPublic.model_validate(e) for e in items], total=total,
-                                           limit=page.limit, offset=page.offset))
+    return page_response(EntryPublic, items, total, page)
 
 
 @lists_router.post("/{list_id}/entries", status_code=201, response_model=EntryPublic,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
@@ -17,7 +17,7 @@ EntryStatus = Literal["considering", "applied", "interview_invited", "interviewe
                       "rejected"]
 Signal = Literal["gold", "silver"]
 
-_PROGRAM_EXAMPLE = {
+_PROGRAM_EXAMPLE: dict[str, Any] = {
     "acgme_id": "1400000001", "nrmp_code": "1234140C0", "name": "Riverbend Internal Medicine (fictional)",
     "institution": "Riverbend Teaching Hospital (fictional)", "specialty": "internal_medicine",
     "track": "categorical", "state": "NY", "city": "Riverbend", "positions": 12, "sponsors_j1": True,

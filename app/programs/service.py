@@ -98,7 +98,7 @@ async def update_program(session: AsyncSession, principal: Principal, program: P
     _may_edit(principal, program)
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, PROGRAM_NOT_NULLABLE)
-    await update_versioned(session, program, changes, if_match)
+    await update_versioned(session, program, changes, if_match, PROGRAM_CONFLICTS)
     await commit_or_conflict(session, PROGRAM_CONFLICTS)
     return program
 
@@ -141,7 +141,7 @@ async def update_list(session: AsyncSession, plist: ProgramList, data: ProgramLi
                       if_match: str | None) -> ProgramList:
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, ("name",))
-    await update_versioned(session, plist, changes, if_match)
+    await update_versioned(session, plist, changes, if_match, LIST_CONFLICTS)
     await commit_or_conflict(session, LIST_CONFLICTS)
     return plist
 
@@ -183,7 +183,7 @@ async def update_entry(session: AsyncSession, entry: ProgramListEntry, data: Ent
                        if_match: str | None) -> ProgramListEntry:
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, ("status",))
-    await update_versioned(session, entry, changes, if_match)
+    await update_versioned(session, entry, changes, if_match, ENTRY_CONFLICTS)
     await commit_or_conflict(session, ENTRY_CONFLICTS)
     return entry
 

@@ -9,7 +9,7 @@ from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
-from app.core.pagination import Page, PageDep
+from app.core.pagination import Page, PageDep, page_response
 from app.usce import service
 from app.usce.models import UsceRecord
 from app.usce.schemas import UsceCreate, UsceKind, UscePublic, UsceSort, UsceUpdate
@@ -31,8 +31,7 @@ async def list_usce_records(
 ) -> Response:
     """US clinical experience records, by start date unless sorted otherwise."""
     items, total = await service.list_records(session, cand, page, kind=kind, hands_on=hands_on, sort=sort)
-    return json_response(Page[UscePublic](items=[UscePublic.model_validate(r) for r in items], total=total,
-                                          limit=page.limit, offset=page.offset))
+    return page_response(UscePublic, items, total, page)
 
 
 @router.post("", status_code=201, response_model=UscePublic, responses=problem_responses(*WRITE_BODY))
