@@ -6,6 +6,8 @@ from app.accounts.router import auth_router, org_router, user_router
 from app.candidates.router import router as candidates_router
 from app.milestones.router import router as milestones_router
 from app.milestones.router import types_router as milestone_types_router
+from app.pathway.router import candidate_router as pathway_router
+from app.pathway.router import cohort_router, cycles_router
 from app.programs.router import lists_router as program_lists_router
 from app.programs.router import router as programs_router
 from app.usce.router import router as usce_router
@@ -13,6 +15,7 @@ from app.usce.router import router as usce_router
 # Mounted directly on the app: one level of routers, the busiest first, keeps route matching cheap.
 api_routers: tuple[APIRouter, ...] = (
     candidates_router,
+    pathway_router,
     milestones_router,
     usce_router,
     program_lists_router,
@@ -21,4 +24,6 @@ api_routers: tuple[APIRouter, ...] = (
     auth_router,
     user_router,
     org_router,
+    cohort_router,
+    cycles_router,
 )

@@ -135,7 +135,7 @@ async def load_demo(session: AsyncSession, password: str) -> None:
                 m.candidate_id = cand.id
             for u in usce:
                 u.candidate_id = cand.id
-            session.add_all(ms + usce)
+            session.add_all([*ms, *usce])
             if i == 0:
                 session.add(User(email=f"candidate1@{prefix}.demo.test", full_name=cand.full_name,
                                  password_hash=pw, role="candidate", organization_id=org.id, candidate_id=cand.id))

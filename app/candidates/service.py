@@ -148,6 +148,8 @@ async def upsert_by_external_id(session: AsyncSession, principal: Principal, ext
     if principal.role not in (Role.system, Role.advisor):
         raise Forbidden("Only an organization's systems and advisors upsert by external id.")
     assert principal.organization_id is not None
+    if if_match is not None and not if_match.strip():
+        if_match = None  # If-Match is optional here: an empty one is no precondition (not a 428)
     values = data.model_dump()
     _check_consistency(values)
     for attempt in range(2):

@@ -235,6 +235,18 @@ def _validation_errors(exc: RequestValidationError) -> tuple[str, list[dict[str,
     return f"Invalid input: {fields}." if fields else "Invalid input.", errors, malformed
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the routes matching this path accept, for the `Allow` header of a 405."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
@@ -261,6 +273,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if status == 404 and detail == "Not Found":
             detail = "No such path."
         headers = dict(exc.headers or {})
+        if status == 405:
+            # Starlette names only the first route that matched the path; the resource allows all of them.
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
         return problem_response(status, slug, detail, request.url.path, headers=headers)
 
     @app.exception_handler(OperationalError)

@@ -72,7 +72,7 @@ def _direct_fields(model: type[BaseModel]) -> tuple[str, ...] | None:
 def render_items(model: type[BaseModel], rows: list[Any]) -> bytes:
     fields = _direct_fields(model)
     if fields is not None:
-        maps = [r._mapping for r in rows]
+        maps = [r if isinstance(r, dict) else r._mapping for r in rows]
         return orjson.dumps([{f: m[f] for f in fields} for m in maps], option=orjson.OPT_UTC_Z)
     adapter = _list_adapter(model)
     items = adapter.validate_python(rows, from_attributes=True)

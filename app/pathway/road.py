@@ -1,0 +1,1018 @@
+"""The road to residency evaluated against one Match cycle: the core every engine shares.
+
+The prerequisite graph follows the domain notes (section A). For one cycle, `evaluate` decides which steps are
+done, which are available, which wait and on what; computes each remaining step's latest safe date backwards
+from the cycle's deadlines with the lead times of the rule file; and turns unmet hard gates into blockers with
+stable reason codes. `scan` finds the earliest cycle the candidate can still reach.
+
+Pure module: no FastAPI, SQLModel or settings imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from .catalogue import by_code
+from .dates import add_years
+from .facts import CandidateFacts, MilestoneFact, OetScores
+from .results import Blocker, DeadlineRef, Notice
+from .rules import CycleRules, OetMinimum, RuleBook
+
+STEP_EXAMS = ("usmle_step1", "usmle_step2ck", "usmle_step3")
+DONE = frozenset({"passed", "completed"})
+ACTIVE = frozenset({"scheduled", "in_progress"})
+TAKEN = frozenset({"passed", "failed"})
+# Steps a candidate may declare not applicable; the gates themselves cannot be waived that way.
+DECLARABLE = frozenset({"specialty_decided", "mentor_contact", "eras_application", "usmle_step3", "visa"})
+PER_CYCLE = frozenset(
+    {"eras_application", "nrmp_registration", "rank_order_list", "match_result", "soap", "visa", "residency_start"}
+)
+_STATUS_ORDER = {s: i for i, s in enumerate(
+    ("planned", "scheduled", "in_progress", "failed", "passed", "completed", "not_applicable")
+)}
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    code: str
+    kind: str  # exam | task | event
+    requires: tuple[str, ...]
+    gate: str
+    duration: str | None = None  # lead-time key: days from taking the step to a usable result
+    opens: str | None = None  # calendar key before which the step cannot start
+    needs_graduation: bool = False
+    needs_match: bool = False
+
+
+NODES: tuple[Node, ...] = (
+    Node("specialty_decided", "task", (), "application"),
+    Node("mentor_contact", "task", ("specialty_decided",), "application"),
+    Node("usmle_id_registered", "task", (), "match_eligibility"),
+    Node("usmle_step1", "exam", ("usmle_id_registered",), "match_eligibility", "step_score_release"),
+    Node("usmle_step2ck", "exam", ("usmle_id_registered",), "match_eligibility", "step_score_release"),
+    Node("oet_medicine", "exam", ("usmle_id_registered",), "oet_requirement", "oet_results"),
+    Node("ecfmg_pathway", "task", ("oet_medicine",), "match_eligibility", "pathway_processing"),
+    Node("credentials_verified", "task", ("usmle_id_registered",), "ecfmg_certification",
+         "credential_verification", needs_graduation=True),
+    Node("ecfmg_certification", "task", ("usmle_step1", "usmle_step2ck", "ecfmg_pathway", "credentials_verified"),
+         "ecfmg_certification"),
+    Node("eras_application", "task", ("usmle_id_registered", "specialty_decided"), "application",
+         opens="eras_submit_open"),
+    Node("nrmp_registration", "task", (), "rank_order_list", opens="nrmp_registration_open"),
+    Node("rank_order_list", "task", ("nrmp_registration",), "rank_order_list", opens="ranking_open"),
+    Node("match_result", "event", ("rank_order_list", "usmle_step1", "usmle_step2ck", "ecfmg_pathway"), "match",
+         opens="match_week_start"),
+    Node("soap", "task", ("nrmp_registration", "usmle_step1", "usmle_step2ck", "ecfmg_pathway", "match_result"),
+         "match", opens="soap_start"),
+    Node("usmle_step3", "exam", ("usmle_step1", "usmle_step2ck", "ecfmg_certification"), "step3_for_h1b",
+         "step_score_release", needs_graduation=True),
+    Node("visa", "task", ("ecfmg_certification",), "residency_start", "visa_processing", needs_match=True),
+    Node("residency_start", "event", ("ecfmg_certification",), "residency_start", opens="residency_start",
+         needs_match=True),
+)
+NODE = {node.code: node for node in NODES}
+ROAD_INDEX = {node.code: i for i, node in enumerate(NODES)}
+DEPENDENTS: dict[str, tuple[str, ...]] = {
+    node.code: tuple(n.code for n in NODES if node.code in n.requires) + (
+        ("residency_start",) if node.code == "visa" else ()
+    )
+    for node in NODES
+}
+
+# A remaining step is late for an anchor when it cannot start by the anchor's limit. Each anchor names the
+# cycle date it comes from, the gate it protects and the blocker raised when it is missed.
+ANCHOR_ORDER = ("ecfmg_exam_window", "pathways_application_deadline", "match_gate", "step3_deadline",
+                "rol_deadline", "soap_end", "residency_start")
+ANCHOR_BLOCKER = {
+    "match_gate": "match_requirements_not_verifiable",
+    "pathways_application_deadline": "match_requirements_not_verifiable",
+    "ecfmg_exam_window": "ecfmg_window_broken",
+    "step3_deadline": "h1b_without_step3",
+    "rol_deadline": "rol_deadline_passed",
+    "soap_end": "cycle_closed_unmatched",
+    "residency_start": "certification_not_in_time",
+    "visa": "visa_not_in_time",
+}
+BLOCKER_PRIORITY = {code: i for i, code in enumerate((
+    "attempt_limit_reached",
+    "pathways_unavailable",
+    "cycle_closed_unmatched",
+    "not_soap_eligible",
+    "rol_deadline_passed",
+    "match_requirements_not_verifiable",
+    "graduation_too_late",
+    "ecfmg_window_broken",
+    "h1b_without_step3",
+    "certification_not_in_time",
+    "visa_not_in_time",
+    "oet_not_one_sitting",
+    "oet_below_minimum",
+    "oet_before_earliest_date",
+    "step3_before_ecfmg_certification",
+    "step2cs_after_discontinuation",
+))}
+
+
+def title(code: str) -> str:
+    found = by_code().get(code)
+    if found is not None:
+        return found.title
+    return {"graduation": "Graduation", "match": "A match (Main Match or SOAP)"}.get(code, code)
+
+
+def blocker_key(blocker: Blocker) -> tuple[int, int, int, date, str]:
+    """Most urgent first: permanent, then cycle-losing, then by reason, date and milestone."""
+    return (
+        0 if blocker.permanent else 1,
+        0 if blocker.blocks_cycle else 1,
+        BLOCKER_PRIORITY.get(blocker.code, len(BLOCKER_PRIORITY)),
+        blocker.resolvable_by or date.min,
+        blocker.milestone or "",
+    )
+
+
+def _record_key(m: MilestoneFact) -> tuple[object, ...]:
+    oet = (m.oet.listening, m.oet.reading, m.oet.writing, m.oet.speaking) if m.oet else ()
+    return (m.on or date.min, m.attempt or 0, _STATUS_ORDER.get(m.status, 99), m.status, m.score or -1, oet,
+            m.pathway or "", m.match_outcome or "", m.visa_type or "", m.scheduled_on or date.min)
+
+
+def _record_cycle(code: str, record: MilestoneFact, home: int) -> int:
+    """The Match cycle a per-cycle record belongs to (undated records belong to the candidate's own cycle)."""
+    on = record.on
+    if on is None:
+        return home
+    if code in ("eras_application", "nrmp_registration"):
+        return on.year + 1 if on.month >= 6 else on.year
+    return on.year
+
+
+def oet_meets(scores: OetScores, minimum: OetMinimum) -> bool:
+    return (
+        scores.listening >= minimum.listening
+        and scores.reading >= minimum.reading
+        and scores.writing >= minimum.writing
+        and scores.speaking >= minimum.speaking
+    )
+
+
+def oet_shortfalls(scores: OetScores, minimum: OetMinimum) -> list[str]:
+    out = []
+    for name in ("listening", "reading", "writing", "speaking"):
+        got, need = getattr(scores, name), getattr(minimum, name)
+        if got < need:
+            out.append(f"{name.capitalize()} {got} < {need}")
+    return out
+
+
+class Profile:
+    """What the facts say, independent of the cycle; built once per request."""
+
+    __slots__ = (
+        "facts", "as_of", "home_cycle", "records", "passes", "passed", "failed", "unpassed", "best_score",
+        "any_score", "cert_done", "cert_on", "pathway_done", "pathway_on", "credentials_done", "id_registered",
+        "specialty_decided", "targets", "letters", "active_entries", "graduation_on", "declared_na",
+    )
+
+    def __init__(self, facts: CandidateFacts, as_of: date, home_cycle: int) -> None:
+        self.facts = facts
+        self.as_of = as_of
+        self.home_cycle = facts.target_match_year or home_cycle
+        groups: dict[str, list[MilestoneFact]] = {}
+        for m in facts.milestones:
+            groups.setdefault(m.code, []).append(m)
+        self.records: dict[str, tuple[MilestoneFact, ...]] = {
+            code: tuple(sorted(recs, key=_record_key)) for code, recs in groups.items()
+        }
+        self.passes: dict[str, tuple[date, ...]] = {}
+        self.passed: dict[str, bool] = {}
+        self.failed: dict[str, int] = {}
+        self.unpassed: dict[str, int] = {}
+        self.best_score: dict[str, int | None] = {}
+        self.any_score: dict[str, int | None] = {}
+        for step in (*STEP_EXAMS, "usmle_step2cs"):
+            recs = self.records.get(step, ())
+            passed = [r for r in recs if r.status == "passed"]
+            failed = [r for r in recs if r.status == "failed"]
+            self.passes[step] = tuple(sorted(r.completed_on for r in passed if r.completed_on))
+            self.passed[step] = bool(passed)
+            self.failed[step] = len(failed)
+            highest_attempt = max((r.attempt or 0 for r in failed), default=0)
+            self.unpassed[step] = 0 if passed else max(len(failed), highest_attempt)
+            scores = [r.score for r in passed if r.score is not None]
+            self.best_score[step] = max(scores) if scores else None
+            every = [r.score for r in recs if r.score is not None and r.status in TAKEN]
+            self.any_score[step] = max(every) if every else None
+        cert = [r for r in self.records.get("ecfmg_certification", ()) if r.status in DONE]
+        self.cert_done = bool(cert)
+        self.cert_on = min((r.completed_on for r in cert if r.completed_on), default=None)
+        pathway = [r for r in self.records.get("ecfmg_pathway", ()) if r.status in DONE]
+        self.pathway_done = bool(pathway)
+        self.pathway_on = min((r.completed_on for r in pathway if r.completed_on), default=None)
+        self.credentials_done = any(r.status in DONE for r in self.records.get("credentials_verified", ()))
+        implied = any(
+            r.status not in ("planned", "not_applicable")
+            for code in ("usmle_step1", "usmle_step2ck", "usmle_step2cs", "usmle_step3", "oet_medicine")
+            for r in self.records.get(code, ())
+        )
+        self.id_registered = implied or any(r.status in DONE for r in self.records.get("usmle_id_registered", ()))
+        self.targets = tuple(s.casefold() for s in facts.target_specialties)
+        self.specialty_decided = bool(self.targets) or any(
+            r.status in DONE for r in self.records.get("specialty_decided", ())
+        )
+        self.letters = sum(1 for u in facts.usce if u.us_letter) + max(0, facts.other_us_letters)
+        self.active_entries = tuple(e for e in facts.entries if e.active)
+        self.graduation_on = facts.graduation_on
+        self.declared_na = frozenset(
+            code for code, recs in self.records.items()
+            if code in DECLARABLE and recs and all(r.status == "not_applicable" for r in recs)
+        )
+
+    def cycle_records(self, code: str, year: int) -> tuple[MilestoneFact, ...]:
+        return tuple(r for r in self.records.get(code, ()) if _record_cycle(code, r, self.home_cycle) == year)
+
+
+class NodeState:
+    __slots__ = (
+        "code", "applicable", "required", "done", "done_on", "done_note", "status", "scheduled_on", "eff_start",
+        "limits", "recommended_by", "opens_on", "waits_on", "available", "severity", "late",
+    )
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.applicable = True
+        self.required = True
+        self.done = False
+        self.done_on: date | None = None
+        self.done_note: str | None = None
+        self.status = "todo"
+        self.scheduled_on: date | None = None
+        self.eff_start: date | None = None
+        self.limits: dict[str, date] = {}
+        self.recommended_by: date | None = None
+        self.opens_on: date | None = None
+        self.waits_on: tuple[str, ...] = ()
+        self.available = False
+        self.severity = "on_track"
+        self.late: tuple[str, ...] = ()
+
+    @property
+    def due_by(self) -> date | None:
+        return min(self.limits.values()) if self.limits else None
+
+    @property
+    def anchor(self) -> str | None:
+        if not self.limits:
+            return None
+        return min(self.limits, key=lambda a: (self.limits[a], ANCHOR_ORDER.index(a)))
+
+
+class CycleEval:
+    """The road for one cycle; read by the engines."""
+
+    __slots__ = (
+        "rules", "profile", "states", "blockers", "warnings", "anchors", "matched", "unmatched", "complete",
+        "oet_state", "window", "step3_deadline", "step3_deadline_published", "attempt_barred", "step3_invalid",
+        "cs_blocked", "matched_main", "match_known", "match_on", "soap_matched", "soap_known", "soap_on", "started",
+        "cert_done",
+    )
+
+    def __init__(self, rules: CycleRules, profile: Profile) -> None:
+        self.rules = rules
+        self.profile = profile
+        self.states: dict[str, NodeState] = {node.code: NodeState(node.code) for node in NODES}
+        self.blockers: list[Blocker] = []
+        self.warnings: list[Notice] = []
+        self.anchors: dict[str, DeadlineRef] = {}
+        self.matched = False
+        self.unmatched = False
+        self.complete = False
+        self.oet_state = "missing"  # valid | missing | invalid
+        self.window = "open"  # met | open | pending | broken
+        self.step3_deadline: DeadlineRef | None = None
+        self.step3_deadline_published = False  # from a program on the list, not the rule file's default
+        self.attempt_barred: tuple[str, ...] = ()
+        self.step3_invalid = False
+        self.cs_blocked = False
+        self.matched_main = False
+        self.match_known = False
+        self.match_on: date | None = None
+        self.soap_matched = False
+        self.soap_known = False
+        self.soap_on: date | None = None
+        self.started = False
+        self.cert_done = False
+
+    @property
+    def reachable(self) -> bool:
+        return not any(b.blocks_cycle for b in self.blockers)
+
+    @property
+    def permanent(self) -> bool:
+        return any(b.permanent for b in self.blockers)
+
+    def sorted_blockers(self) -> tuple[Blocker, ...]:
+        return tuple(sorted(self.blockers, key=blocker_key))
+
+    def deadline(self, anchor: str) -> DeadlineRef | None:
+        return self.anchors.get(anchor)
+
+
+def _ref(rules: CycleRules, name: str) -> DeadlineRef:
+    item = getattr(rules.calendar, name)
+    return DeadlineRef(name, item.on, item.provenance.estimated)
+
+
+def step3_deadline(rules: CycleRules, profile: Profile) -> tuple[DeadlineRef, bool]:
+    """The latest Step 3 deadline among H-1B programs on the list, else the rule file's default.
+
+    Returns the deadline and whether it came from the list (False: the default assumption)."""
+    mapping = {"application": "eras_submit_open", "rank_deadline": "rol_deadline", "match_day": "match_day"}
+    found: list[DeadlineRef] = []
+    for entry in profile.active_entries:
+        program = entry.program
+        if program.sponsors_h1b and program.step3_required_by in mapping:
+            found.append(_ref(rules, mapping[program.step3_required_by]))
+    if found:
+        # The last H-1B deadline on the list is the last chance to keep any H-1B program; screening judges
+        # each program against its own.
+        last = max(found, key=lambda r: (r.on, r.name))
+        return DeadlineRef("step3_deadline", last.on, last.estimated), True
+    default = _ref(rules, mapping[rules.h1b_default_step3_deadline.value or "rank_deadline"])
+    return DeadlineRef("step3_deadline", default.on, default.estimated), False
+
+
+def evaluate(profile: Profile, rules: CycleRules) -> CycleEval:
+    """The road for one cycle, in phases: outcome so far, exam history, OET, done/applicable, latest safe
+    dates, lateness, then the gates that do not depend on a date."""
+    ev = CycleEval(rules, profile)
+    _match_outcome(ev)
+    valid_pass, window_cap = _exam_history(ev)
+    _step3_validity(ev, valid_pass)
+    _step2cs(ev)
+    oet_done, oet_on = _oet(ev)
+    _mark_done(ev, valid_pass, oet_done, oet_on)
+    _mark_applicable(ev)
+    _mark_under_way(ev)
+    _latest_safe_dates(ev, window_cap)
+    _severity_and_lateness(ev)
+    _standing_gates(ev)
+    _notices(ev)
+    ev.complete = ev.states["residency_start"].done
+    ev.blockers.sort(key=blocker_key)
+    ev.warnings.sort(key=lambda n: (n.code, n.milestone or ""))
+    return ev
+
+
+def _match_outcome(ev: CycleEval) -> None:
+    """This cycle's Match, SOAP and start, if recorded."""
+    profile, year = ev.profile, ev.rules.year
+    match_recs = profile.cycle_records("match_result", year)
+    soap_recs = profile.cycle_records("soap", year)
+    matched_main = any(r.match_outcome == "matched" for r in match_recs)
+    unmatched_main = not matched_main and any(r.match_outcome == "unmatched" for r in match_recs)
+    ev.soap_matched = any(r.match_outcome == "matched" for r in soap_recs)
+    ev.started = any(r.status in DONE for r in profile.cycle_records("residency_start", year))
+    ev.matched_main = matched_main
+    ev.matched = matched_main or ev.soap_matched or ev.started
+    ev.unmatched = unmatched_main and not ev.matched
+    ev.match_known = matched_main or unmatched_main
+    ev.match_on = next((r.completed_on for r in reversed(match_recs) if r.match_outcome), None)
+    soap_outcome = [r for r in soap_recs if r.match_outcome in ("matched", "unmatched")]
+    ev.soap_on = soap_outcome[-1].completed_on if soap_outcome else None
+    ev.soap_known = bool(soap_outcome)
+    ev.cert_done = profile.cert_done or ev.started
+
+
+def _exam_history(ev: CycleEval) -> tuple[dict[str, bool], tuple[str, date] | None]:
+    """Attempt limit and the ECFMG 7-year window. Returns which passes count, and the window's limit on the
+    exam still to pass (if one is pending)."""
+    profile, rules, as_of = ev.profile, ev.rules, ev.profile.as_of
+    valid_pass = {step: profile.passed[step] for step in STEP_EXAMS}
+    limit = rules.usmle.attempt_limit_on(as_of)
+    if limit is not None:
+        ev.attempt_barred = tuple(s for s in STEP_EXAMS if profile.unpassed[s] >= limit)
+    window_years = rules.ecfmg.exam_window_years.value or 7
+    p1, p2 = profile.passes["usmle_step1"], profile.passes["usmle_step2ck"]
+    window_cap: tuple[str, date] | None = None
+    if ev.cert_done:
+        ev.window = "met"
+    elif p1 and p2:
+        if any(max(a, b) <= add_years(min(a, b), window_years) for a in p1 for b in p2):
+            ev.window = "met"
+        else:
+            stale = "usmle_step1" if p1[-1] < p2[-1] else "usmle_step2ck"
+            fresh = "usmle_step2ck" if stale == "usmle_step1" else "usmle_step1"
+            stale_on = (p1 if stale == "usmle_step1" else p2)[-1]
+            fresh_on = (p2 if stale == "usmle_step1" else p1)[-1]
+            valid_pass[stale] = False
+            ev.window = "broken"
+            ev.blockers.append(Blocker(
+                "ecfmg_window_broken",
+                f"{title(stale)} passed on {stale_on} and {title(fresh)} on {fresh_on}: more than "
+                f"{window_years} years apart, so the earlier pass no longer counts for ECFMG certification; "
+                f"{title(stale)} must be passed again within {window_years} years of {fresh_on}.",
+                stale, (stale, fresh), False, add_years(fresh_on, window_years), False,
+            ))
+            window_cap = (stale, add_years(fresh_on, window_years))
+    elif p1 or p2:
+        first_step = "usmle_step1" if p1 else "usmle_step2ck"
+        other = "usmle_step2ck" if p1 else "usmle_step1"
+        first_on = (p1 or p2)[-1]
+        expiry = add_years(first_on, window_years)
+        if as_of > expiry:
+            valid_pass[first_step] = False
+            ev.window = "broken"
+            ev.blockers.append(Blocker(
+                "ecfmg_window_broken",
+                f"{title(first_step)} passed on {first_on} and {title(other)} was not passed within "
+                f"{window_years} years (by {expiry}): the {title(first_step)} pass no longer counts for ECFMG "
+                "certification and must be repeated.",
+                first_step, (first_step, other), False, None, False,
+            ))
+        else:
+            ev.window = "pending"
+            window_cap = (other, expiry)
+    if window_cap:
+        ev.anchors["ecfmg_exam_window"] = DeadlineRef("ecfmg_exam_window", window_cap[1], False)
+    return valid_pass, window_cap
+
+
+def _step3_validity(ev: CycleEval, valid_pass: dict[str, bool]) -> None:
+    """Step 3 needs graduation and ECFMG certification first (FSMB); an earlier attempt does not count."""
+    profile = ev.profile
+    grad = profile.graduation_on
+    invalid: list[MilestoneFact] = []
+    for r in profile.records.get("usmle_step3", ()):
+        if r.status not in (*TAKEN, *ACTIVE) or r.on is None:
+            continue
+        if (grad and r.on < grad) or not ev.cert_done or (profile.cert_on and r.on < profile.cert_on):
+            invalid.append(r)
+    if not invalid:
+        return
+    ev.step3_invalid = True
+    first = invalid[0]
+    if any(r.status == "passed" for r in invalid):
+        valid_pass["usmle_step3"] = any(
+            r.status == "passed" and r not in invalid for r in profile.records.get("usmle_step3", ())
+        )
+    reason = "before graduation" if grad and first.on and first.on < grad else "before ECFMG certification"
+    cert_text = f"certified on {profile.cert_on}" if profile.cert_on else "not ECFMG-certified"
+    ev.blockers.append(Blocker(
+        "step3_before_ecfmg_certification",
+        f"Step 3 {first.status} on {first.on} is {reason} ({cert_text}; graduation {grad or 'unknown'}): "
+        "FSMB admits IMGs to Step 3 only after graduation and ECFMG certification, so this attempt does not "
+        f"count. Get certified first, then apply (graduation verification can take up to "
+        f"{ev.rules.lead_times.days('step3_graduation_verification')} days).",
+        "usmle_step3", ("usmle_step3", "ecfmg_certification"), False, None, False,
+    ))
+
+
+def _step2cs(ev: CycleEval) -> None:
+    """Step 2 CS ended on 2021-01-26: a later attempt cannot exist and meets nothing; an earlier pass is history."""
+    profile = ev.profile
+    cs_type = by_code().get("usmle_step2cs")
+    cs_end = cs_type.discontinued_on if cs_type and cs_type.discontinued_on else date(2021, 1, 26)
+    for r in profile.records.get("usmle_step2cs", ()):
+        on = r.on
+        if (on is not None and on >= cs_end) or (on is None and r.status in ("planned", *ACTIVE)):
+            ev.cs_blocked = True
+            ev.blockers.append(Blocker(
+                "step2cs_after_discontinuation",
+                f"A Step 2 CS attempt is recorded ({r.status}{' on ' + str(on) if on else ''}), but Step 2 CS was "
+                f"permanently discontinued on {cs_end}. The clinical-skills and communication requirement is now "
+                "met through an ECFMG Pathway with OET Medicine; remove this record and plan the Pathway.",
+                "usmle_step2cs", ("usmle_step2cs", "ecfmg_pathway", "oet_medicine"), False, None, False,
+            ))
+            return
+    if profile.passed["usmle_step2cs"]:
+        cs_on = profile.passes["usmle_step2cs"][-1] if profile.passes["usmle_step2cs"] else None
+        ev.warnings.append(Notice(
+            "step2cs_history",
+            f"Step 2 CS passed{' on ' + str(cs_on) if cs_on else ''} is history: it does not meet the current "
+            "clinical-skills requirement, which is met through an ECFMG Pathway with OET Medicine.",
+            "usmle_step2cs",
+        ))
+    if profile.failed["usmle_step2cs"] and any(
+        r.pathway not in (None, "6") for r in profile.records.get("ecfmg_pathway", ())
+    ):
+        ev.warnings.append(Notice(
+            "pathway_after_step2cs_failure",
+            "Applicants who ever failed Step 2 CS had to use Pathway 6 in the 2024 Pathways; check this "
+            "cycle's Pathway rules.",
+            "ecfmg_pathway",
+        ))
+
+
+def _oet(ev: CycleEval) -> tuple[bool, date | None]:
+    """OET Medicine for this cycle's Pathways: one sitting, every sub-test at the minimum, on or after the
+    earliest accepted date. Returns whether it is met and the sitting's date."""
+    profile, rules = ev.profile, ev.rules
+    recs = profile.records.get("oet_medicine", ())
+    minimum = rules.ecfmg.oet_minimum.value or OetMinimum(350, 350, 300, 350)
+    earliest = rules.ecfmg.oet_earliest_test_date.value or date.min
+    oet_on = None
+    for r in reversed(recs):
+        if r.status in DONE or (r.oet is not None and oet_meets(r.oet, minimum)):
+            oet_on = r.completed_on
+            break
+    if ev.cert_done or profile.pathway_done:
+        ev.oet_state = "valid"  # accepted with the Pathway
+        return True, oet_on
+
+    def meets(r: MilestoneFact) -> bool:
+        return oet_meets(r.oet, minimum) if r.oet is not None else r.status in DONE
+
+    sittings = [r for r in recs if r.status in ("passed", "failed", "completed") and
+                (r.oet is not None or r.status in DONE)]
+    if any(meets(r) and (r.on is None or r.on >= earliest) for r in sittings):
+        ev.oet_state = "valid"
+        return True, oet_on
+    if not sittings:
+        return False, None
+    ev.oet_state = "invalid"
+    latest = sittings[-1]
+    scored = [r.oet for r in sittings if r.oet is not None and (r.on is None or r.on >= earliest)]
+    best = OetScores(*(max(getattr(s, n) for s in scored) for n in
+                       ("listening", "reading", "writing", "speaking"))) if scored else None
+    if latest.oet is not None and not oet_meets(latest.oet, minimum):
+        if len(scored) > 1 and best is not None and oet_meets(best, minimum):
+            ev.blockers.append(Blocker(
+                "oet_not_one_sitting",
+                "Every OET sub-test minimum is met only by combining sittings (best: Listening "
+                f"{best.listening}, Reading {best.reading}, Writing {best.writing}, Speaking "
+                f"{best.speaking}); ECFMG requires all four from one sitting, so OET must be retaken.",
+                "oet_medicine", ("oet_medicine",), False, None, False,
+            ))
+        else:
+            ev.blockers.append(Blocker(
+                "oet_below_minimum",
+                f"OET Medicine on {latest.on or 'an unrecorded date'} is below the ECFMG minimum: "
+                f"{', '.join(oet_shortfalls(latest.oet, minimum))}. All four sub-tests must be retaken in one "
+                "sitting.",
+                "oet_medicine", ("oet_medicine",), False, None, False,
+            ))
+    elif latest.on is not None and latest.on < earliest:
+        ev.blockers.append(Blocker(
+            "oet_before_earliest_date",
+            f"OET Medicine taken on {latest.on} is before {earliest}, the earliest test date accepted for "
+            f"the {rules.year} Pathways; it must be retaken.",
+            "oet_medicine", ("oet_medicine",), False, None, False,
+        ))
+    return False, None
+
+
+def _mark_done(ev: CycleEval, valid_pass: dict[str, bool], oet_done: bool, oet_on: date | None) -> None:
+    profile, year = ev.profile, ev.rules.year
+    cert_done = ev.cert_done
+    p1, p2, p3 = (profile.passes[s] for s in STEP_EXAMS)
+
+    def cycle_done(code: str) -> tuple[bool, date | None, str | None]:
+        recs = [r for r in profile.cycle_records(code, year) if r.status in DONE]
+        return bool(recs), (recs[-1].completed_on if recs else None), None
+
+    implied = "implied by ECFMG certification"
+    done: dict[str, tuple[bool, date | None, str | None]] = {
+        "usmle_step1": (cert_done or valid_pass["usmle_step1"], p1[-1] if p1 and valid_pass["usmle_step1"] else None,
+                        implied if cert_done and not valid_pass["usmle_step1"] else None),
+        "usmle_step2ck": (cert_done or valid_pass["usmle_step2ck"],
+                          p2[-1] if p2 and valid_pass["usmle_step2ck"] else None,
+                          implied if cert_done and not valid_pass["usmle_step2ck"] else None),
+        "oet_medicine": (oet_done, oet_on, None),
+        "ecfmg_pathway": (cert_done or profile.pathway_done, profile.pathway_on, None),
+        "credentials_verified": (cert_done or profile.credentials_done, None, None),
+        "ecfmg_certification": (cert_done, profile.cert_on, None),
+        "specialty_decided": (profile.specialty_decided, None, None),
+        "mentor_contact": (any(r.status in DONE for r in profile.records.get("mentor_contact", ())), None, None),
+        "match_result": (ev.match_known or ev.matched, ev.match_on, None),
+        "soap": (ev.soap_known, ev.soap_on, None),
+        "usmle_step3": (valid_pass["usmle_step3"], p3[-1] if valid_pass["usmle_step3"] and p3 else None, None),
+    }
+    exam_done = any(done[c][0] for c in ("usmle_step1", "usmle_step2ck", "oet_medicine", "ecfmg_pathway"))
+    done["usmle_id_registered"] = (profile.id_registered or exam_done or cert_done, None, None)
+    for code in ("eras_application", "nrmp_registration", "rank_order_list", "visa", "residency_start"):
+        done[code] = cycle_done(code)
+    # A recorded outcome implies the steps before it.
+    if ev.match_known or ev.matched:
+        done["eras_application"] = (True, done["eras_application"][1], None)
+        done["nrmp_registration"] = (True, done["nrmp_registration"][1], None)
+    if done["rank_order_list"][0]:
+        done["nrmp_registration"] = (True, done["nrmp_registration"][1], None)
+    if ev.matched_main:
+        done["rank_order_list"] = (True, done["rank_order_list"][1], None)
+    if ev.started:
+        for code, (flag, on, note) in list(done.items()):
+            if code not in ("soap", "usmle_step3", "mentor_contact"):
+                done[code] = (True, on, note if flag else "implied by the start of residency")
+    for node in NODES:
+        s = ev.states[node.code]
+        s.done, s.done_on, s.done_note = done[node.code]
+        if node.code in profile.declared_na and not s.done:
+            s.applicable = False
+
+
+def _mark_applicable(ev: CycleEval) -> None:
+    st = ev.states
+    visa_need = ev.profile.facts.visa_need
+    st["mentor_contact"].required = False
+    # Step 3 is on the road only for H-1B: required for "h1b", optional for "either"; otherwise a pass is history.
+    if visa_need != "h1b":
+        st["usmle_step3"].required = False
+        if visa_need != "either" and not st["usmle_step3"].done:
+            st["usmle_step3"].applicable = False
+    if visa_need == "none":
+        st["visa"].applicable = False
+    st["soap"].applicable = ev.unmatched
+    st["soap"].required = ev.unmatched and ev.profile.as_of <= ev.rules.calendar.soap_end.on
+    if ev.match_known or ev.matched:
+        for code in ("eras_application", "nrmp_registration", "rank_order_list"):
+            if not st[code].done:
+                st[code].required = False
+    if ev.unmatched and not st["soap"].done:
+        for code in ("visa", "residency_start"):
+            st[code].required = ev.matched
+    for code in ("eras_application", "specialty_decided"):
+        if not st[code].applicable:
+            st[code].required = False
+
+
+def _mark_under_way(ev: CycleEval) -> None:
+    """Status and effective start of what is already under way (a booked exam, a submitted application)."""
+    profile, year = ev.profile, ev.rules.year
+    for node in NODES:
+        s = ev.states[node.code]
+        if s.done or not s.applicable:
+            continue
+        recs = profile.cycle_records(node.code, year) if node.code in PER_CYCLE else profile.records.get(node.code, ())
+        active = [r for r in recs if r.status in ACTIVE]
+        if active:
+            last = active[-1]
+            s.status = last.status
+            s.scheduled_on = last.scheduled_on
+            s.eff_start = last.scheduled_on
+
+
+def _edge_lead(ev: CycleEval, prereq: str, dependent: str) -> int:
+    """Days a prerequisite must be complete before its dependent can start."""
+    if prereq == "usmle_id_registered" and dependent in ("usmle_step1", "usmle_step2ck", "oet_medicine"):
+        return ev.rules.lead_times.days("exam_booking")
+    if prereq == "ecfmg_certification" and dependent == "usmle_step3":
+        return ev.rules.lead_times.days("step3_graduation_verification")
+    return 0
+
+
+def _latest_safe_dates(ev: CycleEval, window_cap: tuple[str, date] | None) -> None:
+    """Each remaining required step's latest start, per anchor, walking the graph backwards from the deadlines."""
+    rules, st = ev.rules, ev.states
+    cal, lead = rules.calendar, rules.lead_times
+    rol = cal.rol_deadline.on
+    gate_on = rol - timedelta(days=lead.days("verification_buffer"))
+    ev.anchors["match_gate"] = _ref(rules, "rol_deadline")
+    ev.anchors["rol_deadline"] = _ref(rules, "rol_deadline")
+    ev.anchors["residency_start"] = _ref(rules, "residency_start")
+    ev.anchors["soap_end"] = _ref(rules, "soap_end")
+    own: dict[str, dict[str, date]] = {
+        "usmle_step1": {"match_gate": gate_on},
+        "usmle_step2ck": {"match_gate": gate_on},
+        "ecfmg_pathway": {"match_gate": gate_on},
+        "ecfmg_certification": {"residency_start": cal.residency_start.on},
+        "visa": {"residency_start": cal.residency_start.on},
+        "nrmp_registration": {"rol_deadline": rol},
+        "rank_order_list": {"rol_deadline": rol},
+        "soap": {"soap_end": cal.soap_end.on},
+    }
+    if ev.profile.facts.visa_need in ("h1b", "either"):
+        ref, ev.step3_deadline_published = step3_deadline(rules, ev.profile)
+        ev.step3_deadline = ref
+        ev.anchors["step3_deadline"] = ref
+        if st["usmle_step3"].required:
+            own["usmle_step3"] = {"step3_deadline": ref.on}
+    pathway_deadline = rules.ecfmg.pathways_application_deadline.value
+    if pathway_deadline:
+        ev.anchors["pathways_application_deadline"] = DeadlineRef("pathways_application_deadline",
+                                                                  pathway_deadline, False)
+    for node in reversed(NODES):
+        s = st[node.code]
+        if s.done or not s.applicable or not s.required or node.kind == "event":
+            continue
+        complete = dict(own.get(node.code, {}))
+        for dep in DEPENDENTS[node.code]:
+            d = st[dep]
+            # SOAP eligibility is judged at the ROL deadline, not at SOAP's end: it sets no earlier limits.
+            if d.done or not d.applicable or not d.required or NODE[dep].kind == "event" or dep == "soap":
+                continue
+            gap = _edge_lead(ev, node.code, dep)
+            for anchor, limit_on in d.limits.items():
+                value = limit_on - timedelta(days=gap)
+                if anchor not in complete or value < complete[anchor]:
+                    complete[anchor] = value
+        duration = lead.days(node.duration) if node.duration else 0
+        s.limits = {a: d - timedelta(days=duration) for a, d in complete.items()}
+        if node.code == "ecfmg_pathway" and pathway_deadline:
+            s.limits["pathways_application_deadline"] = pathway_deadline
+        if window_cap and node.code == window_cap[0]:
+            s.limits["ecfmg_exam_window"] = window_cap[1]
+    recommended = {
+        "specialty_decided": cal.eras_submit_open.on,
+        "mentor_contact": cal.eras_submit_open.on,
+        "usmle_step2ck": cal.eras_program_review_open.on - timedelta(days=lead.days("step_score_release")),
+        "eras_application": cal.eras_program_review_open.on,
+        "nrmp_registration": cal.nrmp_standard_reg_deadline.on,
+    }
+    for code, on in recommended.items():
+        st[code].recommended_by = on
+
+
+def _severity_and_lateness(ev: CycleEval) -> None:
+    """What is available now, each step's severity, and one blocker per missed anchor."""
+    rules, st, profile = ev.rules, ev.states, ev.profile
+    cal, as_of, grad = rules.calendar, profile.as_of, profile.graduation_on
+    due_soon = rules.readiness.due_soon_days
+    step3_verification = rules.lead_times.days("step3_graduation_verification")
+    late_by_anchor: dict[str, list[NodeState]] = {}
+    for node in NODES:
+        s = st[node.code]
+        if s.done or not s.applicable:
+            continue
+        prereqs = node.requires + (("visa",) if node.code == "residency_start" else ())
+        waits = [r for r in prereqs if st[r].applicable and not st[r].done]
+        if node.needs_graduation and grad is not None and grad > as_of:
+            waits.append("graduation")
+            s.opens_on = grad
+        if node.needs_match and not ev.matched:
+            waits.append("match")
+        if node.opens:
+            opens_on = cal.on(node.opens)
+            if opens_on > as_of:
+                s.opens_on = max(opens_on, s.opens_on or opens_on)
+                waits.append(node.opens)
+        if node.code in STEP_EXAMS and ev.attempt_barred:
+            waits.append("attempt_limit")
+        s.waits_on = tuple(waits)
+        s.available = not waits
+        late = [a for a, limit_on in s.limits.items()
+                if (s.eff_start is not None and s.eff_start > limit_on) or (s.eff_start is None and as_of > limit_on)]
+        s.late = tuple(sorted(late, key=ANCHOR_ORDER.index))
+        if node.kind == "event":
+            event_on = cal.on(node.opens) if node.opens else None
+            s.severity = "overdue" if event_on and as_of > event_on and s.available else "on_track"
+        elif s.late:
+            s.severity = "blocks_cycle"
+        elif s.eff_start is not None:
+            s.severity = "on_track"
+        elif s.recommended_by and as_of > s.recommended_by:
+            s.severity = "overdue"
+        elif any(x is not None and (x - as_of).days <= due_soon for x in (s.due_by, s.recommended_by)):
+            s.severity = "due_soon"
+        else:
+            s.severity = "on_track"
+        # A step that needs a match is only late once there is one; before that the match is what is missing.
+        if s.required and not (node.needs_match and not ev.matched):
+            for anchor in s.late:
+                late_by_anchor.setdefault("visa" if node.code == "visa" else anchor, []).append(s)
+        # Graduation is a fixed date: too late for a step's limit puts the cycle out of reach.
+        if node.needs_graduation and grad is not None and s.required:
+            for anchor, limit_on in s.limits.items():
+                gap = step3_verification if node.code == "usmle_step3" else 0
+                if grad > limit_on - timedelta(days=gap):
+                    late_by_anchor.setdefault(f"graduation:{anchor}", []).append(s)
+    for key in sorted(late_by_anchor, key=lambda k: (k.startswith("graduation:"), k)):
+        ev.blockers.append(_lateness_blocker(ev, key, late_by_anchor[key]))
+
+
+def _standing_gates(ev: CycleEval) -> None:
+    """Blockers that do not come from a date: attempt limit, Pathways offered, SOAP after an unmatched result."""
+    rules, st, profile = ev.rules, ev.states, ev.profile
+    cal, year = rules.calendar, rules.year
+    if ev.attempt_barred:
+        worst = ev.attempt_barred[0]
+        needed = [c for c in ev.attempt_barred if st[c].applicable and st[c].required and not st[c].done]
+        text = (f"{profile.unpassed[worst]} unpassed attempts on {title(worst)}: under the USMLE attempt limit "
+                f"({rules.usmle.attempt_limit_on(profile.as_of)}, for applications from "
+                f"{rules.usmle.attempt_limit_from}) no Step can be taken again.")
+        if needed:
+            ev.blockers.append(Blocker(
+                "attempt_limit_reached",
+                text + f" {', '.join(title(c) for c in needed)} can no longer be passed.",
+                worst, tuple(ev.attempt_barred), True, None, True,
+            ))
+        else:
+            ev.warnings.append(Notice("attempt_limit_reached", text, worst))
+    pathways = rules.ecfmg.pathways_available
+    if pathways.value is False and not st["ecfmg_pathway"].done:
+        ev.blockers.append(Blocker(
+            "pathways_unavailable",
+            f"No ECFMG Pathway is offered for the {year} Match, so the clinical-skills requirement cannot be met "
+            "for this cycle.",
+            "ecfmg_pathway", ("ecfmg_pathway",), False, None, True,
+        ))
+    elif pathways.provenance.estimated and not st["ecfmg_pathway"].done:
+        ev.warnings.append(Notice(
+            "pathways_assumed",
+            pathways.provenance.note or f"Pathways for the {year} Match are assumed, not yet published.",
+            "ecfmg_pathway",
+        ))
+    if ev.unmatched:
+        eligible = all(st[c].done for c in ("nrmp_registration", "usmle_step1", "usmle_step2ck", "ecfmg_pathway"))
+        if not eligible and not st["soap"].done:
+            ev.blockers.append(Blocker(
+                "not_soap_eligible",
+                "Unmatched, but SOAP needs registration for the Match and, for IMGs, Step 1, Step 2 CK and a "
+                f"Pathway verified by the rank order list deadline ({cal.rol_deadline.on}).",
+                "soap", ("soap",), False, None, True,
+            ))
+        elif profile.as_of > cal.soap_end.on or (st["soap"].done and not ev.soap_matched):
+            ev.blockers.append(Blocker(
+                "cycle_closed_unmatched",
+                f"Unmatched in the {year} Main Match and SOAP has ended ({cal.soap_end.on}) without a position; "
+                "the next chance is the following cycle.",
+                "soap", ("match_result", "soap"), False, None, True,
+            ))
+
+
+def _notices(ev: CycleEval) -> None:
+    """Warnings: advice and data that looks inconsistent; none of them blocks anything."""
+    rules, st, profile = ev.rules, ev.states, ev.profile
+    facts, visa_need = profile.facts, profile.facts.visa_need
+    s3 = st["usmle_step3"]
+    if visa_need == "either" and s3.applicable and not s3.done and ev.step3_deadline is not None:
+        ev.warnings.append(Notice(
+            "h1b_needs_step3",
+            f"H-1B sponsorship needs Step 3 passed by {ev.step3_deadline.on}; without it, programs will consider "
+            "you for J-1 only.",
+            "usmle_step3",
+        ))
+    if profile.graduation_on is None:
+        ev.warnings.append(Notice(
+            "graduation_date_missing",
+            "No graduation date: credential verification and Step 3 timing are computed as if already graduated.",
+        ))
+    if facts.us_status in ("citizen", "permanent_resident") and visa_need != "none":
+        ev.warnings.append(Notice(
+            "visa_need_inconsistent",
+            f"A {facts.us_status.replace('_', ' ')} needs no visa for residency, but the visa need is "
+            f"'{visa_need}'.",
+            "visa",
+        ))
+    elif facts.us_status == "none" and visa_need == "none":
+        ev.warnings.append(Notice(
+            "visa_need_inconsistent",
+            "Neither a US citizen nor a permanent resident, but no visa need is recorded: residency needs a J-1 "
+            "or H-1B unless another status allows work.",
+            "visa",
+        ))
+    pass_fail_from = rules.usmle.step1_pass_fail_from.value or date(2022, 1, 26)
+    for r in profile.records.get("usmle_step1", ()):
+        if r.score is not None and r.completed_on and r.completed_on >= pass_fail_from:
+            ev.warnings.append(Notice(
+                "step1_score_not_reported",
+                f"Step 1 on {r.completed_on} is reported pass/fail only (from {pass_fail_from}); the recorded "
+                "score is ignored.",
+                "usmle_step1",
+            ))
+            break
+    ranked = sum(1 for e in profile.active_entries if e.rank_position is not None)
+    max_ranks = rules.nrmp.rol_max_ranks.value
+    if max_ranks is not None and ranked > max_ranks:
+        ev.warnings.append(Notice(
+            "rank_list_over_limit",
+            f"{ranked} programs are ranked; a rank order list holds at most {max_ranks} ranks.",
+            "rank_order_list",
+        ))
+
+
+def _lateness_blocker(ev: CycleEval, key: str, nodes: list[NodeState]) -> Blocker:
+    as_of = ev.profile.as_of
+    rules = ev.rules
+    nodes = sorted(nodes, key=lambda s: ROAD_INDEX[s.code])
+    codes = tuple(s.code for s in nodes)
+    names = ", ".join(title(c) for c in codes)
+    if key.startswith("graduation:"):
+        anchor = key.split(":", 1)[1]
+        grad = ev.profile.graduation_on
+        if anchor == "step3_deadline":
+            ref = ev.step3_deadline
+            return Blocker(
+                "h1b_without_step3",
+                f"Graduation on {grad} is too late to be ECFMG-certified and pass Step 3 by the H-1B Step 3 "
+                f"deadline ({ref.on if ref else '?'}); H-1B programs will not be open this cycle.",
+                "usmle_step3", codes, False, None, ev.profile.facts.visa_need == "h1b",
+            )
+        return Blocker(
+            "graduation_too_late",
+            f"Graduation on {grad} leaves too little time to verify the final diploma and transcript and be "
+            f"ECFMG-certified before residency starts ({rules.calendar.residency_start.on}).",
+            codes[0], codes, False, None, True,
+        )
+    limit_key = "residency_start" if key == "visa" else key
+    limits = [s.limits[limit_key] for s in nodes]
+    lost = any(as_of > limit_on for limit_on in limits)
+    resolvable_by = None if lost else min(limits)
+    parts = []
+    for s in nodes:
+        when = f"scheduled {s.eff_start}" if s.eff_start else "not done"
+        parts.append(f"{title(s.code)} ({when}; latest safe date {s.limits[limit_key]})")
+    plan = "; ".join(parts)
+    ref = ev.anchors.get(key)
+    code = ANCHOR_BLOCKER[key]
+    if key == "match_gate" or key == "pathways_application_deadline":
+        rol = rules.calendar.rol_deadline
+        detail = (f"{names} cannot be verified by ECFMG before the rank order list deadline ({rol.on} {rol.time} "
+                  f"{rol.time_zone}, less {rules.lead_times.days('verification_buffer')} days for verification): "
+                  f"{plan}. NRMP would not use the rank order list")
+        detail += (f"; reschedule by {resolvable_by}." if resolvable_by else
+                   f"; plan for the {rules.year + 1} cycle.")
+    elif key == "ecfmg_exam_window":
+        detail = (f"{plan}: the ECFMG {rules.ecfmg.exam_window_years.value}-year window closes on "
+                  f"{ref.on if ref else '?'}; after that the earlier pass no longer counts.")
+    elif key == "step3_deadline":
+        detail = (f"H-1B needs Step 3 passed by {ref.on if ref else '?'} (programs' deadline), and Step 3 needs "
+                  f"ECFMG certification and up to {rules.lead_times.days('step3_graduation_verification')} days of "
+                  f"graduation verification first: {plan}.")
+    elif key == "rol_deadline":
+        rol = rules.calendar.rol_deadline
+        detail = (f"The rank order list deadline ({rol.on} {rol.time} {rol.time_zone}) is missed: {plan}. "
+                  "This cycle's Main Match is closed to the candidate.")
+    elif key == "soap_end":
+        detail = f"SOAP closes on {rules.calendar.soap_end.on}: {plan}."
+    elif key == "visa":
+        detail = (f"The visa is unlikely before residency starts ({rules.calendar.residency_start.on}), allowing "
+                  f"{rules.lead_times.days('visa_processing')} days: {plan}. Tell the program now.")
+    else:
+        detail = (f"ECFMG certification cannot be completed before residency starts "
+                  f"({rules.calendar.residency_start.on}): {plan}.")
+    # A late visa delays the start but does not undo the match; Step 3 matters only to an H-1B-only candidate.
+    blocks = resolvable_by is None and key != "visa" and not (
+        key == "step3_deadline" and ev.profile.facts.visa_need != "h1b"
+    )
+    return Blocker(code, detail, codes[0], codes, False, resolvable_by, blocks)
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    requested: CycleEval
+    planning: CycleEval
+    earliest: int | None
+    deciding: Blocker | None
+
+
+def scan(profile: Profile, book: RuleBook, cycle: int) -> Scan:
+    """Evaluate the requested cycle and find the earliest reachable one (from the first still open)."""
+    requested = evaluate(profile, book.cycle(cycle))
+    if requested.permanent:
+        top = requested.sorted_blockers()
+        return Scan(requested, requested, None, top[0] if top else None)
+    as_of = profile.as_of
+    open_years = {y for y in book.years if book.cycles[y].calendar.rol_deadline.on >= as_of}
+    candidates = sorted(open_years | {cycle})
+    cache = {cycle: requested}
+    earliest: int | None = None
+    last_lost: CycleEval | None = None
+    for year in candidates:
+        ev = cache.get(year)
+        if ev is None:
+            ev = evaluate(profile, book.cycles[year])
+            cache[year] = ev
+        if ev.reachable:
+            earliest = year
+            break
+        last_lost = ev
+        if ev.permanent:
+            break
+    deciding = None
+    if last_lost is not None:
+        lost_blockers = last_lost.sorted_blockers()
+        deciding = lost_blockers[0] if lost_blockers else None
+    planning = requested
+    if not requested.reachable and earliest is not None:
+        planning = cache[earliest]
+    return Scan(requested, planning, earliest, deciding)
+
+
+def earliest_certification(ev: CycleEval) -> date:
+    """The earliest date ECFMG certification could be issued, if every remaining part starts now (or as
+    scheduled) and takes its lead time. Today's date if already certified (the issue date if known)."""
+    st = ev.states
+    profile = ev.profile
+    if st["ecfmg_certification"].done:
+        return profile.cert_on or profile.as_of
+    lead = ev.rules.lead_times
+    as_of = profile.as_of
+    start = as_of if st["usmle_id_registered"].done else as_of + timedelta(days=lead.days("exam_booking"))
+    ready = [as_of]
+    for code in ("usmle_step1", "usmle_step2ck"):
+        s = st[code]
+        if not s.done:
+            ready.append((s.eff_start or start) + timedelta(days=lead.days("step_score_release")))
+    if not st["ecfmg_pathway"].done:
+        oet = st["oet_medicine"]
+        oet_ready = as_of if oet.done else (oet.eff_start or start) + timedelta(days=lead.days("oet_results"))
+        pathway = st["ecfmg_pathway"]
+        pathway_start = pathway.eff_start if pathway.eff_start and oet.done else oet_ready
+        ready.append(pathway_start + timedelta(days=lead.days("pathway_processing")))
+    if not st["credentials_verified"].done:
+        creds = st["credentials_verified"]
+        begin = creds.eff_start or max(as_of, profile.graduation_on or as_of)
+        ready.append(begin + timedelta(days=lead.days("credential_verification")))
+    return max(ready)

@@ -1,0 +1,181 @@
+"""Thin endpoints over the pathway engines: calendars, next step, readiness, screening, timeline, cohort."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from app.candidates.deps import CandidateDep
+from app.core.db import SessionDep
+from app.core.errors import NotFound, problem_responses
+from app.core.http import json_response
+from app.core.pagination import Page, PageDep, page_response
+from app.core.security import PrincipalDep
+from app.core.types import SaneDate
+from app.pathway import service
+from app.pathway.cohort_service import CohortEntryPublic, cohort_page
+from app.pathway.schemas import (
+    MatchCycleList,
+    MatchCyclePublic,
+    NextStepPublic,
+    ReadinessPublic,
+    ReadinessStatus,
+    ScreeningPublic,
+    TimelinePublic,
+    WhatIfParams,
+)
+from app.programs.deps import ProgramListDep
+
+cycles_router = APIRouter(prefix="/match-cycles", tags=["match-cycles"])
+candidate_router = APIRouter(prefix="/candidates/{candidate_id}", tags=["pathway"])
+cohort_router = APIRouter(prefix="/organizations/{organization_id}", tags=["pathway"])
+
+AsOf = Annotated[SaneDate | None, Query(description="Compute as of this date (default: today, UTC). Same data "
+                                                    "and as_of give the same answer.")]
+Cycle = Annotated[int | None, Query(ge=2000, le=2100, description="Match year (default: the candidate's target).")]
+COMPUTED = problem_responses(401, 404, 422, 503)
+CALENDAR = "text/calendar"
+
+
+def _today(as_of: date | None) -> date:
+    return as_of or datetime.now(UTC).date()
+
+
+@cycles_router.get("", response_model=MatchCycleList, responses=problem_responses(401, 422, 503))
+async def list_match_cycles(_: PrincipalDep, page: PageDep) -> Response:
+    """The supported Match cycles with their calendars; each date says whether it is published or estimated."""
+    return json_response(MatchCycleList.from_rulebook(service.rulebook(), limit=page.limit, offset=page.offset))
+
+
+@cycles_router.get("/{year}", response_model=MatchCyclePublic, responses=problem_responses(401, 404, 422, 503))
+async def get_match_cycle(_: PrincipalDep, year: Annotated[int, Path(ge=1, le=9999)]) -> Response:
+    book = service.rulebook()
+    if not book.has(year):
+        lo, hi = book.supported_range
+        raise NotFound(f"No rule set for the {year} Match; supported cycles are {lo}-{hi}.")
+    return json_response(MatchCyclePublic.from_rules(book.cycle(year)))
+
+
+@candidate_router.get("/next-step", response_model=NextStepPublic, responses=COMPUTED)
+async def get_next_step(session: SessionDep, cand: CandidateDep, as_of: AsOf = None, cycle: Cycle = None) -> Response:
+    """The one step to work on now, why, and by when; what else is open, what waits, and the hard blockers."""
+    from app.pathway.next_step import next_step
+
+    day = _today(as_of)
+    book = service.rulebook()
+    year = service.resolve_cycle(book, cycle, cand.target_match_year, day)
+    facts = await service.load_facts(session, cand)
+    return json_response(NextStepPublic.from_result(next_step(facts, book, year, day)))
+
+
+@candidate_router.get("/readiness", response_model=ReadinessPublic, responses=COMPUTED)
+async def get_readiness(
+    session: SessionDep,
+    cand: CandidateDep,
+    as_of: AsOf = None,
+    cycle: Cycle = None,
+    what_if_usce_weeks: Annotated[int, Query(ge=0, le=104, description="What if: extra hands-on USCE weeks.")] = 0,
+    what_if_step2ck: Annotated[int | None, Query(ge=1, le=300, description="What if: a Step 2 CK pass "
+                                                                          "with this score.")] = None,
+    what_if_programs: Annotated[int, Query(ge=0, le=300, description="What if: more programs on the list.")] = 0,
+    what_if_us_letters: Annotated[int, Query(ge=0, le=10, description="What if: more US letters.")] = 0,
+) -> Response:
+    """Projected Match readiness: an explained checklist score with gates, factors and the published base rate.
+    It is a projection, never a promise. `what_if_*` parameters show the effect of hypothetical changes."""
+    from app.pathway.readiness import readiness
+
+    day = _today(as_of)
+    book = service.rulebook()
+    year = service.resolve_cycle(book, cycle, cand.target_match_year, day)
+    facts = await service.load_facts(session, cand)
+    params = WhatIfParams(extra_usce_weeks_hands_on=what_if_usce_weeks, step2ck_score=what_if_step2ck,
+                          extra_programs=what_if_programs, extra_us_letters=what_if_us_letters)
+    what_if = params.to_what_if()
+    result = readiness(facts, book, year, day, None if what_if.is_empty else what_if)
+    return json_response(ReadinessPublic.from_result(result))
+
+
+@candidate_router.get("/program-lists/{list_id}/screening", response_model=ScreeningPublic, responses=COMPUTED)
+async def get_screening(session: SessionDep, cand: CandidateDep, plist: ProgramListDep, as_of: AsOf = None,
+                        cycle: Cycle = None) -> Response:
+    """Which programs on the list screen the candidate out, and why: eligible, excluded or unknown per entry."""
+    from app.pathway.screening import screen
+
+    day = _today(as_of)
+    book = service.rulebook()
+    year = service.resolve_cycle(book, cycle if cycle is not None else plist.cycle, cand.target_match_year, day)
+    facts = await service.load_facts(session, cand)
+    entries = [e for e in facts.entries if e.list_id == str(plist.id)]
+    return json_response(ScreeningPublic.from_result(screen(facts, entries, book, year, day)))
+
+
+def _timeline(facts, book, year, day):  # type: ignore[no-untyped-def]
+    from app.pathway.timeline import timeline
+
+    return timeline(facts, book, year, day)
+
+
+@candidate_router.get(
+    "/timeline",
+    response_model=TimelinePublic,
+    responses={200: {"content": {CALENDAR: {"schema": {"type": "string"}}},
+                     "description": "JSON, or an iCalendar feed with `Accept: text/calendar`."}, **COMPUTED},
+)
+async def get_timeline(request: Request, session: SessionDep, cand: CandidateDep, as_of: AsOf = None,
+                       cycle: Cycle = None) -> Response:
+    """Every remaining step with its latest safe date, computed backwards from the cycle's deadlines."""
+    day = _today(as_of)
+    book = service.rulebook()
+    year = service.resolve_cycle(book, cycle, cand.target_match_year, day)
+    result = _timeline(await service.load_facts(session, cand), book, year, day)
+    if CALENDAR in request.headers.get("accept", ""):
+        return _ics(result, cand)
+    return json_response(TimelinePublic.from_result(result))
+
+
+@candidate_router.get(
+    "/timeline.ics",
+    response_class=Response,
+    responses={200: {"content": {CALENDAR: {"schema": {"type": "string"}}}, "description": "iCalendar feed."},
+               **COMPUTED},
+)
+async def get_timeline_ics(session: SessionDep, cand: CandidateDep, as_of: AsOf = None,
+                           cycle: Cycle = None) -> Response:
+    """The timeline as an iCalendar feed for calendar apps."""
+    day = _today(as_of)
+    book = service.rulebook()
+    year = service.resolve_cycle(book, cycle, cand.target_match_year, day)
+    return _ics(_timeline(await service.load_facts(session, cand), book, year, day), cand)
+
+
+def _ics(result, cand) -> Response:  # type: ignore[no-untyped-def]
+    from app.pathway.timeline import to_icalendar
+
+    body = to_icalendar(result, f"candidate-{cand.id}")
+    return Response(body, media_type=CALENDAR, headers={
+        "Content-Disposition": f'inline; filename="matchready-{result.cycle}.ics"'})
+
+
+CohortSort = Literal["full_name", "-full_name", "score", "-score", "due", "-due"]
+
+
+@cohort_router.get("/readiness", response_model=Page[CohortEntryPublic],
+                   responses=problem_responses(401, 403, 404, 422, 503))
+async def get_cohort_readiness(
+    session: SessionDep,
+    principal: PrincipalDep,
+    organization_id: uuid.UUID,
+    page: PageDep,
+    as_of: AsOf = None,
+    cycle: Cycle = None,
+    status: Annotated[ReadinessStatus | None, Query()] = None,
+    sort: Annotated[CohortSort, Query(description="`due`: next step's due date.")] = "full_name",
+) -> Response:
+    """The advisor's cohort view: every candidate of the organization with status, score, next step and the most
+    urgent blocker. Without `cycle`, each candidate is computed for their own target Match year."""
+    rows, total = await cohort_page(session, principal, organization_id, page=page, as_of=_today(as_of),
+                                    cycle=cycle, status=status, sort=sort)
+    return page_response(CohortEntryPublic, rows, total, page)

@@ -1,0 +1,153 @@
+"""Builds the pathway engines' facts from the database and runs them. The only pathway module that touches the DB.
+
+A candidate's computed views need a constant number of statements whatever the size of the record: the candidate
+(loaded by the route's dependency), then its milestones, USCE records and program-list entries joined to their
+programs: four in all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.candidates.models import Candidate
+from app.core.errors import ValidationFailed, field_error
+from app.milestones.models import Milestone
+from app.pathway.facts import (
+    CandidateFacts,
+    ListEntryFact,
+    MilestoneFact,
+    OetScores,
+    ProgramFact,
+    UsceFact,
+)
+from app.pathway.rules import RuleBook, load_rulebook
+from app.programs.models import Program, ProgramList, ProgramListEntry
+from app.usce.models import UsceRecord
+
+M = Milestone.__table__  # type: ignore[attr-defined]
+U = UsceRecord.__table__  # type: ignore[attr-defined]
+E = ProgramListEntry.__table__  # type: ignore[attr-defined]
+L = ProgramList.__table__  # type: ignore[attr-defined]
+P = Program.__table__  # type: ignore[attr-defined]
+C = Candidate.__table__  # type: ignore[attr-defined]
+
+_MILESTONE_COLS = (M.c.candidate_id, M.c.type_code, M.c.status, M.c.attempt, M.c.scheduled_on, M.c.completed_on,
+                   M.c.result)
+_USCE_COLS = (U.c.candidate_id, U.c.kind, U.c.hands_on, U.c.specialty, U.c.start_on, U.c.end_on, U.c.us_letter)
+_PROGRAM_COLS = (P.c.id, P.c.name, P.c.specialty, P.c.track, P.c.state, P.c.sponsors_j1, P.c.sponsors_h1b,
+                 P.c.max_years_since_graduation, P.c.min_step2ck, P.c.first_attempt_only, P.c.max_attempts,
+                 P.c.usce_required, P.c.usce_min_weeks, P.c.usce_hands_on_only, P.c.usce_recency_months,
+                 P.c.min_letters, P.c.ecfmg_cert_required_by, P.c.step3_required_by)
+_ENTRY_COLS = (L.c.candidate_id, E.c.list_id, E.c.status.label("entry_status"), E.c.signal, E.c.rank_position,
+               *_PROGRAM_COLS)
+_ORDER_M = (M.c.candidate_id, M.c.completed_on, M.c.scheduled_on, M.c.created_at, M.c.id)
+_ORDER_U = (U.c.candidate_id, U.c.start_on, U.c.id)
+_ORDER_E = (L.c.candidate_id, E.c.list_id, E.c.rank_position, E.c.created_at, E.c.id)
+
+
+def rulebook() -> RuleBook:
+    return load_rulebook()
+
+
+def resolve_cycle(book: RuleBook, requested: int | None, target: int | None, as_of: date) -> int:
+    """The Match year to compute for: asked for, else the candidate's target, else the next one still open."""
+    year = requested if requested is not None else target
+    if year is None:
+        upcoming = [y for y in book.years if book.cycle(y).calendar.on("rol_deadline") >= as_of]
+        year = upcoming[0] if upcoming else book.years[-1]
+    if not book.has(year):
+        lo, hi = book.supported_range
+        raise ValidationFailed(
+            f"Match cycle {year} is not supported; rule sets exist for {lo}-{hi}.", code="unknown_cycle",
+            errors=[field_error("query.cycle" if requested is not None else "candidate.target_match_year",
+                                f"supported cycles are {lo}-{hi}", "unknown_cycle")])
+    return year
+
+
+def _milestone(row: Any) -> MilestoneFact:
+    result = row.result or {}
+    oet = None
+    if all(isinstance(result.get(k), int) for k in ("listening", "reading", "writing", "speaking")):
+        oet = OetScores(result["listening"], result["reading"], result["writing"], result["speaking"])
+    return MilestoneFact(code=row.type_code, status=row.status, attempt=row.attempt, scheduled_on=row.scheduled_on,
+                         completed_on=row.completed_on, score=result.get("score"), oet=oet,
+                         pathway=result.get("pathway"), match_outcome=result.get("outcome"),
+                         visa_type=result.get("visa_type"))
+
+
+def _usce(row: Any) -> UsceFact:
+    return UsceFact(kind=row.kind, hands_on=row.hands_on, specialty=row.specialty, start_on=row.start_on,
+                    end_on=row.end_on, us_letter=row.us_letter)
+
+
+def program_fact(row: Any) -> ProgramFact:
+    return ProgramFact(
+        program_id=str(row.id), name=row.name, specialty=row.specialty, track=row.track, state=row.state,
+        sponsors_j1=row.sponsors_j1, sponsors_h1b=row.sponsors_h1b,
+        max_years_since_graduation=row.max_years_since_graduation, min_step2ck=row.min_step2ck,
+        first_attempt_only=row.first_attempt_only, max_attempts=row.max_attempts, usce_required=row.usce_required,
+        usce_min_weeks=row.usce_min_weeks, usce_hands_on_only=row.usce_hands_on_only,
+        usce_recency_months=row.usce_recency_months, min_letters=row.min_letters,
+        ecfmg_cert_required_by=row.ecfmg_cert_required_by, step3_required_by=row.step3_required_by)
+
+
+def _entry(row: Any) -> ListEntryFact:
+    return ListEntryFact(program=program_fact(row), status=row.entry_status, signal=row.signal,
+                         rank_position=row.rank_position, list_id=str(row.list_id))
+
+
+def build_facts(cand: Any, milestones: Iterable[Any], usce: Iterable[Any], entries: Iterable[Any]) -> CandidateFacts:
+    return CandidateFacts(
+        us_status=cand.us_status, graduation_on=cand.graduation_on,
+        target_specialties=tuple(cand.target_specialties or ()), target_match_year=cand.target_match_year,
+        visa_need=cand.visa_need, milestones=tuple(_milestone(m) for m in milestones),
+        usce=tuple(_usce(u) for u in usce), entries=tuple(_entry(e) for e in entries))
+
+
+async def load_facts(session: AsyncSession, cand: Any) -> CandidateFacts:
+    conn = await session.connection()
+    ms = (await conn.execute(select(*_MILESTONE_COLS).where(M.c.candidate_id == cand.id).order_by(*_ORDER_M))).all()
+    us = (await conn.execute(select(*_USCE_COLS).where(U.c.candidate_id == cand.id).order_by(*_ORDER_U))).all()
+    es = (await conn.execute(select(*_ENTRY_COLS).select_from(E.join(L, E.c.list_id == L.c.id)
+                                                              .join(P, E.c.program_id == P.c.id))
+                             .where(L.c.candidate_id == cand.id).order_by(*_ORDER_E))).all()
+    return build_facts(cand, ms, us, es)
+
+
+async def load_list_entries(session: AsyncSession, list_id: uuid.UUID) -> list[ListEntryFact]:
+    conn = await session.connection()
+    rows = (await conn.execute(select(*_ENTRY_COLS).select_from(E.join(L, E.c.list_id == L.c.id)
+                                                                .join(P, E.c.program_id == P.c.id))
+                               .where(E.c.list_id == list_id).order_by(*_ORDER_E))).all()
+    return [_entry(r) for r in rows]
+
+
+async def load_cohort(session: AsyncSession, organization_id: uuid.UUID,
+                      candidate_ids: Sequence[uuid.UUID] | None = None) -> list[tuple[Any, CandidateFacts]]:
+    """Facts for many candidates in four statements (one per table), grouped in memory."""
+    conn = await session.connection()
+    where_c = [C.c.organization_id == organization_id]
+    if candidate_ids is not None:
+        where_c.append(C.c.id.in_(candidate_ids))
+    cands = (await conn.execute(select(C).where(*where_c).order_by(C.c.full_name, C.c.id))).all()
+    in_org = select(C.c.id).where(*where_c)
+    ms: dict[Any, list[Any]] = defaultdict(list)
+    for r in (await conn.execute(select(*_MILESTONE_COLS).where(M.c.candidate_id.in_(in_org))
+                                 .order_by(*_ORDER_M))).all():
+        ms[r.candidate_id].append(r)
+    us: dict[Any, list[Any]] = defaultdict(list)
+    for u in (await conn.execute(select(*_USCE_COLS).where(U.c.candidate_id.in_(in_org)).order_by(*_ORDER_U))).all():
+        us[u.candidate_id].append(u)
+    es: dict[Any, list[Any]] = defaultdict(list)
+    for e in (await conn.execute(select(*_ENTRY_COLS).select_from(E.join(L, E.c.list_id == L.c.id)
+                                                                  .join(P, E.c.program_id == P.c.id))
+                                 .where(L.c.candidate_id.in_(in_org)).order_by(*_ORDER_E))).all():
+        es[e.candidate_id].append(e)
+    return [(c, build_facts(c, ms[c.id], us[c.id], es[c.id])) for c in cands]
