@@ -37,8 +37,10 @@ def _operation_id(route: APIRoute) -> str:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from app.pathway.catalogue import load_catalogue
+    from app.pathway.rules import load_rulebook
 
     load_catalogue()  # a malformed data file stops start-up with its message
+    load_rulebook()
     yield
     await db.dispose()
 

@@ -4,8 +4,9 @@
 
 Starts uvicorn (1 worker, then 2) on a scratch database seeded with 1 organization and 200 candidates, and drives
 it with `wrk` (install it with your package manager, e.g. `apt-get install wrk`). Prints requests/s and p99 for
-GET /v1/candidates/{id} (bearer token), a 50-item candidate page, and the bare endpoint, as medians of the repeats,
-and the ratios to the bare endpoint. Targets: single read >= 25 %, 50-item page >= 10 % of the bare endpoint, 1 worker.
+GET /v1/candidates/{id} (bearer token), a 50-item candidate page, GET /v1/candidates/{id}/readiness and the bare
+endpoint, as medians of the repeats, and the ratios to the bare endpoint. Targets with 1 worker: single read >= 25 %,
+50-item page >= 10 %, readiness >= 15 % of the bare endpoint.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -51,7 +53,10 @@ def wait_ready(port: int, path: str, timeout: float = 30.0) -> None:
 
 
 def seed(database_url: str, candidates: int) -> tuple[str, str]:
-    """Migrate a scratch database and insert the bench data; returns (candidate id, bearer token)."""
+    """Migrate a scratch database and insert the bench data; returns (candidate id, bearer token).
+
+    The first candidate has a realistic record for the readiness request: exams, OET, a Pathway, USCE and a list
+    of 10 programs."""
     os.environ.update(DATABASE_URL=database_url, SECRET_KEY=SECRET, ENVIRONMENT="production")
     from app.core.config import get_settings
 
@@ -77,8 +82,10 @@ def seed(database_url: str, candidates: int) -> tuple[str, str]:
                               school_country="IN", external_id=f"B{i:05d}")
                 s.add(c)
                 first = first or c
-            await s.commit()
+            await s.flush()
             assert first is not None
+            await _record(s, first.id)
+            await s.commit()
             return f"{first.id}|{org.id}"
 
     ids = asyncio.run(_insert())
@@ -87,6 +94,38 @@ def seed(database_url: str, candidates: int) -> tuple[str, str]:
     token, _ = create_access_token(user_id=uuid.uuid4(), role=Role.advisor, organization_id=uuid.UUID(org_id),
                                    candidate_id=None)
     return cand_id, token
+
+
+async def _record(s: Any, cand_id: uuid.UUID) -> None:
+    from datetime import date
+
+    from app.milestones.models import Milestone
+    from app.programs.models import Program, ProgramList, ProgramListEntry
+    from app.usce.models import UsceRecord
+
+    for code, status, on, result in (
+        ("usmle_id_registered", "completed", date(2023, 1, 10), None),
+        ("usmle_step1", "passed", date(2023, 6, 1), None),
+        ("usmle_step2ck", "passed", date(2025, 11, 3), {"score": 241}),
+        ("oet_medicine", "passed", date(2025, 5, 17),
+         {"listening": 380, "reading": 370, "writing": 330, "speaking": 400}),
+        ("ecfmg_pathway", "completed", date(2025, 9, 30), {"pathway": "1"}),
+    ):
+        s.add(Milestone(candidate_id=cand_id, type_code=code, status=status, completed_on=on, result=result))
+    s.add(UsceRecord(candidate_id=cand_id, kind="externship", hands_on=True, institution="Bench Hospital",
+                     specialty="internal_medicine", start_on=date(2026, 4, 6), end_on=date(2026, 5, 29),
+                     us_letter=True))
+    plist = ProgramList(candidate_id=cand_id, name="IM 2027", cycle=2027)
+    s.add(plist)
+    await s.flush()
+    for i in range(10):
+        p = Program(acgme_id=f"{1400100000 + i:010d}", name=f"Bench Program {i}", institution="Bench",
+                    specialty="internal_medicine", track="categorical", state="NY", sponsors_j1=True,
+                    min_step2ck=220 + i * 3, max_years_since_graduation=5, source="bench",
+                    facts_as_of=date(2026, 9, 1))
+        s.add(p)
+        await s.flush()
+        s.add(ProgramListEntry(list_id=plist.id, program_id=p.id, rank_position=i + 1))
 
 
 def run_wrk(url: str, token: str | None, duration: int, connections: int) -> tuple[float, float]:
@@ -129,6 +168,7 @@ def main() -> int:
         "bare": ("bench.bare_app:app", "/bare", None),
         "candidate": ("app.main:app", f"/v1/candidates/{cand_id}", token),
         "page50": ("app.main:app", "/v1/candidates?limit=50", token),
+        "readiness": ("app.main:app", f"/v1/candidates/{cand_id}/readiness?as_of=2026-11-25", token),
     }
     print(f"database: {db_url.split('://')[0]}; wrk -t1 -c{args.connections} -d{args.duration}s; "
           f"median of {args.repeats}")
@@ -157,7 +197,7 @@ def main() -> int:
         print(f"\nuvicorn --workers {workers}")
         print(f"  {'endpoint':<34}{'req/s':>10}{'p99 ms':>10}{'vs bare':>10}")
         labels = {"bare": "GET /bare (baseline)", "candidate": "GET /v1/candidates/{id}",
-                  "page50": "GET /v1/candidates?limit=50"}
+                  "page50": "GET /v1/candidates?limit=50", "readiness": "GET /v1/candidates/{id}/readiness"}
         for k, (rps, p99) in med.items():
             print(f"  {labels[k]:<34}{rps:>10.0f}{p99:>10.2f}{rps / base:>10.1%}")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -145,9 +146,19 @@ async def load_cohort(session: AsyncSession, organization_id: uuid.UUID,
     us: dict[Any, list[Any]] = defaultdict(list)
     for u in (await conn.execute(select(*_USCE_COLS).where(U.c.candidate_id.in_(in_org)).order_by(*_ORDER_U))).all():
         us[u.candidate_id].append(u)
+    # Entries without their programs' columns, then each program once: a cohort's lists share programs.
     es: dict[Any, list[Any]] = defaultdict(list)
-    for e in (await conn.execute(select(*_ENTRY_COLS).select_from(E.join(L, E.c.list_id == L.c.id)
-                                                                  .join(P, E.c.program_id == P.c.id))
+    for e in (await conn.execute(select(L.c.candidate_id, E.c.list_id, E.c.program_id, E.c.status, E.c.signal,
+                                        E.c.rank_position).select_from(E.join(L, E.c.list_id == L.c.id))
                                  .where(L.c.candidate_id.in_(in_org)).order_by(*_ORDER_E))).all():
         es[e.candidate_id].append(e)
-    return [(c, build_facts(c, ms[c.id], us[c.id], es[c.id])) for c in cands]
+    in_lists = select(E.c.program_id).select_from(E.join(L, E.c.list_id == L.c.id)).where(L.c.candidate_id.in_(in_org))
+    programs = {p.id: program_fact(p) for p in (await conn.execute(select(*_PROGRAM_COLS)
+                                                                   .where(P.c.id.in_(in_lists)))).all()}
+    out = []
+    for c in cands:
+        facts = build_facts(c, ms[c.id], us[c.id], ())
+        entries = tuple(ListEntryFact(program=programs[e.program_id], status=e.status, signal=e.signal,
+                                      rank_position=e.rank_position, list_id=str(e.list_id)) for e in es[c.id])
+        out.append((c, replace(facts, entries=entries)))
+    return out
