@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.accounts.router import auth_router, org_router, user_router
 from app.candidates.router import router as candidates_router
+from app.matching.router import router as matching_router
 from app.milestones.router import router as milestones_router
 from app.milestones.router import types_router as milestone_types_router
 from app.pathway.router import candidate_router as pathway_router
@@ -26,4 +27,5 @@ api_routers: tuple[APIRouter, ...] = (
     org_router,
     cohort_router,
     cycles_router,
+    matching_router,
 )

@@ -78,6 +78,12 @@ def create_app() -> FastAPI:
             f"`{t.uri}`" for t in PROBLEM_TYPES.values())
         for name in ("HTTPValidationError", "ValidationError"):
             comps.pop(name, None)
+        from app.matching.router import SCHEMAS as extra_schemas
+
+        for model in extra_schemas:  # request bodies read raw (for speed) but documented all the same
+            defs = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            comps.update(defs.pop("$defs", {}))
+            comps[model.__name__] = defs
         schema["components"]["securitySchemes"] = SECURITY_SCHEMES
         for path, ops in schema["paths"].items():
             if path.startswith("/v1/") and path != "/v1/auth/token":
