@@ -68,24 +68,24 @@ async def list_candidates(
 ) -> tuple[list[Candidate], int]:
     where: list[Any] = []
     if principal.role is Role.candidate:
-        where.append(Candidate.id == principal.candidate_id)
+        where.append(_TABLE.c.id == principal.candidate_id)
     elif not principal.is_admin:
-        where.append(Candidate.organization_id == principal.organization_id)
+        where.append(_TABLE.c.organization_id == principal.organization_id)
     elif organization_id is not None:
-        where.append(Candidate.organization_id == organization_id)
+        where.append(_TABLE.c.organization_id == organization_id)
     if principal.organization_id is not None and organization_id is not None and \
             organization_id != principal.organization_id:
-        where.append(Candidate.organization_id == organization_id)  # yields nothing: not theirs
+        where.append(_TABLE.c.organization_id == organization_id)  # yields nothing: not theirs
     if target_match_year is not None:
-        where.append(Candidate.target_match_year == target_match_year)
+        where.append(_TABLE.c.target_match_year == target_match_year)
     if us_status is not None:
-        where.append(Candidate.us_status == us_status)
+        where.append(_TABLE.c.us_status == us_status)
     if visa_need is not None:
-        where.append(Candidate.visa_need == visa_need)
+        where.append(_TABLE.c.visa_need == visa_need)
     if q:
         pattern = f"%{_escape_like(q.lower())}%"
-        where.append(or_(Candidate.full_name.ilike(pattern, escape="\\"),  # type: ignore[attr-defined]
-                         Candidate.email.ilike(pattern, escape="\\")))  # type: ignore[union-attr]
+        where.append(or_(_TABLE.c.full_name.ilike(pattern, escape="\\"),  # type: ignore[attr-defined]
+                         _TABLE.c.email.ilike(pattern, escape="\\")))  # type: ignore[union-attr]
     return await fetch_page(session, Candidate, where, order_clause(Candidate, sort, SORTABLE), page)
 
 

@@ -81,8 +81,9 @@ def order_clause(model: type[SQLModel], sort: str, allowed: Sequence[str]) -> li
     name = sort.lstrip("-")
     if name not in allowed:  # guarded by the route's Literal type too
         name = allowed[0]
-    col = getattr(model, name)
-    return [col.desc() if desc else col.asc(), model.id.asc() if not desc else model.id.desc()]  # type: ignore[attr-defined]
+    cols = model.__table__.c  # type: ignore[attr-defined]
+    col, pk = cols[name], cols["id"]
+    return [col.desc(), pk.desc()] if desc else [col.asc(), pk.asc()]
 
 
 async def commit_or_conflict(session: AsyncSession, conflicts: dict[str, tuple[str, str]]) -> None:

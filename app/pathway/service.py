@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.models import Candidate
@@ -51,6 +51,14 @@ _ENTRY_COLS = (L.c.candidate_id, E.c.list_id, E.c.status.label("entry_status"), 
 _ORDER_M = (M.c.candidate_id, M.c.completed_on, M.c.scheduled_on, M.c.created_at, M.c.id)
 _ORDER_U = (U.c.candidate_id, U.c.start_on, U.c.id)
 _ORDER_E = (L.c.candidate_id, E.c.list_id, E.c.rank_position, E.c.created_at, E.c.id)
+
+
+# Built once with a bound parameter: statement construction costs more than running these small queries.
+_JOIN = E.join(L, E.c.list_id == L.c.id).join(P, E.c.program_id == P.c.id)
+_MS_OF = select(*_MILESTONE_COLS).where(M.c.candidate_id == bindparam("cid")).order_by(*_ORDER_M)
+_US_OF = select(*_USCE_COLS).where(U.c.candidate_id == bindparam("cid")).order_by(*_ORDER_U)
+_ES_OF = select(*_ENTRY_COLS).select_from(_JOIN).where(L.c.candidate_id == bindparam("cid")).order_by(*_ORDER_E)
+_ES_OF_LIST = select(*_ENTRY_COLS).select_from(_JOIN).where(E.c.list_id == bindparam("lid")).order_by(*_ORDER_E)
 
 
 def rulebook() -> RuleBook:
@@ -114,20 +122,16 @@ def build_facts(cand: Any, milestones: Iterable[Any], usce: Iterable[Any], entri
 
 async def load_facts(session: AsyncSession, cand: Any) -> CandidateFacts:
     conn = await session.connection()
-    ms = (await conn.execute(select(*_MILESTONE_COLS).where(M.c.candidate_id == cand.id).order_by(*_ORDER_M))).all()
-    us = (await conn.execute(select(*_USCE_COLS).where(U.c.candidate_id == cand.id).order_by(*_ORDER_U))).all()
-    es = (await conn.execute(select(*_ENTRY_COLS).select_from(E.join(L, E.c.list_id == L.c.id)
-                                                              .join(P, E.c.program_id == P.c.id))
-                             .where(L.c.candidate_id == cand.id).order_by(*_ORDER_E))).all()
+    params = {"cid": cand.id}
+    ms = (await conn.execute(_MS_OF, params)).all()
+    us = (await conn.execute(_US_OF, params)).all()
+    es = (await conn.execute(_ES_OF, params)).all()
     return build_facts(cand, ms, us, es)
 
 
 async def load_list_entries(session: AsyncSession, list_id: uuid.UUID) -> list[ListEntryFact]:
     conn = await session.connection()
-    rows = (await conn.execute(select(*_ENTRY_COLS).select_from(E.join(L, E.c.list_id == L.c.id)
-                                                                .join(P, E.c.program_id == P.c.id))
-                               .where(E.c.list_id == list_id).order_by(*_ORDER_E))).all()
-    return [_entry(r) for r in rows]
+    return [_entry(r) for r in (await conn.execute(_ES_OF_LIST, {"lid": list_id})).all()]
 
 
 async def load_cohort(session: AsyncSession, organization_id: uuid.UUID,
