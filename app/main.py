@@ -15,6 +15,7 @@ from app.core.config import get_settings
 from app.core.db import SessionMiddleware, db
 from app.core.errors import PROBLEM_TYPES, FieldError, Problem, install_error_handlers
 from app.core.http import RequestGuard
+from app.core.links import add_links
 from app.core.security import SECURITY_SCHEMES
 from app.health import router as health_router
 
@@ -89,6 +90,7 @@ def create_app() -> FastAPI:
             if path.startswith("/v1/") and path != "/v1/auth/token":
                 for op in ops.values():
                     op["security"] = [{"BearerToken": []}, {"ApiKey": []}]
+        schema = add_links(schema)
         app.openapi_schema = schema
         return schema
 

@@ -192,7 +192,7 @@ async def delete_user(session: AsyncSession, principal: Principal, user: User, i
 # ---- API keys ------------------------------------------------------------------------------------------------
 
 async def list_api_keys(session: AsyncSession, org: Organization, page: PageParams) -> tuple[list[ApiKey], int]:
-    return await fetch_page(session, ApiKey, [ApiKey.organization_id == org.id],
+    return await fetch_page(session, ApiKey, [ApiKey.organization_id == org.id, ApiKey.revoked_at.is_(None)],
                             [ApiKey.created_at, ApiKey.id], page)
 
 
@@ -206,15 +206,12 @@ async def create_api_key(session: AsyncSession, org: Organization, data: ApiKeyC
 
 async def get_api_key(session: AsyncSession, org: Organization, api_key_id: uuid.UUID) -> ApiKey:
     key = await session.get(ApiKey, api_key_id)
-    if key is None or key.organization_id != org.id:
-        raise NotFound("API key not found.")
+    if key is None or key.organization_id != org.id or key.revoked_at is not None:
+        raise NotFound("API key not found.")  # a revoked key is gone for clients; its row stays for audit
     return key
 
 
 async def revoke_api_key(session: AsyncSession, key: ApiKey, if_match: str | None) -> None:
-    """Revoking keeps the row (for audit) and stops the key at once; revoking twice is harmless."""
-    if key.revoked_at is None:
-        await update_versioned(session, key, {"revoked_at": utcnow()}, if_match)
-        await session.commit()
-    else:
-        check_if_match(if_match, key.version)
+    """Revoking stops the key at once; the row stays (with `revoked_at`) for audit but is no longer served."""
+    await update_versioned(session, key, {"revoked_at": utcnow()}, if_match)
+    await session.commit()

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Annotated
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 
 def _no_control(value: str) -> str:
@@ -14,21 +25,36 @@ def _no_control(value: str) -> str:
     return value
 
 
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _iso_date(value: object) -> object:
+    """`YYYY-MM-DD` only, in a body or a query: pydantic alone would read 0 or "0" as 1970-01-01."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
 def _sane_date(value: date) -> date:
     if not date(1900, 1, 1) <= value <= date(2100, 12, 31):
         raise ValueError("date must be between 1900-01-01 and 2100-12-31")
     return value
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+# Whitespace as both JSON Schema (ECMA-262 `\s`) and pydantic (Unicode White_Space, which also trims) read it: the
+# two `\s` differ on U+0085 and U+FEFF, so both are named. Trimmed texts must keep a visible character: the
+# document says so with `pattern` (otherwise "\r" meets minLength 1 and is refused as empty).
+_WS = r"\s\x85\ufeff"
+_VISIBLE = rf"[^{_WS}]"
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_VISIBLE),
                  AfterValidator(_no_control)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=_VISIBLE),
                       AfterValidator(_no_control)]
 LongText = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_no_control)]
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=254,
-                      pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"),
+                      pattern=rf"^[^@{_WS}\x00]+@[^@{_WS}\x00]+\.[^@{_WS}\x00]+$"),
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128), AfterValidator(_no_control)]
 CountryCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
@@ -37,22 +63,40 @@ Specialty = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=2, max_length=60,
                            pattern=r"^[a-z][a-z0-9_]*$")
 ]
-Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=_VISIBLE),
                 AfterValidator(_no_control)]
-SaneDate = Annotated[date, AfterValidator(_sane_date)]
-MatchYear = Annotated[int, AfterValidator(lambda y: _year(y))]
+SaneDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_sane_date)]
+MatchYear = Annotated[int, Field(ge=2000, le=2100)]  # bounds stated in the OpenAPI document
 
 
-def _year(y: int) -> int:
-    if not 2000 <= y <= 2100:
-        raise ValueError("year must be between 2000 and 2100")
-    return y
+def _base_types(annotation: Any) -> set[Any]:
+    """The plain types an annotation admits: `Annotated[int, ...] | None` → {int, NoneType}."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _base_types(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return set().union(*(_base_types(a) for a in get_args(annotation)))
+    return {origin or annotation}
 
 
 class InputModel(BaseModel):
-    """Base of every request body: unknown fields are refused."""
+    """Base of every request body: unknown fields are refused, and values must have the JSON type the OpenAPI
+    document states: pydantic's lax mode would otherwise take "2027" or true for an integer and 0 or "yes" for a
+    boolean, requests the contract calls invalid."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json_types(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or info.field_name is None:
+            return value
+        kinds = _base_types(cls.model_fields[info.field_name].annotation) - {type(None)}
+        if kinds == {bool} and not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        if kinds == {int} and isinstance(value, (bool, str, bytes)):
+            raise ValueError("must be a JSON integer")
+        return value  # dates: see SaneDate
 
 
 class PublicModel(BaseModel):
