@@ -6,15 +6,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Path
 
 from app.candidates.service import get_candidate
-from app.core.db import SessionDep
 from app.core.security import PrincipalDep
 
 
-async def candidate_for_principal(
-    session: SessionDep, principal: PrincipalDep, candidate_id: Annotated[uuid.UUID, Path()]
-) -> Any:
+async def candidate_for_principal(principal: PrincipalDep, candidate_id: Annotated[uuid.UUID, Path()]) -> Any:
     """Load the candidate (a read-only row) or answer 404, whether it is missing or simply not the caller's."""
-    return await get_candidate(session, principal, candidate_id)
+    return await get_candidate(principal, candidate_id)
 
 
 # A row with the candidate's columns as attributes (id, organization_id, version, ...).

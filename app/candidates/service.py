@@ -13,6 +13,7 @@ from app.accounts.models import Organization
 from app.candidates.models import Candidate
 from app.candidates.schemas import NOT_NULLABLE, CandidateCreate, CandidateUpdate, CandidateUpsert
 from app.core.crud import commit_or_conflict, delete_versioned, fetch_page, order_clause, update_versioned
+from app.core.db import db
 from app.core.errors import DomainRuleViolation, Forbidden, NotFound, ValidationFailed, field_error
 from app.core.http import check_if_match
 from app.core.pagination import PageParams
@@ -30,10 +31,13 @@ _TABLE = Candidate.__table__  # type: ignore[attr-defined]
 _BY_ID = select(_TABLE).where(_TABLE.c.id == bindparam("candidate_id"))
 
 
-async def get_candidate(session: AsyncSession, principal: Principal, candidate_id: uuid.UUID) -> Any:
-    """The candidate as a read-only row, or 404 whether it is missing or simply not the caller's."""
-    conn = await session.connection()
-    row = (await conn.execute(_BY_ID, {"candidate_id": candidate_id})).first()
+async def get_candidate(principal: Principal, candidate_id: uuid.UUID) -> Any:
+    """The candidate as a read-only row, or 404 whether it is missing or simply not the caller's.
+
+    A short read on a pooled connection of its own: every candidate-scoped request starts here, and most of them
+    are reads that then need nothing else, or only their own session."""
+    async with db.connect() as conn:
+        row = (await conn.execute(_BY_ID, {"candidate_id": candidate_id})).first()
     if row is None or not principal.can_see_candidate(row.organization_id, row.id):
         raise NotFound("Candidate not found.")
     return row

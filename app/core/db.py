@@ -13,7 +13,13 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -130,6 +136,13 @@ class Database:
             self.configure(get_settings())
         assert self.sessionmaker is not None
         return self.sessionmaker()
+
+    def connect(self) -> AsyncConnection:
+        """A pooled connection for a short read outside the request's session (`async with db.connect() as c`)."""
+        if self.engine is None:
+            self.configure(get_settings())
+        assert self.engine is not None
+        return self.engine.connect()
 
     async def dispose(self) -> None:
         if self.engine is not None:
