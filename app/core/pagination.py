@@ -79,6 +79,16 @@ def render_items(model: type[BaseModel], rows: list[Any]) -> bytes:
     return adapter.dump_json(items)
 
 
+def render_one(model: type[BaseModel], row: Any) -> bytes:
+    """One resource from its row, by the same rules as `render_items`."""
+    fields = _direct_fields(model)
+    if fields is not None:
+        m = row if isinstance(row, dict) else row._mapping
+        return orjson.dumps({f: m[f] for f in fields}, option=orjson.OPT_UTC_Z)
+    instance = model.model_validate(row, from_attributes=True)
+    return instance.__pydantic_serializer__.to_json(instance)
+
+
 def page_response(model: type[BaseModel], rows: list[Any], total: int, page: PageParams) -> Response:
     """Render the list envelope straight from rows."""
     body = b"".join([b'{"items":', render_items(model, rows), b',"total":', str(total).encode(),
