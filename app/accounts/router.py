@@ -24,13 +24,13 @@ from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, Forbidden, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
 from app.core.pagination import Page, PageDep, page_response
-from app.core.security import AdminDep, PrincipalDep, Role, require_roles
+from app.core.security import AdminDep, Principal, PrincipalDep, Role, require_roles
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 org_router = APIRouter(prefix="/organizations", tags=["organizations"])
 user_router = APIRouter(prefix="/users", tags=["users"])
 
-PeopleManagerDep = Annotated[object, Depends(require_roles(Role.admin, Role.advisor))]
+PeopleManagerDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.advisor))]
 
 
 @auth_router.post("/token", response_model=Token, responses=problem_responses(400, 401, 413, 415, 422, 503))
@@ -135,10 +135,10 @@ async def revoke_api_key(session: SessionDep, _: AdminDep, org: OrganizationDep,
 
 @user_router.get("", response_model=Page[UserPublic], responses=problem_responses(*LIST))
 async def list_users(session: SessionDep, principal: PeopleManagerDep, page: PageDep,
-                     p: PrincipalDep, organization_id: uuid.UUID | None = None,
+                     organization_id: uuid.UUID | None = None,
                      role: Annotated[Literal["admin", "advisor", "candidate"] | None, Query()] = None) -> Response:
     """Users you manage: all for admins (filter by organization), your organization's for advisors."""
-    items, total = await service.list_users(session, p, page, organization_id, role)
+    items, total = await service.list_users(session, principal, page, organization_id, role)
     return page_response(UserPublic, items, total, page)
 
 

@@ -12,9 +12,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.models import Organization
 from app.candidates.models import Candidate
 from app.candidates.schemas import NOT_NULLABLE, CandidateCreate, CandidateUpdate, CandidateUpsert
-from app.core.crud import commit_or_conflict, delete_versioned, fetch_page, order_clause, update_versioned
+from app.core.crud import (
+    commit_or_conflict,
+    conflict_from,
+    delete_versioned,
+    fetch_page,
+    order_clause,
+    update_versioned,
+)
 from app.core.db import db
-from app.core.errors import DomainRuleViolation, Forbidden, NotFound, ValidationFailed, field_error
+from app.core.errors import (
+    DomainRuleViolation,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+    field_error,
+)
 from app.core.http import check_if_match
 from app.core.pagination import PageParams
 from app.core.security import Principal, Role
@@ -170,8 +184,6 @@ async def upsert_by_external_id(session: AsyncSession, principal: Principal, ext
             await commit_or_conflict(session, CONFLICTS)
             return existing, False
         if if_match is not None:
-            from app.core.errors import PreconditionFailed
-
             raise PreconditionFailed("No candidate has this external_id yet; If-Match cannot match.")
         cand = Candidate(organization_id=principal.organization_id, external_id=external_id, **values)
         session.add(cand)
@@ -182,7 +194,5 @@ async def upsert_by_external_id(session: AsyncSession, principal: Principal, ext
             await session.rollback()
             if "external_id" in str(exc.orig) and attempt == 0:
                 continue  # a concurrent upsert created it first: update instead
-            from app.core.crud import _conflict_from
-
-            raise _conflict_from(exc, CONFLICTS) from exc
+            raise conflict_from(exc, CONFLICTS) from exc
     raise AssertionError("unreachable")

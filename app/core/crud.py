@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -36,7 +35,7 @@ async def update_versioned(
         )
     except IntegrityError as exc:
         await session.rollback()
-        raise _conflict_from(exc, conflicts or {}) from exc
+        raise conflict_from(exc, conflicts or {}) from exc
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise PreconditionFailed("The resource was changed by another request; read it again and retry.")
     for key, value in values.items():
@@ -92,27 +91,12 @@ async def commit_or_conflict(session: AsyncSession, conflicts: dict[str, tuple[s
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
-        raise _conflict_from(exc, conflicts) from exc
+        raise conflict_from(exc, conflicts) from exc
 
 
-async def flush_or_conflict(session: AsyncSession, conflicts: dict[str, tuple[str, str]]) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise _conflict_from(exc, conflicts) from exc
-
-
-def _conflict_from(exc: IntegrityError, conflicts: dict[str, tuple[str, str]]) -> Conflict:
+def conflict_from(exc: IntegrityError, conflicts: dict[str, tuple[str, str]]) -> Conflict:
     message = str(exc.orig)
     for needle, (code, detail) in conflicts.items():
         if needle in message:
             return Conflict(detail, code=code)
     return Conflict("The change conflicts with existing data.", code="conflict")
-
-
-def is_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

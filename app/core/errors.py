@@ -45,7 +45,6 @@ _TYPES = [
     ProblemType("not-found", 404, "Not found",
                 "The resource does not exist, or it is not visible to you."),
     ProblemType("method-not-allowed", 405, "Method not allowed", "This path does not accept that method."),
-    ProblemType("not-acceptable", 406, "Not acceptable", "No representation matches the Accept header."),
     ProblemType("conflict", 409, "Conflict",
                 "The request conflicts with the current state, e.g. a duplicate unique value."),
     ProblemType("idempotency-in-flight", 409, "Request with this Idempotency-Key still in progress",
@@ -146,10 +145,6 @@ class Conflict(AppError):
     slug = "conflict"
 
 
-class IdempotencyInFlight(AppError):
-    slug = "idempotency-in-flight"
-
-
 class PreconditionFailed(AppError):
     slug = "precondition-failed"
 
@@ -158,34 +153,14 @@ class PreconditionRequired(AppError):
     slug = "precondition-required"
 
 
-class PayloadTooLarge(AppError):
-    slug = "payload-too-large"
-
-
-class UnsupportedMediaType(AppError):
-    slug = "unsupported-media-type"
-
-
-class NotAcceptable(AppError):
-    slug = "not-acceptable"
-
-
 class ValidationFailed(AppError):
     slug = "validation-error"
-
-
-class IdempotencyKeyReused(AppError):
-    slug = "idempotency-key-reused"
 
 
 class DomainRuleViolation(AppError):
     """A well-formed request the domain refuses; `code` is stable for clients to switch on."""
 
     slug = "domain-rule"
-
-
-class ServiceUnavailable(AppError):
-    slug = "service-unavailable"
 
 
 def field_error(field: str, message: str, code: str) -> dict[str, str]:
@@ -266,7 +241,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         slug = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-                405: "method-not-allowed", 406: "not-acceptable", 413: "payload-too-large",
+                405: "method-not-allowed", 413: "payload-too-large",
                 415: "unsupported-media-type", 422: "validation-error"}.get(exc.status_code, "internal-error")
         status = exc.status_code if slug != "internal-error" else 500
         detail = exc.detail if isinstance(exc.detail, str) else None

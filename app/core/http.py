@@ -250,5 +250,3 @@ def _replay_receive(body: bytes) -> Receive:
 async def _empty_receive() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
-
-_ = dumps

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.core.errors import AppError, ValidationFailed, problem_responses
+from app.core.errors import AppError, BadRequest, ValidationFailed, problem_responses
 from app.core.http import json_response
 from app.core.security import PrincipalDep
 from app.matching.errors import MatchInputError
@@ -59,8 +59,6 @@ async def run_match_simulation(request: Request, _: PrincipalDep) -> Response:
         problems = [{"field": f"body.{p['field']}" if p["field"] else "body", "message": p["message"],
                      "code": p["code"]} for p in exc.problems]
         if any(p["code"] == "invalid_json" for p in problems):
-            from app.core.errors import BadRequest
-
             raise BadRequest("The body is not valid JSON.", errors=problems) from None
         raise ValidationFailed(str(exc), code=problems[0]["code"] if problems else None, errors=problems) from None
     finally:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -19,11 +19,12 @@ from app.pathway.catalogue import by_code
 SORTABLE = ("created_at", "completed_on", "scheduled_on", "type_code")
 
 
-def _today():  # type: ignore[no-untyped-def]
+def _today() -> date:
     return datetime.now(UTC).date()
 
 
-async def _others(session: AsyncSession, candidate_id: uuid.UUID, exclude: uuid.UUID | None):  # type: ignore[no-untyped-def]
+async def _others(session: AsyncSession, candidate_id: uuid.UUID, exclude: uuid.UUID | None
+                  ) -> list[tuple[str, str, date | None]]:
     rows = (await session.execute(
         select(Milestone.id, Milestone.type_code, Milestone.status, Milestone.completed_on)
         .where(Milestone.candidate_id == candidate_id)

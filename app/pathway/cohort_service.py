@@ -3,54 +3,37 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from dataclasses import asdict
+from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Forbidden, NotFound
+from app.accounts.service import get_organization
+from app.core.errors import Forbidden
 from app.core.pagination import PageParams
 from app.core.security import Principal, Role
 from app.pathway import service
 from app.pathway.cohort import cohort_summary
-from app.pathway.schemas import ReadinessStatus
+from app.pathway.rules import RuleBook
+from app.pathway.schemas import CohortRowPublic
 
 C = service.C
 
 
-class CohortEntryPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class CohortEntryPublic(CohortRowPublic):
+    """A cohort row with the candidate it is about."""
 
     candidate_id: uuid.UUID
     full_name: str
     external_id: str | None
-    cycle: int
-    as_of: date
-    rules_version: str
-    status: ReadinessStatus
-    score: int
-    earliest_feasible_cycle: int | None
-    next_step_code: str | None
-    next_step_title: str | None
-    next_step_due_by: date | None
-    blocker_code: str | None
-    blocker_detail: str | None
 
 
-def _row(cand: Any, facts: Any, book: Any, cycle: int | None, as_of: date) -> dict[str, Any]:
-    year = cycle
-    if year is None:
-        target = cand.target_match_year
-        year = target if target is not None and book.has(target) else service.resolve_cycle(book, None, None, as_of)
+def _row(cand: Any, facts: Any, book: RuleBook, year: int, as_of: date) -> dict[str, Any]:
     summary = cohort_summary(facts, book, year, as_of)
-    return {"candidate_id": cand.id, "full_name": cand.full_name, "external_id": cand.external_id,
-            "cycle": summary.cycle, "as_of": summary.as_of, "rules_version": summary.rules_version,
-            "status": summary.status, "score": summary.score,
-            "earliest_feasible_cycle": summary.earliest_feasible_cycle, "next_step_code": summary.next_step_code,
-            "next_step_title": summary.next_step_title, "next_step_due_by": summary.next_step_due_by,
-            "blocker_code": summary.blocker_code, "blocker_detail": summary.blocker_detail}
+    return {**asdict(summary), "candidate_id": cand.id, "full_name": cand.full_name,
+            "external_id": cand.external_id}
 
 
 _SORT_KEYS = {
@@ -61,38 +44,37 @@ _SORT_KEYS = {
 
 
 async def cohort_page(session: AsyncSession, principal: Principal, organization_id: uuid.UUID, *, page: PageParams,
-                      as_of: date, cycle: int | None, status: str | None, sort: str) -> tuple[list[Any], int]:
+                      as_of: date | None, cycle: int | None, status: str | None, sort: str
+                      ) -> tuple[list[Any], int]:
+    """Rows for one page of the cohort. Without `cycle`, each candidate is computed for their own target Match
+    year, or the next open cycle when that year has no rule set (one candidate never fails the whole view)."""
     if principal.role is Role.candidate:
         raise Forbidden("The cohort view is for advisors and their organization's systems.")
-    if not principal.can_see_org(organization_id):
-        raise NotFound("Organization not found.")
+    await get_organization(session, principal, organization_id)  # 404 when missing or not theirs
+    day = as_of or datetime.now(UTC).date()
     book = service.rulebook()
-    if cycle is not None:
-        service.resolve_cycle(book, cycle, None, as_of)  # 422 for an unsupported cycle
-    conn = await session.connection()
+    fallback = service.resolve_cycle(book, cycle, None, day)  # also the 422 for an unsupported `cycle`
+
+    def year_of(cand: Any) -> int:
+        if cycle is not None:
+            return cycle
+        target = cand.target_match_year
+        return target if target is not None and book.has(target) else fallback
+
+    descending = sort.startswith("-")
     if status is None and sort.lstrip("-") == "full_name":
         # Only this page needs computing: its candidates are known from the names alone.
+        conn = await session.connection()
         total = (await conn.execute(select(func.count()).select_from(C)
                                     .where(C.c.organization_id == organization_id))).scalar_one()
-        order = (C.c.full_name.desc(), C.c.id.desc()) if sort.startswith("-") else (C.c.full_name, C.c.id)
+        order = (C.c.full_name.desc(), C.c.id.desc()) if descending else (C.c.full_name, C.c.id)
         ids = [r.id for r in (await conn.execute(select(C.c.id).where(C.c.organization_id == organization_id)
                                                  .order_by(*order).limit(page.limit).offset(page.offset))).all()]
-        if not ids and total == 0:
-            await _ensure_org(session, organization_id)
-        pairs = await service.load_cohort(session, organization_id, ids)
-        rows = [_row(c, f, book, cycle, as_of) for c, f in pairs]
-        rows.sort(key=_SORT_KEYS["full_name"], reverse=sort.startswith("-"))
+        rows = [_row(c, f, book, year_of(c), day) for c, f in await service.load_cohort(session, organization_id, ids)]
+        rows.sort(key=_SORT_KEYS["full_name"], reverse=descending)
         return rows, int(total)
-    await _ensure_org(session, organization_id)
-    rows = [_row(c, f, book, cycle, as_of) for c, f in await service.load_cohort(session, organization_id)]
+    rows = [_row(c, f, book, year_of(c), day) for c, f in await service.load_cohort(session, organization_id)]
     if status is not None:
         rows = [r for r in rows if r["status"] == status]
-    rows.sort(key=_SORT_KEYS[sort.lstrip("-")], reverse=sort.startswith("-"))
+    rows.sort(key=_SORT_KEYS[sort.lstrip("-")], reverse=descending)
     return rows[page.offset:page.offset + page.limit], len(rows)
-
-
-async def _ensure_org(session: AsyncSession, organization_id: uuid.UUID) -> None:
-    from app.accounts.models import Organization
-
-    if await session.get(Organization, organization_id) is None:
-        raise NotFound("Organization not found.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -40,10 +39,6 @@ COMPUTED = problem_responses(401, 404, 422, 503)
 CALENDAR = "text/calendar"
 
 
-def _today(as_of: date | None) -> date:
-    return as_of or datetime.now(UTC).date()
-
-
 @cycles_router.get("", response_model=MatchCycleList, responses=problem_responses(401, 422, 503))
 async def list_match_cycles(_: PrincipalDep, page: PageDep) -> Response:
     """The supported Match cycles with their calendars; each date says whether it is published or estimated."""
@@ -62,13 +57,8 @@ async def get_match_cycle(_: PrincipalDep, year: Annotated[int, Path(ge=1, le=99
 @candidate_router.get("/next-step", response_model=NextStepPublic, responses=COMPUTED)
 async def get_next_step(session: SessionDep, cand: CandidateDep, as_of: AsOf = None, cycle: Cycle = None) -> Response:
     """The one step to work on now, why, and by when; what else is open, what waits, and the hard blockers."""
-    from app.pathway.next_step import next_step
-
-    day = _today(as_of)
-    book = service.rulebook()
-    year = service.resolve_cycle(book, cycle, cand.target_match_year, day)
-    facts = await service.load_facts(session, cand)
-    return json_response(NextStepPublic.from_result(next_step(facts, book, year, day)))
+    result = await service.next_step_of(session, cand, as_of=as_of, cycle=cycle)
+    return json_response(NextStepPublic.from_result(result))
 
 
 @candidate_router.get("/readiness", response_model=ReadinessPublic, responses=COMPUTED)
@@ -85,16 +75,9 @@ async def get_readiness(
 ) -> Response:
     """Projected Match readiness: an explained checklist score with gates, factors and the published base rate.
     It is a projection, never a promise. `what_if_*` parameters show the effect of hypothetical changes."""
-    from app.pathway.readiness import readiness
-
-    day = _today(as_of)
-    book = service.rulebook()
-    year = service.resolve_cycle(book, cycle, cand.target_match_year, day)
-    facts = await service.load_facts(session, cand)
-    params = WhatIfParams(extra_usce_weeks_hands_on=what_if_usce_weeks, step2ck_score=what_if_step2ck,
-                          extra_programs=what_if_programs, extra_us_letters=what_if_us_letters)
-    what_if = params.to_what_if()
-    result = readiness(facts, book, year, day, None if what_if.is_empty else what_if)
+    what_if = WhatIfParams(extra_usce_weeks_hands_on=what_if_usce_weeks, step2ck_score=what_if_step2ck,
+                           extra_programs=what_if_programs, extra_us_letters=what_if_us_letters).to_what_if()
+    result = await service.readiness_of(session, cand, as_of=as_of, cycle=cycle, what_if=what_if)
     return json_response(ReadinessPublic.from_result(result))
 
 
@@ -102,20 +85,8 @@ async def get_readiness(
 async def get_screening(session: SessionDep, cand: CandidateDep, plist: ProgramListDep, as_of: AsOf = None,
                         cycle: Cycle = None) -> Response:
     """Which programs on the list screen the candidate out, and why: eligible, excluded or unknown per entry."""
-    from app.pathway.screening import screen
-
-    day = _today(as_of)
-    book = service.rulebook()
-    year = service.resolve_cycle(book, cycle if cycle is not None else plist.cycle, cand.target_match_year, day)
-    facts = await service.load_facts(session, cand)
-    entries = [e for e in facts.entries if e.list_id == str(plist.id)]
-    return json_response(ScreeningPublic.from_result(screen(facts, entries, book, year, day)))
-
-
-def _timeline(facts, book, year, day):  # type: ignore[no-untyped-def]
-    from app.pathway.timeline import timeline
-
-    return timeline(facts, book, year, day)
+    result = await service.screening_of(session, cand, plist, as_of=as_of, cycle=cycle)
+    return json_response(ScreeningPublic.from_result(result))
 
 
 @candidate_router.get(
@@ -127,12 +98,9 @@ def _timeline(facts, book, year, day):  # type: ignore[no-untyped-def]
 async def get_timeline(request: Request, session: SessionDep, cand: CandidateDep, as_of: AsOf = None,
                        cycle: Cycle = None) -> Response:
     """Every remaining step with its latest safe date, computed backwards from the cycle's deadlines."""
-    day = _today(as_of)
-    book = service.rulebook()
-    year = service.resolve_cycle(book, cycle, cand.target_match_year, day)
-    result = _timeline(await service.load_facts(session, cand), book, year, day)
+    result = await service.timeline_of(session, cand, as_of=as_of, cycle=cycle)
     if CALENDAR in request.headers.get("accept", ""):
-        return _ics(result, cand)
+        return _ics(service.icalendar_of(result, cand), result.cycle)
     return json_response(TimelinePublic.from_result(result))
 
 
@@ -145,18 +113,13 @@ async def get_timeline(request: Request, session: SessionDep, cand: CandidateDep
 async def get_timeline_ics(session: SessionDep, cand: CandidateDep, as_of: AsOf = None,
                            cycle: Cycle = None) -> Response:
     """The timeline as an iCalendar feed for calendar apps."""
-    day = _today(as_of)
-    book = service.rulebook()
-    year = service.resolve_cycle(book, cycle, cand.target_match_year, day)
-    return _ics(_timeline(await service.load_facts(session, cand), book, year, day), cand)
+    result = await service.timeline_of(session, cand, as_of=as_of, cycle=cycle)
+    return _ics(service.icalendar_of(result, cand), result.cycle)
 
 
-def _ics(result, cand) -> Response:  # type: ignore[no-untyped-def]
-    from app.pathway.timeline import to_icalendar
-
-    body = to_icalendar(result, f"candidate-{cand.id}")
-    return Response(body, media_type=CALENDAR, headers={
-        "Content-Disposition": f'inline; filename="matchready-{result.cycle}.ics"'})
+def _ics(body: str, cycle: int) -> Response:
+    return Response(body, media_type=CALENDAR,
+                    headers={"Content-Disposition": f'inline; filename="matchready-{cycle}.ics"'})
 
 
 CohortSort = Literal["full_name", "-full_name", "score", "-score", "due", "-due"]
@@ -176,6 +139,6 @@ async def get_cohort_readiness(
 ) -> Response:
     """The advisor's cohort view: every candidate of the organization with status, score, next step and the most
     urgent blocker. Without `cycle`, each candidate is computed for their own target Match year."""
-    rows, total = await cohort_page(session, principal, organization_id, page=page, as_of=_today(as_of),
+    rows, total = await cohort_page(session, principal, organization_id, page=page, as_of=as_of,
                                     cycle=cycle, status=status, sort=sort)
     return page_response(CohortEntryPublic, rows, total, page)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -27,8 +27,14 @@ from app.pathway.facts import (
     OetScores,
     ProgramFact,
     UsceFact,
+    WhatIf,
 )
+from app.pathway.next_step import next_step
+from app.pathway.readiness import readiness
+from app.pathway.results import NextStepResult, ReadinessResult, ScreeningResult, TimelineResult
 from app.pathway.rules import RuleBook, load_rulebook
+from app.pathway.screening import screen
+from app.pathway.timeline import timeline, to_icalendar
 from app.programs.models import Program, ProgramList, ProgramListEntry
 from app.usce.models import UsceRecord
 
@@ -58,7 +64,6 @@ _JOIN = E.join(L, E.c.list_id == L.c.id).join(P, E.c.program_id == P.c.id)
 _MS_OF = select(*_MILESTONE_COLS).where(M.c.candidate_id == bindparam("cid")).order_by(*_ORDER_M)
 _US_OF = select(*_USCE_COLS).where(U.c.candidate_id == bindparam("cid")).order_by(*_ORDER_U)
 _ES_OF = select(*_ENTRY_COLS).select_from(_JOIN).where(L.c.candidate_id == bindparam("cid")).order_by(*_ORDER_E)
-_ES_OF_LIST = select(*_ENTRY_COLS).select_from(_JOIN).where(E.c.list_id == bindparam("lid")).order_by(*_ORDER_E)
 
 
 def rulebook() -> RuleBook:
@@ -129,9 +134,51 @@ async def load_facts(session: AsyncSession, cand: Any) -> CandidateFacts:
     return build_facts(cand, ms, us, es)
 
 
-async def load_list_entries(session: AsyncSession, list_id: uuid.UUID) -> list[ListEntryFact]:
-    conn = await session.connection()
-    return [_entry(r) for r in (await conn.execute(_ES_OF_LIST, {"lid": list_id})).all()]
+@dataclass(frozen=True, slots=True)
+class Computation:
+    """What every computed view of one candidate starts from."""
+
+    facts: CandidateFacts
+    book: RuleBook
+    cycle: int
+    as_of: date
+
+
+async def prepare(session: AsyncSession, cand: Any, *, as_of: date | None, cycle: int | None) -> Computation:
+    day = as_of or datetime.now(UTC).date()
+    book = rulebook()
+    year = resolve_cycle(book, cycle, cand.target_match_year, day)
+    return Computation(await load_facts(session, cand), book, year, day)
+
+
+async def next_step_of(session: AsyncSession, cand: Any, *, as_of: date | None, cycle: int | None
+                       ) -> NextStepResult:
+    c = await prepare(session, cand, as_of=as_of, cycle=cycle)
+    return next_step(c.facts, c.book, c.cycle, c.as_of)
+
+
+async def readiness_of(session: AsyncSession, cand: Any, *, as_of: date | None, cycle: int | None,
+                       what_if: WhatIf) -> ReadinessResult:
+    c = await prepare(session, cand, as_of=as_of, cycle=cycle)
+    return readiness(c.facts, c.book, c.cycle, c.as_of, None if what_if.is_empty else what_if)
+
+
+async def screening_of(session: AsyncSession, cand: Any, plist: Any, *, as_of: date | None, cycle: int | None
+                       ) -> ScreeningResult:
+    """Screening of one list, for the cycle asked for, else the list's own, else the candidate's target."""
+    c = await prepare(session, cand, as_of=as_of, cycle=cycle if cycle is not None else plist.cycle)
+    entries = [e for e in c.facts.entries if e.list_id == str(plist.id)]
+    return screen(c.facts, entries, c.book, c.cycle, c.as_of)
+
+
+async def timeline_of(session: AsyncSession, cand: Any, *, as_of: date | None, cycle: int | None
+                      ) -> TimelineResult:
+    c = await prepare(session, cand, as_of=as_of, cycle=cycle)
+    return timeline(c.facts, c.book, c.cycle, c.as_of)
+
+
+def icalendar_of(result: TimelineResult, cand: Any) -> str:
+    return to_icalendar(result, f"candidate-{cand.id}")
 
 
 async def load_cohort(session: AsyncSession, organization_id: uuid.UUID,

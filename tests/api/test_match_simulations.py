@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from tests.conftest import assert_problem, count_rows
 
 URL = "/v1/match-simulations"
@@ -23,11 +21,11 @@ def test_small_match_with_a_couple(client, world):
     r = client.post(URL, json=SMALL, headers=world.north.candidate_headers)
     assert r.status_code == 200, r.text
     body = r.json()
-    # Worked by hand: the couple's first pair (davis@mercy, eastman@city) is held by both programs (mercy ranks
-    # davis second but has nobody better proposing for its 1 place until chen; city ranks eastman first). anderson
-    # proposes to city (held: eastman, anderson). chen proposes to city: city prefers eastman and anderson, rejects
-    # chen; chen proposes to mercy, which prefers chen to davis: davis is displaced, so the couple withdraws from
-    # both and proposes (None, city): eastman is held at city, which then has eastman and anderson.
+    # Worked by hand: anderson and chen apply to city (2 places) and are held. The couple's first pair is
+    # (davis@mercy, eastman@city): mercy has room for davis; city prefers eastman to chen, so chen is displaced.
+    # chen applies to mercy (1 place), which prefers chen to davis: davis is displaced, so the couple withdraws
+    # from both and applies to (no match, city); eastman is still held at city, which ranks eastman first and
+    # anderson second. Result: anderson and eastman at city, chen at mercy, davis unmatched.
     assert body["assignments"] == {"anderson": "city", "chen": "mercy", "davis": None, "eastman": "city"}
     programs = {p["id"]: p for p in body["programs"]}
     assert programs["city"]["matched"] == ["eastman", "anderson"] and programs["city"]["unfilled"] == 0
@@ -39,8 +37,14 @@ def test_small_match_with_a_couple(client, world):
 def test_trace_for_teaching(client, world):
     r = client.post(URL, json={**SMALL, "trace": True}, headers=world.north.advisor_headers)
     assert r.status_code == 200
-    trace = r.json()["trace"]
-    assert trace and all("applicant" in json.dumps(e) or "couple" in json.dumps(e) for e in trace)
+    events = [(e["event"], e.get("applicant") or tuple(e.get("couple") or ()), e.get("program"), e.get("displaced"))
+              for e in r.json()["trace"]]
+    # The displacement chain a teacher would walk through, in order (see test_small_match_with_a_couple).
+    chain = [("displace", "eastman", "city", "chen"), ("displace", "chen", "mercy", "davis"),
+             ("couple_withdraw", ("davis", "eastman"), None, "davis")]
+    positions = [events.index(step) for step in chain]
+    assert positions == sorted(positions)
+    assert events[-1][0] == "couple_hold"
 
 
 def test_bad_input_is_a_precise_422(client, world):
