@@ -7,6 +7,10 @@ it with `wrk` (install it with your package manager, e.g. `apt-get install wrk`)
 GET /v1/candidates/{id} (bearer token), a 50-item candidate page, GET /v1/candidates/{id}/readiness and the bare
 endpoint, as medians of the repeats, and the ratios to the bare endpoint. Targets with 1 worker: single read >= 25 %,
 50-item page >= 10 %, readiness >= 15 % of the bare endpoint.
+
+Readiness is measured twice: as served (repeated requests for an unchanged record are answered from the worker's
+cache of computed answers) and by a second server started with COMPUTED_CACHE_ENTRIES=0, which computes every
+request afresh: the cost of the first request after each change to the record.
 """
 
 from __future__ import annotations
@@ -142,6 +146,13 @@ def run_wrk(url: str, token: str | None, duration: int, connections: int) -> tup
     return rps, p99
 
 
+SERVERS = {  # name: (ASGI app, extra environment)
+    "bare": ("bench.bare_app:app", {}),
+    "app": ("app.main:app", {}),
+    "app-uncached": ("app.main:app", {"COMPUTED_CACHE_ENTRIES": "0"}),
+}
+
+
 def serve(app_path: str, port: int, workers: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "uvicorn", app_path, "--host", "127.0.0.1", "--port", str(port),
            "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
@@ -164,11 +175,13 @@ def main() -> int:
     cand_id, token = seed(db_url, 200)
     env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": SECRET, "ENVIRONMENT": "production",
            "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(ROOT)) if p)}
-    targets = {
-        "bare": ("bench.bare_app:app", "/bare", None),
-        "candidate": ("app.main:app", f"/v1/candidates/{cand_id}", token),
-        "page50": ("app.main:app", "/v1/candidates?limit=50", token),
-        "readiness": ("app.main:app", f"/v1/candidates/{cand_id}/readiness?as_of=2026-11-25", token),
+    readiness = f"/v1/candidates/{cand_id}/readiness?as_of=2026-11-25"
+    targets = {  # name: (server, path, token)
+        "bare": ("bare", "/bare", None),
+        "candidate": ("app", f"/v1/candidates/{cand_id}", token),
+        "page50": ("app", "/v1/candidates?limit=50", token),
+        "readiness": ("app", readiness, token),
+        "readiness_uncached": ("app-uncached", readiness, token),
     }
     print(f"database: {db_url.split('://')[0]}; wrk -t1 -c{args.connections} -d{args.duration}s; "
           f"median of {args.repeats}")
@@ -176,15 +189,15 @@ def main() -> int:
         results: dict[str, list[tuple[float, float]]] = {k: [] for k in targets}
         procs = {}
         ports = {}
-        for app_path in {t[0] for t in targets.values()}:
-            ports[app_path] = free_port()
-            procs[app_path] = serve(app_path, ports[app_path], workers, env, ROOT)
+        for server, (app_path, extra) in SERVERS.items():
+            ports[server] = free_port()
+            procs[server] = serve(app_path, ports[server], workers, {**env, **extra}, ROOT)
         try:
-            for app_path, port in ports.items():
-                wait_ready(port, "/bare" if "bare" in app_path else "/livez")
+            for server, port in ports.items():
+                wait_ready(port, "/bare" if server == "bare" else "/livez")
             for _ in range(args.repeats):  # interleave targets so drift hits all alike
-                for name, (app_path, path, tok) in targets.items():
-                    url = f"http://127.0.0.1:{ports[app_path]}{path}"
+                for name, (server, path, tok) in targets.items():
+                    url = f"http://127.0.0.1:{ports[server]}{path}"
                     run_wrk(url, tok, 2, args.connections)  # warm-up
                     results[name].append(run_wrk(url, tok, args.duration, args.connections))
         finally:
@@ -197,7 +210,8 @@ def main() -> int:
         print(f"\nuvicorn --workers {workers}")
         print(f"  {'endpoint':<34}{'req/s':>10}{'p99 ms':>10}{'vs bare':>10}")
         labels = {"bare": "GET /bare (baseline)", "candidate": "GET /v1/candidates/{id}",
-                  "page50": "GET /v1/candidates?limit=50", "readiness": "GET /v1/candidates/{id}/readiness"}
+                  "page50": "GET /v1/candidates?limit=50", "readiness": "GET /v1/candidates/{id}/readiness",
+                  "readiness_uncached": "  same, computed every time"}
         for k, (rps, p99) in med.items():
             print(f"  {labels[k]:<34}{rps:>10.0f}{p99:>10.2f}{rps / base:>10.1%}")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path
 
-from app.candidates.service import get_candidate
+from app.candidates.service import get_candidate, get_candidate_json
 from app.core.security import PrincipalDep
 
 
@@ -16,3 +16,12 @@ async def candidate_for_principal(principal: PrincipalDep, candidate_id: Annotat
 
 # A row with the candidate's columns as attributes (id, organization_id, version, ...).
 CandidateDep = Annotated[Any, Depends(candidate_for_principal)]
+
+
+async def candidate_json_for_principal(principal: PrincipalDep, candidate_id: Annotated[uuid.UUID, Path()]
+                                       ) -> tuple[int, str]:
+    """The candidate's version and public JSON, for plain reads; 404 as above."""
+    return await get_candidate_json(principal, candidate_id)
+
+
+CandidateJsonDep = Annotated[tuple[int, str], Depends(candidate_json_for_principal)]

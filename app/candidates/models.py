@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field
 
 from app.core.models import ResourceBase
@@ -11,7 +11,12 @@ from app.core.models import ResourceBase
 
 class Candidate(ResourceBase, table=True):
     __tablename__ = "candidate"
-    __table_args__ = (UniqueConstraint("organization_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("organization_id", "external_id"),
+        # An organization's pages in their usual orders, read from the index instead of sorting the organization.
+        Index("ix_candidate_org_created", "organization_id", "created_at", "id"),
+        Index("ix_candidate_org_name", "organization_id", "full_name", "id"),
+    )
 
     organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True, ondelete="RESTRICT")
     external_id: str | None = Field(default=None, max_length=100)
@@ -27,3 +32,6 @@ class Candidate(ResourceBase, table=True):
     target_specialties: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     target_match_year: int | None = None
     visa_need: str = Field(default="none", max_length=8)
+    # Bumped with every change to what the computed views read besides this row (milestones, USCE, program lists
+    # and their programs): with `version` it keys their cached answers. Not part of the public representation.
+    facts_version: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})

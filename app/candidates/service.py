@@ -5,22 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Organization
 from app.candidates.models import Candidate
-from app.candidates.schemas import NOT_NULLABLE, CandidateCreate, CandidateUpdate, CandidateUpsert
-from app.core.crud import (
-    commit_or_conflict,
-    conflict_from,
-    delete_versioned,
-    fetch_page,
-    order_clause,
-    update_versioned,
+from app.candidates.schemas import (
+    NOT_NULLABLE,
+    CandidateCreate,
+    CandidatePublic,
+    CandidateUpdate,
+    CandidateUpsert,
 )
-from app.core.db import db
+from app.core.crud import commit_or_conflict, conflict_from, delete_versioned, update_versioned
 from app.core.errors import (
     DomainRuleViolation,
     Forbidden,
@@ -31,6 +29,7 @@ from app.core.errors import (
 )
 from app.core.http import check_if_match
 from app.core.pagination import PageParams
+from app.core.reads import SQLITE, JsonLister, TypedRead, as_uuid, dialect, fetch_all, placeholder, read
 from app.core.security import Principal, Role
 
 CONFLICTS = {
@@ -41,20 +40,49 @@ SORTABLE = ("created_at", "full_name", "target_match_year", "updated_at")
 
 
 _TABLE = Candidate.__table__  # type: ignore[attr-defined]
-# Built once: every candidate-scoped request loads the candidate, so this is the hottest query of the service.
-_BY_ID = select(_TABLE).where(_TABLE.c.id == bindparam("candidate_id"))
+# Every candidate-scoped request loads the candidate: the hottest read of the service (see app.core.reads).
+_BY_ID = TypedRead(select(_TABLE).where(_TABLE.c.id == bindparam("id")))
 
 
 async def get_candidate(principal: Principal, candidate_id: uuid.UUID) -> Any:
     """The candidate as a read-only row, or 404 whether it is missing or simply not the caller's.
 
-    A short read on a pooled connection of its own: every candidate-scoped request starts here, and most of them
-    are reads that then need nothing else, or only their own session."""
-    async with db.connect() as conn:
-        row = (await conn.execute(_BY_ID, {"candidate_id": candidate_id})).first()
+    A short read of its own: every candidate-scoped request starts here, and most of them are reads that then
+    need nothing else, or only their own session."""
+    rows = (await read((_BY_ID, {"id": candidate_id})))[0]
+    row = rows[0] if rows else None
     if row is None or not principal.can_see_candidate(row.organization_id, row.id):
         raise NotFound("Candidate not found.")
     return row
+
+
+# The public JSON of a candidate, written by the database (see app.core.reads).
+_LISTER = JsonLister(_TABLE, CandidatePublic)
+_JSON_BY_ID: dict[str, str] = {}
+
+
+async def get_candidate_json(principal: Principal, candidate_id: uuid.UUID) -> tuple[int, str]:
+    """The candidate's version (its ETag) and public JSON, or 404 as `get_candidate` answers it."""
+    d = dialect()
+    sql = _JSON_BY_ID.get(d)
+    if sql is None:
+        sql = _JSON_BY_ID[d] = (f"SELECT organization_id, version, {_LISTER.projection.expression(d)} "
+                                f"FROM candidate WHERE candidate.id = {placeholder(d, 'cid')}")
+    rows = await fetch_all(sql, {"cid": candidate_id})
+    if not rows or not principal.can_see_candidate(as_uuid(rows[0][0]), candidate_id):
+        raise NotFound("Candidate not found.")
+    return rows[0][1], rows[0][2]
+
+
+_FACTS_CHANGED = (update(_TABLE).where(_TABLE.c.id == bindparam("cid"))
+                  .values(facts_version=_TABLE.c.facts_version + 1))
+
+
+async def facts_changed(session: AsyncSession, candidate_id: uuid.UUID) -> None:
+    """Something the computed views read besides the candidate row changed (a milestone, a USCE record, a program
+    list or entry): bump `facts_version` in the same transaction, so no answer cached under the old one is served
+    again, by any worker."""
+    await session.execute(_FACTS_CHANGED, {"cid": candidate_id})
 
 
 async def _load_for_write(session: AsyncSession, cand: Any) -> Candidate:
@@ -80,31 +108,53 @@ def _escape_like(q: str) -> str:
     return q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _order(sort: str) -> str:
+    """`sort` is a field name from the allow-list, `-` for descending; ties broken by id for a stable order.
+    Candidates without a value come last either way, on both databases."""
+    name = sort.lstrip("-")
+    if name not in SORTABLE:  # guarded by the route's Literal type too
+        name = SORTABLE[0]
+    way = "DESC" if sort.startswith("-") else "ASC"
+    nulls = " NULLS LAST" if _TABLE.c[name].nullable else ""
+    return f"candidate.{name} {way}{nulls}, candidate.id {way}"
+
+
 async def list_candidates(
-    session: AsyncSession, principal: Principal, page: PageParams, *, organization_id: uuid.UUID | None,
+    principal: Principal, page: PageParams, *, organization_id: uuid.UUID | None,
     target_match_year: int | None, us_status: str | None, visa_need: str | None, q: str | None, sort: str,
-) -> tuple[list[Candidate], int]:
-    where: list[Any] = []
+) -> tuple[bytes, int]:
+    """One page of the candidates the caller may see, as a JSON array, and the total."""
+    d = dialect()
+    where: list[str] = []
+    params: dict[str, Any] = {}
+
+    def equals(column: str, value: Any) -> None:
+        where.append(f"candidate.{column} = {placeholder(d, column)}")
+        params[column] = value
+
+    if principal.organization_id is not None and organization_id not in (None, principal.organization_id):
+        return b"[]", 0  # not theirs: nothing to see
     if principal.role is Role.candidate:
-        where.append(_TABLE.c.id == principal.candidate_id)
+        equals("id", principal.candidate_id)
     elif not principal.is_admin:
-        where.append(_TABLE.c.organization_id == principal.organization_id)
+        equals("organization_id", principal.organization_id)
     elif organization_id is not None:
-        where.append(_TABLE.c.organization_id == organization_id)
-    if principal.organization_id is not None and organization_id is not None and \
-            organization_id != principal.organization_id:
-        where.append(_TABLE.c.organization_id == organization_id)  # yields nothing: not theirs
+        equals("organization_id", organization_id)
     if target_match_year is not None:
-        where.append(_TABLE.c.target_match_year == target_match_year)
+        equals("target_match_year", target_match_year)
     if us_status is not None:
-        where.append(_TABLE.c.us_status == us_status)
+        equals("us_status", us_status)
     if visa_need is not None:
-        where.append(_TABLE.c.visa_need == visa_need)
+        equals("visa_need", visa_need)
     if q:
-        pattern = f"%{_escape_like(q.lower())}%"
-        where.append(or_(_TABLE.c.full_name.ilike(pattern, escape="\\"),  # type: ignore[attr-defined]
-                         _TABLE.c.email.ilike(pattern, escape="\\")))  # type: ignore[union-attr]
-    return await fetch_page(session, Candidate, where, order_clause(Candidate, sort, SORTABLE), page)
+        params["q"] = f"%{_escape_like(q.lower())}%"
+        if d == SQLITE:  # SQLite's LIKE ignores ASCII case, as ILIKE does
+            where.append("(lower(candidate.full_name) LIKE :q ESCAPE '\\' OR lower(candidate.email) LIKE :q "
+                         "ESCAPE '\\')")
+        else:
+            where.append("(candidate.full_name ILIKE %(q)s ESCAPE '\\' OR candidate.email ILIKE %(q)s "
+                         "ESCAPE '\\')")
+    return await _LISTER.page(tuple(where), _order(sort), params, page.limit, page.offset)
 
 
 async def _resolve_org(session: AsyncSession, principal: Principal, requested: uuid.UUID | None) -> uuid.UUID:

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     demo_password: str | None = Field(default=None, validation_alias="MATCHREADY_DEMO_PASSWORD")
     retry_after_seconds: int = 5
     max_simulation_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # Rendered answers of the computed views kept per worker (0: compute every request afresh).
+    computed_cache_entries: int = Field(default=4096, ge=0)
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

@@ -6,6 +6,9 @@ psycopg 3 for PostgreSQL); Alembic uses the matching sync drivers. The schema is
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -95,9 +98,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def compact_json(value: Any) -> str:
+    """JSON columns are stored compact, as responses write them, so the database can hand them out as they are."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def build_engine(settings: Settings) -> AsyncEngine:
     url = async_url(settings.database_url)
-    kwargs: dict[str, Any] = {"echo": settings.db_echo}
+    kwargs: dict[str, Any] = {"echo": settings.db_echo, "json_serializer": compact_json}
     if url.startswith("sqlite"):
         from sqlalchemy.pool import AsyncAdaptedQueuePool
 
@@ -126,10 +134,35 @@ class Database:
     def __init__(self) -> None:
         self.engine: AsyncEngine | None = None
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._sqlite_path: str | None = None
+        self._readers = threading.local()
+        self._opened: list[sqlite3.Connection] = []
 
     def configure(self, settings: Settings) -> None:
         self.engine = build_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        url = make_url(settings.database_url)
+        self._sqlite_path = (url.database or ":memory:") if url.drivername.startswith("sqlite") else None
+        self._readers = threading.local()
+
+    def sqlite_reader(self) -> sqlite3.Connection | None:
+        """For SQLite, this thread's autocommit connection for single-statement reads; None for PostgreSQL.
+
+        SQLite calls run inline on the event loop (see app.core.sqlite_inline), so a statement and its fetch
+        finish before any other task runs: one connection per thread serves every such read without a pool
+        checkout, and each read is its own snapshot (WAL mode: readers never wait for the writer)."""
+        if self.engine is None:
+            self.configure(get_settings())
+        if self._sqlite_path is None:
+            return None
+        conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._sqlite_path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA query_only=ON")
+            self._readers.conn = conn
+            self._opened.append(conn)
+        return conn
 
     def session(self) -> AsyncSession:
         if self.sessionmaker is None:
@@ -144,7 +177,18 @@ class Database:
         assert self.engine is not None
         return self.engine.connect()
 
+    @property
+    def dialect_name(self) -> str:
+        if self.engine is None:
+            self.configure(get_settings())
+        assert self.engine is not None
+        return self.engine.dialect.name
+
     async def dispose(self) -> None:
+        for conn in self._opened:
+            conn.close()
+        self._opened.clear()
+        self._readers = threading.local()
         if self.engine is not None:
             await self.engine.dispose()
         self.engine = None

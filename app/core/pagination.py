@@ -91,6 +91,11 @@ def render_one(model: type[BaseModel], row: Any) -> bytes:
 
 def page_response(model: type[BaseModel], rows: list[Any], total: int, page: PageParams) -> Response:
     """Render the list envelope straight from rows."""
-    body = b"".join([b'{"items":', render_items(model, rows), b',"total":', str(total).encode(),
+    return page_json_response(render_items(model, rows), total, page)
+
+
+def page_json_response(items: bytes, total: int, page: PageParams) -> Response:
+    """The list envelope around items already written as a JSON array."""
+    body = b"".join([b'{"items":', items, b',"total":', str(total).encode(),
                      b',"limit":', str(page.limit).encode(), b',"offset":', str(page.offset).encode(), b"}"])
     return Response(body, media_type="application/json")

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.models import Candidate
+from app.candidates.service import facts_changed
 from app.core.crud import delete_versioned, fetch_page, order_clause, update_versioned
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.pagination import PageParams
@@ -66,6 +67,7 @@ async def create_milestone(session: AsyncSession, cand: Candidate, data: Milesto
         values["attempt"] = 1 + sum(1 for code, st, _ in others if code == mt.code and st in ("passed", "failed"))
     m = Milestone(candidate_id=cand.id, type_code=mt.code, **values)
     session.add(m)
+    await facts_changed(session, cand.id)
     await session.commit()
     return m
 
@@ -82,10 +84,12 @@ async def update_milestone(session: AsyncSession, cand: Candidate, m: Milestone,
               "completed_on": m.completed_on, "result": m.result, "notes": m.notes, **changes}
     validate_milestone(by_code()[m.type_code], merged, _today(), await _others(session, cand.id, m.id))
     await update_versioned(session, m, changes, if_match)
+    await facts_changed(session, m.candidate_id)
     await session.commit()
     return m
 
 
 async def delete_milestone(session: AsyncSession, m: Milestone, if_match: str | None) -> None:
     await delete_versioned(session, m, if_match)
+    await facts_changed(session, m.candidate_id)
     await session.commit()

@@ -55,15 +55,13 @@ async def get_match_cycle(_: PrincipalDep, year: Annotated[int, Path(ge=1, le=99
 
 
 @candidate_router.get("/next-step", response_model=NextStepPublic, responses=COMPUTED)
-async def get_next_step(session: SessionDep, cand: CandidateDep, as_of: AsOf = None, cycle: Cycle = None) -> Response:
+async def get_next_step(cand: CandidateDep, as_of: AsOf = None, cycle: Cycle = None) -> Response:
     """The one step to work on now, why, and by when; what else is open, what waits, and the hard blockers."""
-    result = await service.next_step_of(session, cand, as_of=as_of, cycle=cycle)
-    return json_response(NextStepPublic.from_result(result))
+    return _json(await service.next_step_json(cand, as_of=as_of, cycle=cycle))
 
 
 @candidate_router.get("/readiness", response_model=ReadinessPublic, responses=COMPUTED)
 async def get_readiness(
-    session: SessionDep,
     cand: CandidateDep,
     as_of: AsOf = None,
     cycle: Cycle = None,
@@ -77,16 +75,14 @@ async def get_readiness(
     It is a projection, never a promise. `what_if_*` parameters show the effect of hypothetical changes."""
     what_if = WhatIfParams(extra_usce_weeks_hands_on=what_if_usce_weeks, step2ck_score=what_if_step2ck,
                            extra_programs=what_if_programs, extra_us_letters=what_if_us_letters).to_what_if()
-    result = await service.readiness_of(session, cand, as_of=as_of, cycle=cycle, what_if=what_if)
-    return json_response(ReadinessPublic.from_result(result))
+    return _json(await service.readiness_json(cand, as_of=as_of, cycle=cycle, what_if=what_if))
 
 
 @candidate_router.get("/program-lists/{list_id}/screening", response_model=ScreeningPublic, responses=COMPUTED)
-async def get_screening(session: SessionDep, cand: CandidateDep, plist: ProgramListDep, as_of: AsOf = None,
+async def get_screening(cand: CandidateDep, plist: ProgramListDep, as_of: AsOf = None,
                         cycle: Cycle = None) -> Response:
     """Which programs on the list screen the candidate out, and why: eligible, excluded or unknown per entry."""
-    result = await service.screening_of(session, cand, plist, as_of=as_of, cycle=cycle)
-    return json_response(ScreeningPublic.from_result(result))
+    return _json(await service.screening_json(cand, plist, as_of=as_of, cycle=cycle))
 
 
 @candidate_router.get(
@@ -95,13 +91,12 @@ async def get_screening(session: SessionDep, cand: CandidateDep, plist: ProgramL
     responses={200: {"content": {CALENDAR: {"schema": {"type": "string"}}},
                      "description": "JSON, or an iCalendar feed with `Accept: text/calendar`."}, **COMPUTED},
 )
-async def get_timeline(request: Request, session: SessionDep, cand: CandidateDep, as_of: AsOf = None,
+async def get_timeline(request: Request, cand: CandidateDep, as_of: AsOf = None,
                        cycle: Cycle = None) -> Response:
     """Every remaining step with its latest safe date, computed backwards from the cycle's deadlines."""
-    result = await service.timeline_of(session, cand, as_of=as_of, cycle=cycle)
     if CALENDAR in request.headers.get("accept", ""):
-        return _ics(service.icalendar_of(result, cand), result.cycle)
-    return json_response(TimelinePublic.from_result(result))
+        return _ics(*await service.timeline_ics(cand, as_of=as_of, cycle=cycle))
+    return _json(await service.timeline_json(cand, as_of=as_of, cycle=cycle))
 
 
 @candidate_router.get(
@@ -110,14 +105,17 @@ async def get_timeline(request: Request, session: SessionDep, cand: CandidateDep
     responses={200: {"content": {CALENDAR: {"schema": {"type": "string"}}}, "description": "iCalendar feed."},
                **COMPUTED},
 )
-async def get_timeline_ics(session: SessionDep, cand: CandidateDep, as_of: AsOf = None,
+async def get_timeline_ics(cand: CandidateDep, as_of: AsOf = None,
                            cycle: Cycle = None) -> Response:
     """The timeline as an iCalendar feed for calendar apps."""
-    result = await service.timeline_of(session, cand, as_of=as_of, cycle=cycle)
-    return _ics(service.icalendar_of(result, cand), result.cycle)
+    return _ics(*await service.timeline_ics(cand, as_of=as_of, cycle=cycle))
 
 
-def _ics(body: str, cycle: int) -> Response:
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
+def _ics(body: bytes, cycle: int) -> Response:
     return Response(body, media_type=CALENDAR,
                     headers={"Content-Disposition": f'inline; filename="matchready-{cycle}.ics"'})
 

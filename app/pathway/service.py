@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -18,7 +18,11 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.models import Candidate
+from app.core.cache import AnswerCache
+from app.core.config import get_settings
 from app.core.errors import ValidationFailed, field_error
+from app.core.reads import TypedRead, read
+from app.core.serialization import dumps
 from app.milestones.models import Milestone
 from app.pathway.facts import (
     CandidateFacts,
@@ -31,8 +35,8 @@ from app.pathway.facts import (
 )
 from app.pathway.next_step import next_step
 from app.pathway.readiness import readiness
-from app.pathway.results import NextStepResult, ReadinessResult, ScreeningResult, TimelineResult
 from app.pathway.rules import RuleBook, load_rulebook
+from app.pathway.schemas import NextStepPublic, ReadinessPublic, ScreeningPublic, TimelinePublic
 from app.pathway.screening import screen
 from app.pathway.timeline import timeline, to_icalendar
 from app.programs.models import Program, ProgramList, ProgramListEntry
@@ -61,9 +65,10 @@ _ORDER_E = (L.c.candidate_id, E.c.list_id, E.c.rank_position, E.c.created_at, E.
 
 # Built once with a bound parameter: statement construction costs more than running these small queries.
 _JOIN = E.join(L, E.c.list_id == L.c.id).join(P, E.c.program_id == P.c.id)
-_MS_OF = select(*_MILESTONE_COLS).where(M.c.candidate_id == bindparam("cid")).order_by(*_ORDER_M)
-_US_OF = select(*_USCE_COLS).where(U.c.candidate_id == bindparam("cid")).order_by(*_ORDER_U)
-_ES_OF = select(*_ENTRY_COLS).select_from(_JOIN).where(L.c.candidate_id == bindparam("cid")).order_by(*_ORDER_E)
+_MS_OF = TypedRead(select(*_MILESTONE_COLS).where(M.c.candidate_id == bindparam("cid")).order_by(*_ORDER_M))
+_US_OF = TypedRead(select(*_USCE_COLS).where(U.c.candidate_id == bindparam("cid")).order_by(*_ORDER_U))
+_ES_OF = TypedRead(select(*_ENTRY_COLS).select_from(_JOIN).where(L.c.candidate_id == bindparam("cid"))
+                   .order_by(*_ORDER_E))
 
 
 def rulebook() -> RuleBook:
@@ -125,12 +130,10 @@ def build_facts(cand: Any, milestones: Iterable[Any], usce: Iterable[Any], entri
         usce=tuple(_usce(u) for u in usce), entries=tuple(_entry(e) for e in entries))
 
 
-async def load_facts(session: AsyncSession, cand: Any) -> CandidateFacts:
-    conn = await session.connection()
+async def load_facts(cand: Any) -> CandidateFacts:
+    """The candidate's facts: three reads on one connection (see app.core.reads), whatever the record's size."""
     params = {"cid": cand.id}
-    ms = (await conn.execute(_MS_OF, params)).all()
-    us = (await conn.execute(_US_OF, params)).all()
-    es = (await conn.execute(_ES_OF, params)).all()
+    ms, us, es = await read((_MS_OF, params), (_US_OF, params), (_ES_OF, params))
     return build_facts(cand, ms, us, es)
 
 
@@ -144,41 +147,78 @@ class Computation:
     as_of: date
 
 
-async def prepare(session: AsyncSession, cand: Any, *, as_of: date | None, cycle: int | None) -> Computation:
+_answers: AnswerCache | None = None
+
+
+def answers() -> AnswerCache:
+    """This process's rendered answers of the computed views (see `_answer`)."""
+    global _answers
+    if _answers is None:
+        _answers = AnswerCache(get_settings().computed_cache_entries)
+    return _answers
+
+
+def _resolve(cand: Any, as_of: date | None, cycle: int | None) -> tuple[date, RuleBook, int]:
     day = as_of or datetime.now(UTC).date()
     book = rulebook()
-    year = resolve_cycle(book, cycle, cand.target_match_year, day)
-    return Computation(await load_facts(session, cand), book, year, day)
+    return day, book, resolve_cycle(book, cycle, cand.target_match_year, day)
 
 
-async def next_step_of(session: AsyncSession, cand: Any, *, as_of: date | None, cycle: int | None
-                       ) -> NextStepResult:
-    c = await prepare(session, cand, as_of=as_of, cycle=cycle)
-    return next_step(c.facts, c.book, c.cycle, c.as_of)
+async def _answer(view: Hashable, cand: Any, *, as_of: date | None, cycle: int | None,
+                  compute: Callable[[Computation], bytes]) -> bytes:
+    """A computed view's rendered answer: from the cache when one was kept under the same key, else computed.
+
+    The key names everything the answer depends on: the view and its parameters, the candidate's `version` (its
+    own row) and `facts_version` (bumped in the same transaction as any change to its milestones, USCE, program
+    lists, entries or their programs), the Match cycle, the as_of day and the rule set. The answer is a pure
+    function of those, so a kept answer is the one a fresh computation would give."""
+    day, book, year = _resolve(cand, as_of, cycle)
+    key = (view, cand.id, cand.version, cand.facts_version, year, day, id(book))
+    cache = answers()
+    body = cache.get(key)
+    if body is None:
+        body = compute(Computation(await load_facts(cand), book, year, day))
+        cache.put(key, body)
+    return body
 
 
-async def readiness_of(session: AsyncSession, cand: Any, *, as_of: date | None, cycle: int | None,
-                       what_if: WhatIf) -> ReadinessResult:
-    c = await prepare(session, cand, as_of=as_of, cycle=cycle)
-    return readiness(c.facts, c.book, c.cycle, c.as_of, None if what_if.is_empty else what_if)
+async def next_step_json(cand: Any, *, as_of: date | None, cycle: int | None) -> bytes:
+    return await _answer("next_step", cand, as_of=as_of, cycle=cycle, compute=lambda c: dumps(
+        NextStepPublic.from_result(next_step(c.facts, c.book, c.cycle, c.as_of))))
 
 
-async def screening_of(session: AsyncSession, cand: Any, plist: Any, *, as_of: date | None, cycle: int | None
-                       ) -> ScreeningResult:
+async def readiness_json(cand: Any, *, as_of: date | None, cycle: int | None,
+                         what_if: WhatIf) -> bytes:
+    hypothetical = None if what_if.is_empty else what_if
+    return await _answer(("readiness", hypothetical), cand, as_of=as_of, cycle=cycle,
+                         compute=lambda c: dumps(ReadinessPublic.from_result(
+                             readiness(c.facts, c.book, c.cycle, c.as_of, hypothetical))))
+
+
+async def screening_json(cand: Any, plist: Any, *, as_of: date | None, cycle: int | None
+                         ) -> bytes:
     """Screening of one list, for the cycle asked for, else the list's own, else the candidate's target."""
-    c = await prepare(session, cand, as_of=as_of, cycle=cycle if cycle is not None else plist.cycle)
-    entries = [e for e in c.facts.entries if e.list_id == str(plist.id)]
-    return screen(c.facts, entries, c.book, c.cycle, c.as_of)
+    list_id = str(plist.id)
+
+    def compute(c: Computation) -> bytes:
+        entries = [e for e in c.facts.entries if e.list_id == list_id]
+        return dumps(ScreeningPublic.from_result(screen(c.facts, entries, c.book, c.cycle, c.as_of)))
+
+    return await _answer(("screening", list_id), cand, as_of=as_of,
+                         cycle=cycle if cycle is not None else plist.cycle, compute=compute)
 
 
-async def timeline_of(session: AsyncSession, cand: Any, *, as_of: date | None, cycle: int | None
-                      ) -> TimelineResult:
-    c = await prepare(session, cand, as_of=as_of, cycle=cycle)
-    return timeline(c.facts, c.book, c.cycle, c.as_of)
+async def timeline_json(cand: Any, *, as_of: date | None, cycle: int | None) -> bytes:
+    return await _answer("timeline", cand, as_of=as_of, cycle=cycle, compute=lambda c: dumps(
+        TimelinePublic.from_result(timeline(c.facts, c.book, c.cycle, c.as_of))))
 
 
-def icalendar_of(result: TimelineResult, cand: Any) -> str:
-    return to_icalendar(result, f"candidate-{cand.id}")
+async def timeline_ics(cand: Any, *, as_of: date | None, cycle: int | None
+                       ) -> tuple[bytes, int]:
+    """The timeline as an iCalendar feed, and the cycle it is for."""
+    body = await _answer("timeline.ics", cand, as_of=as_of, cycle=cycle, compute=lambda c: to_icalendar(
+        timeline(c.facts, c.book, c.cycle, c.as_of), f"candidate-{cand.id}").encode())
+    return body, _resolve(cand, as_of, cycle)[2]
 
 
 async def load_cohort(session: AsyncSession, organization_id: uuid.UUID,

@@ -151,12 +151,12 @@ async def get_entry(session: SessionDep, plist: ProgramListDep, entry_id: uuid.U
 async def update_entry(session: SessionDep, plist: ProgramListDep, entry_id: uuid.UUID, body: EntryUpdate,
                        if_match: IfMatchHeader = None) -> Response:
     entry = await service.get_entry(session, plist, entry_id)
-    return _entry(await service.update_entry(session, entry, body, if_match), plist.candidate_id)
+    return _entry(await service.update_entry(session, plist, entry, body, if_match), plist.candidate_id)
 
 
 @lists_router.delete("/{list_id}/entries/{entry_id}", status_code=204, responses=problem_responses(*DELETE))
 async def delete_entry(session: SessionDep, plist: ProgramListDep, entry_id: uuid.UUID,
                        if_match: IfMatchHeader = None) -> Response:
     entry = await service.get_entry(session, plist, entry_id)
-    await service.delete_entry(session, entry, if_match)
+    await service.delete_entry(session, plist, entry, if_match)
     return Response(status_code=204)

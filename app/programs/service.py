@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.models import Candidate
+from app.candidates.service import facts_changed
 from app.core.crud import commit_or_conflict, delete_versioned, fetch_page, order_clause, update_versioned
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from app.core.http import check_if_match
@@ -93,12 +94,23 @@ async def create_program(session: AsyncSession, principal: Principal, data: Prog
     return program
 
 
+_C = Candidate.__table__  # type: ignore[attr-defined]
+_E = ProgramListEntry.__table__  # type: ignore[attr-defined]
+_L = ProgramList.__table__  # type: ignore[attr-defined]
+# A program's screens are facts of every candidate who has it on a list (see candidates.service.facts_changed).
+_FACTS_CHANGED_BY_PROGRAM = (
+    update(_C).where(_C.c.id.in_(select(_L.c.candidate_id).select_from(_E.join(_L, _E.c.list_id == _L.c.id))
+                                 .where(_E.c.program_id == bindparam("pid"))))
+    .values(facts_version=_C.c.facts_version + 1))
+
+
 async def update_program(session: AsyncSession, principal: Principal, program: Program, data: ProgramUpdate,
                          if_match: str | None) -> Program:
     _may_edit(principal, program)
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, PROGRAM_NOT_NULLABLE)
     await update_versioned(session, program, changes, if_match, PROGRAM_CONFLICTS)
+    await session.execute(_FACTS_CHANGED_BY_PROGRAM, {"pid": program.id})
     await commit_or_conflict(session, PROGRAM_CONFLICTS)
     return program
 
@@ -133,6 +145,7 @@ async def list_lists(session: AsyncSession, cand: Candidate, page: PageParams) -
 async def create_list(session: AsyncSession, cand: Candidate, data: ProgramListCreate) -> ProgramList:
     plist = ProgramList(candidate_id=cand.id, **data.model_dump())
     session.add(plist)
+    await facts_changed(session, cand.id)
     await commit_or_conflict(session, LIST_CONFLICTS)
     return plist
 
@@ -142,12 +155,14 @@ async def update_list(session: AsyncSession, plist: ProgramList, data: ProgramLi
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, ("name",))
     await update_versioned(session, plist, changes, if_match, LIST_CONFLICTS)
+    await facts_changed(session, plist.candidate_id)
     await commit_or_conflict(session, LIST_CONFLICTS)
     return plist
 
 
 async def delete_list(session: AsyncSession, plist: ProgramList, if_match: str | None) -> None:
     await delete_versioned(session, plist, if_match)
+    await facts_changed(session, plist.candidate_id)
     await session.commit()
 
 
@@ -175,19 +190,23 @@ async def create_entry(session: AsyncSession, plist: ProgramList, data: EntryCre
             field_error("body.program_id", "unknown program", "unknown")])
     entry = ProgramListEntry(list_id=plist.id, **data.model_dump())
     session.add(entry)
+    await facts_changed(session, plist.candidate_id)
     await commit_or_conflict(session, ENTRY_CONFLICTS)
     return entry
 
 
-async def update_entry(session: AsyncSession, entry: ProgramListEntry, data: EntryUpdate,
+async def update_entry(session: AsyncSession, plist: ProgramList, entry: ProgramListEntry, data: EntryUpdate,
                        if_match: str | None) -> ProgramListEntry:
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, ("status",))
     await update_versioned(session, entry, changes, if_match, ENTRY_CONFLICTS)
+    await facts_changed(session, plist.candidate_id)
     await commit_or_conflict(session, ENTRY_CONFLICTS)
     return entry
 
 
-async def delete_entry(session: AsyncSession, entry: ProgramListEntry, if_match: str | None) -> None:
+async def delete_entry(session: AsyncSession, plist: ProgramList, entry: ProgramListEntry, if_match: str | None
+                       ) -> None:
     await delete_versioned(session, entry, if_match)
+    await facts_changed(session, plist.candidate_id)
     await session.commit()

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.models import Candidate
+from app.candidates.service import facts_changed
 from app.core.crud import delete_versioned, fetch_page, order_clause, update_versioned
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.pagination import PageParams
@@ -38,6 +39,7 @@ async def create_record(session: AsyncSession, cand: Candidate, data: UsceCreate
         values["hands_on"] = HANDS_ON_BY_DEFAULT[values["kind"]]
     rec = UsceRecord(candidate_id=cand.id, **values)
     session.add(rec)
+    await facts_changed(session, cand.id)
     await session.commit()
     return rec
 
@@ -56,10 +58,12 @@ async def update_record(session: AsyncSession, rec: UsceRecord, data: UsceUpdate
                                errors=[field_error("body.end_on", "must be on or after start_on (max 5 years)",
                                                    "date_order")])
     await update_versioned(session, rec, changes, if_match)
+    await facts_changed(session, rec.candidate_id)
     await session.commit()
     return rec
 
 
 async def delete_record(session: AsyncSession, rec: UsceRecord, if_match: str | None) -> None:
     await delete_versioned(session, rec, if_match)
+    await facts_changed(session, rec.candidate_id)
     await session.commit()
