@@ -42,6 +42,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     load_catalogue()  # a malformed data file stops start-up with its message
     load_rulebook()
+    await db.open_read_pool()
     # Everything loaded so far lives as long as the process: keep it out of the cycle collector's way, and collect
     # the young generation less often (requests allocate many short-lived objects and create few cycles).
     gc.collect()

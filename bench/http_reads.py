@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import re
+import secrets
 import shutil
 import socket
 import statistics
@@ -122,8 +123,9 @@ async def _record(s: Any, cand_id: uuid.UUID) -> None:
     plist = ProgramList(candidate_id=cand_id, name="IM 2027", cycle=2027)
     s.add(plist)
     await s.flush()
+    base = 1_000_000_000 + secrets.randbelow(8_000_000_000)  # unique per run: a database may be reused
     for i in range(10):
-        p = Program(acgme_id=f"{1400100000 + i:010d}", name=f"Bench Program {i}", institution="Bench",
+        p = Program(acgme_id=f"{base + i:010d}", name=f"Bench Program {i}", institution="Bench",
                     specialty="internal_medicine", track="categorical", state="NY", sponsors_j1=True,
                     min_step2ck=220 + i * 3, max_years_since_graduation=5, source="bench",
                     facts_as_of=date(2026, 9, 1))

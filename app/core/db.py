@@ -10,6 +10,8 @@ import json
 import sqlite3
 import threading
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -137,6 +139,10 @@ class Database:
         self._sqlite_path: str | None = None
         self._readers = threading.local()
         self._opened: list[sqlite3.Connection] = []
+        self._pg_conninfo: str | None = None
+        self._pg_reads: Any = None  # psycopg_pool.AsyncConnectionPool, opened by the app's lifespan
+        self._read_pool_wanted = False
+        self._pool_size = 1
 
     def configure(self, settings: Settings) -> None:
         self.engine = build_engine(settings)
@@ -144,6 +150,43 @@ class Database:
         url = make_url(settings.database_url)
         self._sqlite_path = (url.database or ":memory:") if url.drivername.startswith("sqlite") else None
         self._readers = threading.local()
+        self._pg_conninfo = (url.set(drivername="postgresql").render_as_string(hide_password=False)
+                             if url.drivername.startswith("postgres") else None)
+        self._pool_size = settings.db_pool_size
+        # As for the engine (NullPool): tests drive the app from several event loops, and a pool belongs to one.
+        self._read_pool_wanted = settings.environment != "test"
+
+    async def open_read_pool(self) -> None:
+        """PostgreSQL: open the pool of autocommit connections for single-statement reads (see `pg_read`).
+        Called by the app's lifespan; without it (scripts, tests) each read opens a connection of its own."""
+        if self.engine is None:
+            self.configure(get_settings())
+        if self._pg_conninfo is None or self._pg_reads is not None or not self._read_pool_wanted:
+            return
+        from psycopg_pool import AsyncConnectionPool
+
+        pool = AsyncConnectionPool(self._pg_conninfo, min_size=1, max_size=self._pool_size, open=False,
+                                   kwargs={"autocommit": True}, max_idle=300)
+        await pool.open(wait=True, timeout=30)
+        self._pg_reads = pool
+
+    @asynccontextmanager
+    async def pg_read(self) -> AsyncIterator[Any]:
+        """PostgreSQL: an autocommit connection for reads. Autocommit spares each read the BEGIN and ROLLBACK round
+        trips of a pooled SQLAlchemy connection, and nothing pings it before lending it out: a connection found
+        broken is dropped by the pool and the read retried (see app.core.reads)."""
+        if self._pg_reads is not None:
+            async with self._pg_reads.connection() as conn:
+                yield conn
+            return
+        import psycopg
+
+        assert self._pg_conninfo is not None
+        conn = await psycopg.AsyncConnection.connect(self._pg_conninfo, autocommit=True)
+        try:
+            yield conn
+        finally:
+            await conn.close()
 
     def sqlite_reader(self) -> sqlite3.Connection | None:
         """For SQLite, this thread's autocommit connection for single-statement reads; None for PostgreSQL.
@@ -189,6 +232,9 @@ class Database:
             conn.close()
         self._opened.clear()
         self._readers = threading.local()
+        if self._pg_reads is not None:
+            pool, self._pg_reads = self._pg_reads, None
+            await pool.close()
         if self.engine is not None:
             await self.engine.dispose()
         self.engine = None

@@ -4,8 +4,9 @@ and rows that leave the database already written as JSON.
 Every candidate-scoped request starts by loading the candidate, and the candidate pages are the most common lists;
 for such short reads the statement, its connection checkout and SQLAlchemy's per-value result processing cost more
 than the query itself. Here the statements are plain SQL built once per shape and dialect, run on the driver's own
-connection (SQLite: the thread's read connection; PostgreSQL: a pooled one), with values adapted and decoded by
-the columns' types, exactly as the ORM would (tests hold the two equal on both databases).
+connection (SQLite: the thread's read connection; PostgreSQL: an autocommit one from a pool of its own), with
+values adapted and decoded by the columns' types, exactly as the ORM would (tests hold the two equal on both
+databases).
 
 JSON rows. For a flat public model (strings, integers, booleans, UUIDs, dates, UTC timestamps, JSON lists) the
 database can write each row's JSON itself, SQLite with `json_object` and PostgreSQL with `row_to_json`, in exactly
@@ -18,12 +19,13 @@ from __future__ import annotations
 
 import uuid
 from collections import namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+import psycopg
 from pydantic import BaseModel
 from sqlalchemy import JSON, Boolean, Date, Integer, Select, String, Table, Uuid
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
@@ -31,6 +33,8 @@ from sqlalchemy.dialects.sqlite import pysqlite as sqlite_dialect
 from sqlmodel.sql.sqltypes import AutoString
 
 from app.core.db import UtcDateTime, db
+
+T = TypeVar("T")
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -115,17 +119,28 @@ def _observe(sql: str) -> None:
 
 async def fetch_all(sql: str, params: dict[str, Any]) -> Rows:
     """Run one read statement; rows as the driver returns them. SQLite: on the thread's read connection;
-    PostgreSQL: on a pooled driver connection."""
+    PostgreSQL: on an autocommit connection from the read pool."""
     if observers:
         _observe(sql)
     reader = db.sqlite_reader()
     if reader is not None:
         return reader.execute(sql, adapt(SQLITE, params)).fetchall()
-    async with db.connect() as conn:
-        driver: Any = (await conn.get_raw_connection()).driver_connection
-        async with driver.cursor() as cur:
-            await cur.execute(sql, params)
-            return await cur.fetchall()  # type: ignore[no-any-return]
+
+    async def work(conn: Any) -> Rows:
+        return await (await conn.execute(sql, params)).fetchall()  # type: ignore[no-any-return]
+
+    return await _on_postgresql(work)
+
+
+async def _on_postgresql(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work` on an autocommit read connection. A connection found broken (the server restarted, say) is
+    dropped by the pool and the work tried once more on another: these are reads, safe to repeat."""
+    try:
+        async with db.pg_read() as conn:
+            return await work(conn)
+    except psycopg.OperationalError:
+        async with db.pg_read() as conn:
+            return await work(conn)
 
 
 async def fetch_both(first: tuple[str, dict[str, Any]], then: Callable[[Rows], tuple[str, dict[str, Any]] | None]
@@ -142,18 +157,17 @@ async def fetch_both(first: tuple[str, dict[str, Any]], then: Callable[[Rows], t
         if observers:
             _observe(second[0])
         return rows, reader.execute(second[0], adapt(SQLITE, second[1])).fetchall()
-    async with db.connect() as conn:
-        driver: Any = (await conn.get_raw_connection()).driver_connection
-        async with driver.cursor() as cur:
-            await cur.execute(*first)
-            rows = await cur.fetchall()
-            second = then(rows)
-            if second is None:
-                return rows, None
-            if observers:
-                _observe(second[0])
-            await cur.execute(*second)
-            return rows, await cur.fetchall()
+
+    async def work(conn: Any) -> tuple[Rows, Rows | None]:
+        rows = await (await conn.execute(*first)).fetchall()
+        second = then(rows)
+        if second is None:
+            return rows, None
+        if observers:
+            _observe(second[0])
+        return rows, await (await conn.execute(*second)).fetchall()
+
+    return await _on_postgresql(work)
 
 
 def dialect() -> str:
@@ -224,14 +238,11 @@ async def read(*queries: tuple[TypedRead, dict[str, Any]]) -> list[list[Any]]:
     reader = db.sqlite_reader()
     if reader is not None:
         return [q.decode(d, reader.execute(q.sql(d), adapt(SQLITE, params)).fetchall()) for q, params in queries]
-    out = []
-    async with db.connect() as conn:
-        driver: Any = (await conn.get_raw_connection()).driver_connection
-        async with driver.cursor() as cur:
-            for q, params in queries:
-                await cur.execute(q.sql(d), params)
-                out.append(q.decode(d, await cur.fetchall()))
-    return out
+
+    async def work(conn: Any) -> list[list[Any]]:
+        return [q.decode(d, await (await conn.execute(q.sql(d), params)).fetchall()) for q, params in queries]
+
+    return await _on_postgresql(work)
 
 
 @dataclass(frozen=True)

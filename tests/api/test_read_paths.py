@@ -136,3 +136,40 @@ def test_the_facts_decode_as_the_orm_decodes_them(client, world):
             assert [r._asdict() for r in rows] == orm
             assert [{k: type(v) for k, v in r._asdict().items()} for r in rows] == \
                 [{k: type(v) for k, v in r.items()} for r in orm]
+
+
+def test_postgresql_reads_use_an_autocommit_pool_opened_and_closed_with_the_app(migrated_database, monkeypatch):
+    """Outside tests the app's lifespan opens a pool of autocommit connections for these reads (no BEGIN and
+    ROLLBACK round trips); on SQLite there is nothing to open. A pooled connection the server has dropped costs
+    the caller nothing: the read is tried again on a fresh one."""
+    import psycopg
+
+    from app.core import reads
+    from app.core.config import get_settings
+    from app.core.db import Database
+
+    async def scenario() -> None:
+        d = Database()
+        d.configure(get_settings().model_copy(update={"environment": "development"}))
+        await d.open_read_pool()
+        try:
+            if d.dialect_name == "sqlite":
+                assert d._pg_reads is None and d.sqlite_reader() is not None
+                return
+            assert d._pg_reads is not None and d.sqlite_reader() is None
+            pids = set()
+            for _ in range(3):  # lent out, given back, lent out again
+                async with d.pg_read() as conn:
+                    assert conn.autocommit
+                    assert (await (await conn.execute("SELECT count(*) FROM candidate")).fetchone()) is not None
+                    pids.add(conn.info.backend_pid)
+            assert len(pids) == 1
+            async with await psycopg.AsyncConnection.connect(d._pg_conninfo, autocommit=True) as admin:
+                await admin.execute("SELECT pg_terminate_backend(%s)", (pids.pop(),))
+            monkeypatch.setattr(reads, "db", d)
+            assert await reads.fetch_all("SELECT 41 + 1", {}) == [(42,)]
+        finally:
+            await d.dispose()
+        assert d._pg_reads is None
+
+    asyncio.run(scenario())
