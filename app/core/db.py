@@ -121,8 +121,9 @@ def build_engine(settings: Settings) -> AsyncEngine:
         kwargs["pool_timeout"] = 30
     elif settings.environment == "test":
         kwargs["poolclass"] = NullPool
-    else:
+    else:  # at most 2 x DB_POOL_SIZE here, plus the read pool's DB_POOL_SIZE (README: Configuration)
         kwargs["pool_size"] = settings.db_pool_size
+        kwargs["max_overflow"] = settings.db_pool_size
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
