@@ -19,7 +19,6 @@ from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -213,13 +212,6 @@ class Database:
             self.configure(get_settings())
         assert self.sessionmaker is not None
         return self.sessionmaker()
-
-    def connect(self) -> AsyncConnection:
-        """A pooled connection for a short read outside the request's session (`async with db.connect() as c`)."""
-        if self.engine is None:
-            self.configure(get_settings())
-        assert self.engine is not None
-        return self.engine.connect()
 
     @property
     def dialect_name(self) -> str:

@@ -117,57 +117,43 @@ def _observe(sql: str) -> None:
         observe(sql)
 
 
-async def fetch_all(sql: str, params: dict[str, Any]) -> Rows:
-    """Run one read statement; rows as the driver returns them. SQLite: on the thread's read connection;
-    PostgreSQL: on an autocommit connection from the read pool."""
-    if observers:
-        _observe(sql)
+Execute = Callable[[str, dict[str, Any]], Awaitable[Rows]]
+
+
+async def run(work: Callable[[Execute], Awaitable[T]]) -> T:
+    """Run `work`'s reads on one connection: SQLite, the thread's read connection; PostgreSQL, an autocommit
+    connection from the read pool. `work` gets `execute(sql, params)`, which answers the rows as the driver returns
+    them. A PostgreSQL connection found broken (the server restarted, say) is dropped by the pool and the work tried
+    once more on another: these are reads, safe to repeat."""
     reader = db.sqlite_reader()
     if reader is not None:
-        return reader.execute(sql, adapt(SQLITE, params)).fetchall()
 
-    async def work(conn: Any) -> Rows:
-        return await (await conn.execute(sql, params)).fetchall()  # type: ignore[no-any-return]
+        async def on_sqlite(sql: str, params: dict[str, Any]) -> Rows:
+            if observers:
+                _observe(sql)
+            return reader.execute(sql, adapt(SQLITE, params)).fetchall()
 
-    return await _on_postgresql(work)
+        return await work(on_sqlite)
 
+    async def attempt() -> T:
+        async with db.pg_read() as conn:
 
-async def _on_postgresql(work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `work` on an autocommit read connection. A connection found broken (the server restarted, say) is
-    dropped by the pool and the work tried once more on another: these are reads, safe to repeat."""
+            async def on_postgresql(sql: str, params: dict[str, Any]) -> Rows:
+                if observers:
+                    _observe(sql)
+                return await (await conn.execute(sql, params)).fetchall()  # type: ignore[no-any-return]
+
+            return await work(on_postgresql)
+
     try:
-        async with db.pg_read() as conn:
-            return await work(conn)
+        return await attempt()
     except psycopg.OperationalError:
-        async with db.pg_read() as conn:
-            return await work(conn)
+        return await attempt()
 
 
-async def fetch_both(first: tuple[str, dict[str, Any]], then: Callable[[Rows], tuple[str, dict[str, Any]] | None]
-                     ) -> tuple[Rows, Rows | None]:
-    """Two reads on one connection, the second chosen from the first's rows (None: no second read)."""
-    if observers:
-        _observe(first[0])
-    reader = db.sqlite_reader()
-    if reader is not None:
-        rows = reader.execute(first[0], adapt(SQLITE, first[1])).fetchall()
-        second = then(rows)
-        if second is None:
-            return rows, None
-        if observers:
-            _observe(second[0])
-        return rows, reader.execute(second[0], adapt(SQLITE, second[1])).fetchall()
-
-    async def work(conn: Any) -> tuple[Rows, Rows | None]:
-        rows = await (await conn.execute(*first)).fetchall()
-        second = then(rows)
-        if second is None:
-            return rows, None
-        if observers:
-            _observe(second[0])
-        return rows, await (await conn.execute(*second)).fetchall()
-
-    return await _on_postgresql(work)
+async def fetch_all(sql: str, params: dict[str, Any]) -> Rows:
+    """One read statement's rows, as the driver returns them."""
+    return await run(lambda execute: execute(sql, params))
 
 
 def dialect() -> str:
@@ -232,17 +218,11 @@ _COMPILERS = {SQLITE: sqlite_dialect.dialect(paramstyle="named"), POSTGRESQL: ps
 async def read(*queries: tuple[TypedRead, dict[str, Any]]) -> list[list[Any]]:
     """Run typed reads on one connection, in order; each one's decoded rows."""
     d = dialect()
-    if observers:
-        for q, _ in queries:
-            _observe(q.sql(d))
-    reader = db.sqlite_reader()
-    if reader is not None:
-        return [q.decode(d, reader.execute(q.sql(d), adapt(SQLITE, params)).fetchall()) for q, params in queries]
 
-    async def work(conn: Any) -> list[list[Any]]:
-        return [q.decode(d, await (await conn.execute(q.sql(d), params)).fetchall()) for q, params in queries]
+    async def work(execute: Execute) -> list[list[Any]]:
+        return [q.decode(d, await execute(q.sql(d), params)) for q, params in queries]
 
-    return await _on_postgresql(work)
+    return await run(work)
 
 
 @dataclass(frozen=True)
@@ -279,12 +259,11 @@ class JsonLister:
         """The items as one JSON array and the total number matching, counted only when the page is full."""
         sql = self.statements(dialect(), where, order)
 
-        def count_unless_known(rows: Rows) -> tuple[str, dict[str, Any]] | None:
+        async def work(execute: Execute) -> tuple[Rows, int]:
+            rows = await execute(sql.page, {**params, "limit": limit, "offset": offset})
             if (rows or offset == 0) and len(rows) < limit:
-                return None  # this page reaches the end: the total is known without a COUNT
-            return sql.count, params
+                return rows, offset + len(rows)  # this page reaches the end: the total is known without a COUNT
+            return rows, int((await execute(sql.count, params))[0][0])
 
-        rows, counted = await fetch_both((sql.page, {**params, "limit": limit, "offset": offset}),
-                                         count_unless_known)
-        total = offset + len(rows) if counted is None else counted[0][0]
-        return ("[" + ",".join([r[0] for r in rows]) + "]").encode(), int(total)
+        rows, total = await run(work)
+        return ("[" + ",".join([r[0] for r in rows]) + "]").encode(), total

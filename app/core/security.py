@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import jwt
 from argon2 import PasswordHasher
@@ -23,8 +23,9 @@ from fastapi import Depends, Request
 from sqlalchemy import bindparam, select
 
 from app.core.config import get_settings
-from app.core.db import db, utcnow
+from app.core.db import utcnow
 from app.core.errors import Forbidden, Unauthorized
+from app.core.reads import TypedRead, read
 
 
 class Role(StrEnum):
@@ -160,12 +161,12 @@ SECURITY_SCHEMES = {
 }
 
 
-_KEY_LOOKUP: Any = None
+_KEY_LOOKUP: TypedRead | None = None
 
 
 async def get_principal(request: Request) -> Principal:
-    """Who is calling. Bearer tokens need no database; API keys are looked up on a short read of their own, so
-    no request pays for a database session it does not use."""
+    """Who is calling. Bearer tokens need no database; API keys are looked up on a short read of their own (see
+    app.core.reads), so no request pays for a database session it does not use."""
     auth = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
     if auth:
@@ -181,13 +182,12 @@ async def get_principal(request: Request) -> Principal:
         global _KEY_LOOKUP
         if _KEY_LOOKUP is None:
             t = ApiKey.__table__  # type: ignore[attr-defined]
-            _KEY_LOOKUP = select(t.c.id, t.c.organization_id).where(t.c.key_hash == bindparam("h"),
-                                                                    t.c.revoked_at.is_(None))
-        async with db.connect() as conn:
-            row = (await conn.execute(_KEY_LOOKUP, {"h": hash_api_key(api_key)})).first()
-        if row is None:
+            _KEY_LOOKUP = TypedRead(select(t.c.id, t.c.organization_id).where(t.c.key_hash == bindparam("h"),
+                                                                              t.c.revoked_at.is_(None)))
+        rows = (await read((_KEY_LOOKUP, {"h": hash_api_key(api_key)})))[0]
+        if not rows:
             raise Unauthorized("The API key is invalid or revoked.")
-        return Principal(role=Role.system, organization_id=row.organization_id, api_key_id=row.id)
+        return Principal(role=Role.system, organization_id=rows[0].organization_id, api_key_id=rows[0].id)
     raise Unauthorized()
 
 

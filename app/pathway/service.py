@@ -158,41 +158,40 @@ def answers() -> AnswerCache:
     return _answers
 
 
-def _resolve(cand: Any, as_of: date | None, cycle: int | None) -> tuple[date, RuleBook, int]:
-    day = as_of or datetime.now(UTC).date()
-    book = rulebook()
-    return day, book, resolve_cycle(book, cycle, cand.target_match_year, day)
-
-
 async def _answer(view: Hashable, cand: Any, *, as_of: date | None, cycle: int | None,
-                  compute: Callable[[Computation], bytes]) -> bytes:
-    """A computed view's rendered answer: from the cache when one was kept under the same key, else computed.
+                  compute: Callable[[Computation], bytes]) -> tuple[bytes, int]:
+    """A computed view's rendered answer and the Match cycle it is for: from the cache when one was kept under the
+    same key, else computed.
 
     The key names everything the answer depends on: the view and its parameters, the candidate's `version` (its
     own row) and `facts_version` (bumped in the same transaction as any change to its milestones, USCE, program
     lists, entries or their programs), the Match cycle, the as_of day and the rule set. The answer is a pure
     function of those, so a kept answer is the one a fresh computation would give."""
-    day, book, year = _resolve(cand, as_of, cycle)
+    day = as_of or datetime.now(UTC).date()
+    book = rulebook()
+    year = resolve_cycle(book, cycle, cand.target_match_year, day)
     key = (view, cand.id, cand.version, cand.facts_version, year, day, id(book))
     cache = answers()
     body = cache.get(key)
     if body is None:
         body = compute(Computation(await load_facts(cand), book, year, day))
         cache.put(key, body)
-    return body
+    return body, year
 
 
 async def next_step_json(cand: Any, *, as_of: date | None, cycle: int | None) -> bytes:
-    return await _answer("next_step", cand, as_of=as_of, cycle=cycle, compute=lambda c: dumps(
+    body, _ = await _answer("next_step", cand, as_of=as_of, cycle=cycle, compute=lambda c: dumps(
         NextStepPublic.from_result(next_step(c.facts, c.book, c.cycle, c.as_of))))
+    return body
 
 
 async def readiness_json(cand: Any, *, as_of: date | None, cycle: int | None,
                          what_if: WhatIf) -> bytes:
     hypothetical = None if what_if.is_empty else what_if
-    return await _answer(("readiness", hypothetical), cand, as_of=as_of, cycle=cycle,
-                         compute=lambda c: dumps(ReadinessPublic.from_result(
-                             readiness(c.facts, c.book, c.cycle, c.as_of, hypothetical))))
+    body, _ = await _answer(("readiness", hypothetical), cand, as_of=as_of, cycle=cycle,
+                            compute=lambda c: dumps(ReadinessPublic.from_result(
+                                readiness(c.facts, c.book, c.cycle, c.as_of, hypothetical))))
+    return body
 
 
 async def screening_json(cand: Any, plist: Any, *, as_of: date | None, cycle: int | None
@@ -204,21 +203,22 @@ async def screening_json(cand: Any, plist: Any, *, as_of: date | None, cycle: in
         entries = [e for e in c.facts.entries if e.list_id == list_id]
         return dumps(ScreeningPublic.from_result(screen(c.facts, entries, c.book, c.cycle, c.as_of)))
 
-    return await _answer(("screening", list_id), cand, as_of=as_of,
-                         cycle=cycle if cycle is not None else plist.cycle, compute=compute)
+    body, _ = await _answer(("screening", list_id), cand, as_of=as_of,
+                            cycle=cycle if cycle is not None else plist.cycle, compute=compute)
+    return body
 
 
 async def timeline_json(cand: Any, *, as_of: date | None, cycle: int | None) -> bytes:
-    return await _answer("timeline", cand, as_of=as_of, cycle=cycle, compute=lambda c: dumps(
+    body, _ = await _answer("timeline", cand, as_of=as_of, cycle=cycle, compute=lambda c: dumps(
         TimelinePublic.from_result(timeline(c.facts, c.book, c.cycle, c.as_of))))
+    return body
 
 
 async def timeline_ics(cand: Any, *, as_of: date | None, cycle: int | None
                        ) -> tuple[bytes, int]:
     """The timeline as an iCalendar feed, and the cycle it is for."""
-    body = await _answer("timeline.ics", cand, as_of=as_of, cycle=cycle, compute=lambda c: to_icalendar(
+    return await _answer("timeline.ics", cand, as_of=as_of, cycle=cycle, compute=lambda c: to_icalendar(
         timeline(c.facts, c.book, c.cycle, c.as_of), f"candidate-{cand.id}").encode())
-    return body, _resolve(cand, as_of, cycle)[2]
 
 
 async def load_cohort(session: AsyncSession, organization_id: uuid.UUID,

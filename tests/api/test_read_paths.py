@@ -18,6 +18,7 @@ from app.candidates.schemas import CandidatePublic
 from app.candidates.service import _BY_ID
 from app.core.pagination import render_one
 from app.core.reads import JsonProjection, read
+from app.core.types import PublicModel
 from tests.api.helpers import candidate_body
 from tests.conftest import sync_engine
 
@@ -115,7 +116,7 @@ def test_candidates_without_a_value_sort_last_either_way(client, world, sort, ex
 def test_a_column_without_a_json_form_is_refused():
     table = Table("t", MetaData(), Column("ratio", Float))
 
-    class M(CandidatePublic.__base__):  # type: ignore[name-defined, misc]
+    class M(PublicModel):
         ratio: float
 
     with pytest.raises(TypeError, match="ratio"):
