@@ -8,7 +8,7 @@ WORKERS ?= 2
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install install-dev run serve migrate seed test test-sqlite test-postgres lint format openapi \
+.PHONY: install install-dev run serve worker migrate seed test test-sqlite test-postgres lint format openapi \
         check-openapi contract bench clean
 
 $(BIN)/python:
@@ -34,7 +34,11 @@ seed: install
 
 ## run: install, migrate the embedded database, load the demo data when empty, serve on $(HOST):$(PORT)
 run: migrate seed
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+	WORKER_IN_PROCESS=true $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+## worker: the background worker (webhooks, imports, computed events); run any number beside `make serve`
+worker: install
+	$(BIN)/python -m app worker
 
 ## serve: production-style, several workers (migrate first, once, with `make migrate`)
 serve: install

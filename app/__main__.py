@@ -1,4 +1,4 @@
-"""Command line: `python -m app migrate | seed | openapi [PATH] | check-openapi [PATH] | serve`."""
+"""Command line: `python -m app migrate | seed | worker | openapi [PATH] | check-openapi [PATH]`."""
 
 from __future__ import annotations
 
@@ -49,6 +49,10 @@ def main(argv: list[str]) -> int:
             shown = "(from MATCHREADY_DEMO_PASSWORD)" if os.environ.get("MATCHREADY_DEMO_PASSWORD") else password
             print(f"password: {shown}")
         return 0
+    if cmd == "worker":
+        from app.worker import main as worker_main
+
+        return worker_main()
     if cmd == "openapi":
         path = Path(argv[1]) if len(argv) > 1 else OPENAPI_PATH
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.accounts.router import auth_router, org_router, user_router
 from app.candidates.router import router as candidates_router
+from app.events.router import router as events_router
 from app.matching.router import router as matching_router
 from app.milestones.router import router as milestones_router
 from app.milestones.router import types_router as milestone_types_router
@@ -28,4 +29,5 @@ api_routers: tuple[APIRouter, ...] = (
     cohort_router,
     cycles_router,
     matching_router,
+    events_router,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,12 +13,14 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from app.api import api_routers
+from app.core.config import get_settings
 from app.core.db import SessionMiddleware, db
 from app.core.errors import PROBLEM_TYPES, FieldError, Problem, install_error_handlers
 from app.core.http import RequestGuard
 from app.core.links import add_links
 from app.core.security import SECURITY_SCHEMES
 from app.health import router as health_router
+from app.models import import_all_models
 
 DESCRIPTION = """
 MatchReady walks an international medical graduate (IMG) down the road to a US residency: USMLE, OET and the
@@ -43,16 +46,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     load_catalogue()  # a malformed data file stops start-up with its message
     load_rulebook()
     await db.open_read_pool()
+    worker: asyncio.Task[None] | None = None
+    stop = asyncio.Event()
+    if get_settings().worker_in_process:
+        from app.worker import run_worker
+
+        worker = asyncio.create_task(run_worker(stop), name="worker")
     # Everything loaded so far lives as long as the process: keep it out of the cycle collector's way, and collect
     # the young generation less often (requests allocate many short-lived objects and create few cycles).
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
     yield
+    if worker is not None:  # let each job finish its batch
+        stop.set()
+        await worker
     await db.dispose()
 
 
 def create_app() -> FastAPI:
+    import_all_models()  # every table and every sink of the write hook, whatever the routers import
     app = FastAPI(
         title="MatchReady API",
         version="1.0.0",

@@ -21,6 +21,8 @@ class OrganizationUpdate(InputModel):
 class OrganizationPublic(PublicModel):
     id: uuid.UUID
     name: str
+    version: int = Field(description="Bumped by every change; the value of the `ETag` (`\"v<version>\"`), so "
+                                     "an item read from a list can be sent back with `If-Match`.")
     created_at: datetime
     updated_at: datetime
 
@@ -55,6 +57,8 @@ class UserPublic(PublicModel):
     organization_id: uuid.UUID | None
     candidate_id: uuid.UUID | None
     is_active: bool
+    version: int = Field(description="Bumped by every change; the value of the `ETag` (`\"v<version>\"`), so "
+                                     "an item read from a list can be sent back with `If-Match`.")
     created_at: datetime
     updated_at: datetime
 
@@ -69,6 +73,8 @@ class ApiKeyPublic(PublicModel):
     organization_id: uuid.UUID
     name: str
     prefix: str = Field(description="The first characters of the key, to recognise it.")
+    version: int = Field(description="Bumped by every change; the value of the `ETag` (`\"v<version>\"`), so "
+                                     "an item read from a list can be sent back with `If-Match`.")
     created_at: datetime
     revoked_at: datetime | None
 

@@ -18,9 +18,10 @@ from app.candidates.schemas import (
 )
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
-from app.core.http import IdempotencyKeyHeader, IfMatchHeader, etag_for
+from app.core.http import IdempotencyKeyHeader, IfMatchHeader, etag_for, upsert_responses, upserted
 from app.core.pagination import Page, PageDep, page_json_response, render_one
 from app.core.security import PrincipalDep
+from app.core.types import Instant
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
 
@@ -49,11 +50,18 @@ async def list_candidates(
     q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$",
                                    description="Search in name and email.")] = None,
     sort: Annotated[CandidateSort, Query(description="Field to sort by; `-` for descending.")] = "created_at",
+    external_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:\-]{1,100}$",
+                                             description="Your system's id: at most one candidate.")] = None,
+    updated_since: Annotated[Instant | None, Query(
+        description="Only candidates changed at or after this instant (RFC 3339 with a zone, e.g. "
+                    "`2026-12-01T00:00:00Z`). For a sync of every change, the change feed `/v1/events` misses "
+                    "nothing, deletions included.")] = None,
 ) -> Response:
     """Candidates you can see (your organization's; your own record for a candidate), stable order."""
     items, total = await service.list_candidates(
         principal, page, organization_id=organization_id, target_match_year=target_match_year,
-        us_status=us_status, visa_need=visa_need, q=q, sort=sort)
+        us_status=us_status, visa_need=visa_need, q=q, sort=sort, external_id=external_id,
+        updated_since=updated_since)
     return page_json_response(items, total, page)
 
 
@@ -65,12 +73,8 @@ async def create_candidate(session: SessionDep, principal: PrincipalDep, body: C
     return _one(cand, 201, location=True)
 
 
-@router.put(
-    "/by-external-id/{external_id}",
-    response_model=CandidatePublic,
-    responses={201: {"description": "Created.", "model": CandidatePublic},
-               **problem_responses(*WRITE_BODY, 412)},
-)
+@router.put("/by-external-id/{external_id}", response_model=CandidatePublic,
+            responses=upsert_responses(CandidatePublic))
 async def upsert_candidate_by_external_id(
     session: SessionDep,
     principal: PrincipalDep,
@@ -78,10 +82,19 @@ async def upsert_candidate_by_external_id(
     body: CandidateUpsert,
     if_match: IfMatchHeader = None,
 ) -> Response:
-    """Idempotent upsert for university systems: 201 when created, 200 when replaced or unchanged.
-    `If-Match` is optional here; when sent it must match."""
-    cand, created = await service.upsert_by_external_id(session, principal, external_id, body, if_match)
-    return _one(cand, 201 if created else 200, location=created)
+    """Idempotent upsert for university systems: 201 when created, 200 when replaced or unchanged (header
+    `Upsert-Result`). `If-Match` is optional here; when sent it must match."""
+    cand, outcome = await service.upsert_by_external_id(session, principal, external_id, body, if_match)
+    return upserted(_one(cand), outcome, f"/v1/candidates/{cand.id}")
+
+
+@router.get("/by-external-id/{external_id}", response_model=CandidatePublic, responses=problem_responses(*READ))
+async def get_candidate_by_external_id(
+    session: SessionDep, principal: PrincipalDep,
+    external_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:\-]{1,100}$")],
+) -> Response:
+    """The candidate your organization's system knows as `external_id`."""
+    return _one(await service.get_by_external_id(session, principal, external_id))
 
 
 @router.get("/{candidate_id}", response_model=CandidatePublic, responses=problem_responses(*READ))

@@ -114,6 +114,8 @@ class CandidatePublic(PublicModel):
     target_specialties: list[str]
     target_match_year: int | None
     visa_need: VisaNeed
+    version: int = Field(description="Bumped by every change; the value of the `ETag` (`\"v<version>\"`), so "
+                                     "an item read from a list can be sent back with `If-Match`.")
     created_at: datetime
     updated_at: datetime
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Organization
@@ -18,16 +19,16 @@ from app.candidates.schemas import (
     CandidateUpdate,
     CandidateUpsert,
 )
-from app.core.crud import commit_or_conflict, conflict_from, delete_versioned, update_versioned
+from app.core.changes import Change, Subject, add_sink, register_subject, set_organization_resolver
+from app.core.crud import commit_or_conflict, delete_versioned, update_versioned, upsert
 from app.core.errors import (
     DomainRuleViolation,
     Forbidden,
     NotFound,
-    PreconditionFailed,
     ValidationFailed,
     field_error,
 )
-from app.core.http import check_if_match
+from app.core.http import UpsertOutcome
 from app.core.pagination import PageParams
 from app.core.reads import SQLITE, JsonLister, TypedRead, as_uuid, dialect, fetch_all, placeholder, read
 from app.core.security import Principal, Role
@@ -74,15 +75,28 @@ async def get_candidate_json(principal: Principal, candidate_id: uuid.UUID) -> t
     return rows[0][1], rows[0][2]
 
 
-_FACTS_CHANGED = (update(_TABLE).where(_TABLE.c.id == bindparam("cid"))
-                  .values(facts_version=_TABLE.c.facts_version + 1))
+def _public(cand: Any) -> dict[str, Any]:
+    return CandidatePublic.model_validate(cand).model_dump(mode="json")
 
 
-async def facts_changed(session: AsyncSession, candidate_id: uuid.UUID) -> None:
-    """Something the computed views read besides the candidate row changed (a milestone, a USCE record, a program
-    list or entry): bump `facts_version` in the same transaction, so no answer cached under the old one is served
-    again, by any worker."""
-    await session.execute(_FACTS_CHANGED, {"cid": candidate_id})
+def _bump_facts(conn: Connection, changes: list[Change]) -> None:
+    """A sink of the write hook: something the computed views read besides the candidate row changed (a
+    milestone, a USCE record, a program list or entry): bump `facts_version` in the same transaction, so no
+    answer cached under the old one is served again, by any worker."""
+    ids = {ch.candidate_id for ch in changes if ch.subject.facts and ch.candidate_id is not None}
+    if ids:
+        conn.execute(update(_TABLE).where(_TABLE.c.id.in_(ids)).values(facts_version=_TABLE.c.facts_version + 1))
+
+
+def _organizations(conn: Connection, ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    rows = conn.execute(select(_TABLE.c.id, _TABLE.c.organization_id).where(_TABLE.c.id.in_(ids)))
+    return {r.id: r.organization_id for r in rows}
+
+
+register_subject(Subject(table="candidate", type="candidate", render=_public, candidate_of=lambda _c, o: o.id,
+                         organization_of=lambda o: o.organization_id, personal=True))
+set_organization_resolver(_organizations)
+add_sink(_bump_facts, order=10)
 
 
 async def _load_for_write(session: AsyncSession, cand: Any) -> Candidate:
@@ -122,6 +136,7 @@ def _order(sort: str) -> str:
 async def list_candidates(
     principal: Principal, page: PageParams, *, organization_id: uuid.UUID | None,
     target_match_year: int | None, us_status: str | None, visa_need: str | None, q: str | None, sort: str,
+    external_id: str | None = None, updated_since: datetime | None = None,
 ) -> tuple[bytes, int]:
     """One page of the candidates the caller may see, as a JSON array, and the total."""
     d = dialect()
@@ -146,6 +161,11 @@ async def list_candidates(
         equals("us_status", us_status)
     if visa_need is not None:
         equals("visa_need", visa_need)
+    if external_id is not None:
+        equals("external_id", external_id)
+    if updated_since is not None:
+        where.append(f"candidate.updated_at >= {placeholder(d, 'updated_since')}")
+        params["updated_since"] = updated_since
     if q:
         params["q"] = f"%{_escape_like(q.lower())}%"
         if d == SQLITE:  # SQLite's LIKE ignores ASCII case, as ILIKE does
@@ -210,39 +230,42 @@ async def delete_candidate(session: AsyncSession, principal: Principal, row: Any
     await session.commit()
 
 
+async def get_by_external_id(session: AsyncSession, principal: Principal, external_id: str) -> Candidate:
+    """The candidate of the caller's organization known as `external_id`, or 404."""
+    if principal.organization_id is None or principal.role is Role.candidate:
+        raise NotFound("Candidate not found.")  # admins and candidates have no organization's ids to look up
+    cand = await _find_by_external_id(session, principal.organization_id, external_id)
+    if cand is None:
+        raise NotFound("Candidate not found.")
+    return cand
+
+
+async def _find_by_external_id(session: AsyncSession, organization_id: uuid.UUID, external_id: str
+                               ) -> Candidate | None:
+    return (await session.execute(select(Candidate).where(
+        Candidate.organization_id == organization_id, Candidate.external_id == external_id))).scalars().first()
+
+
 async def upsert_by_external_id(session: AsyncSession, principal: Principal, external_id: str,
-                                data: CandidateUpsert, if_match: str | None) -> tuple[Candidate, bool]:
-    """Create or replace the candidate your system knows as `external_id`. Returns (candidate, created)."""
+                                data: CandidateUpsert, if_match: str | None) -> tuple[Candidate, UpsertOutcome]:
+    """Create or replace the candidate your system knows as `external_id`."""
     if principal.role not in (Role.system, Role.advisor):
         raise Forbidden("Only an organization's systems and advisors upsert by external id.")
-    assert principal.organization_id is not None
-    if if_match is not None and not if_match.strip():
-        if_match = None  # If-Match is optional here: an empty one is no precondition (not a 428)
+    org_id = principal.organization_id
+    assert org_id is not None
     values = data.model_dump()
     _check_consistency(values)
-    for attempt in range(2):
-        existing = (await session.execute(select(Candidate).where(
-            Candidate.organization_id == principal.organization_id, Candidate.external_id == external_id
-        ))).scalars().first()
-        if existing is not None:
-            if if_match is not None:
-                check_if_match(if_match, existing.version)
-            current = {k: getattr(existing, k) for k in values}
-            if current == values:
-                return existing, False  # nothing changed: same ETag, no write
-            await update_versioned(session, existing, values, if_match or f'"v{existing.version}"', CONFLICTS)
-            await commit_or_conflict(session, CONFLICTS)
-            return existing, False
-        if if_match is not None:
-            raise PreconditionFailed("No candidate has this external_id yet; If-Match cannot match.")
-        cand = Candidate(organization_id=principal.organization_id, external_id=external_id, **values)
+
+    async def create() -> Candidate:
+        cand = Candidate(organization_id=org_id, external_id=external_id, **values)
         session.add(cand)
-        try:
-            await session.commit()
-            return cand, True
-        except IntegrityError as exc:
-            await session.rollback()
-            if "external_id" in str(exc.orig) and attempt == 0:
-                continue  # a concurrent upsert created it first: update instead
-            raise conflict_from(exc, CONFLICTS) from exc
-    raise AssertionError("unreachable")
+        await commit_or_conflict(session, CONFLICTS)
+        return cand
+
+    async def replace(existing: Candidate) -> bool:
+        changed = await update_versioned(session, existing, values, f'"v{existing.version}"', CONFLICTS)
+        await commit_or_conflict(session, CONFLICTS)
+        return changed
+
+    return await upsert(session, if_match=if_match, find=lambda: _find_by_external_id(session, org_id, external_id),
+                        create=create, replace=replace)

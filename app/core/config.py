@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     max_simulation_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # Rendered answers of the computed views kept per worker (0: compute every request afresh).
     computed_cache_entries: int = Field(default=4096, ge=0)
+    # The change feed keeps events this many days at least (GET /v1/events; webhooks retry within it).
+    event_retention_days: int = Field(default=30, ge=30)
+    # Run the background worker inside each server process (`make run` sets it; production runs `make worker`).
+    worker_in_process: bool = False
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import SQLModel
 
-from app.core.db import utcnow
 from app.core.errors import Conflict, PreconditionFailed
-from app.core.http import check_if_match
+from app.core.http import UpsertOutcome, check_if_match
 from app.core.pagination import PageParams
 
 M = TypeVar("M", bound=SQLModel)
@@ -21,38 +21,37 @@ M = TypeVar("M", bound=SQLModel)
 async def update_versioned(
     session: AsyncSession, obj: Any, changes: dict[str, Any], if_match: str | None,
     conflicts: dict[str, tuple[str, str]] | None = None,
-) -> None:
-    """Apply `changes` only if the caller saw the current version; a concurrent writer makes this a 412.
-    The UPDATE runs here, not at commit, so a unique violation surfaces here: a 409 from `conflicts`."""
+) -> bool:
+    """Apply `changes` only if the caller saw the current version; returns whether anything changed.
+
+    The ORM writes it (`UPDATE ... WHERE id = :id AND version = :read`, see app.core.models), so the write hook
+    sees it; a concurrent writer makes it a 412, and a change that sets every field to its current value writes
+    nothing and keeps the version. The UPDATE runs here, not at commit, so a unique violation is a 409 here."""
     check_if_match(if_match, obj.version)
-    table = type(obj)
-    new_version = obj.version + 1
-    values = {**changes, "version": new_version, "updated_at": utcnow()}
-    try:
-        result = await session.execute(
-            update(table).where(table.id == obj.id, table.version == obj.version).values(**values)  # type: ignore[attr-defined]
-            .execution_options(synchronize_session=False)
-        )
-    except IntegrityError as exc:
-        await session.rollback()
-        raise conflict_from(exc, conflicts or {}) from exc
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise PreconditionFailed("The resource was changed by another request; read it again and retry.")
-    for key, value in values.items():
+    for key, value in changes.items():
         setattr(obj, key, value)
+    if not session.is_modified(obj, include_collections=False):
+        return False
+    await flush_or_conflict(session, conflicts or {})
+    return True
 
 
 async def delete_versioned(session: AsyncSession, obj: Any, if_match: str | None) -> None:
-    from sqlalchemy import delete
-
     check_if_match(if_match, obj.version)
-    table = type(obj)
-    result = await session.execute(
-        delete(table).where(table.id == obj.id, table.version == obj.version)  # type: ignore[attr-defined]
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise PreconditionFailed("The resource was changed by another request; read it again and retry.")
+    await session.delete(obj)
+    await flush_or_conflict(session, {})
+
+
+async def flush_or_conflict(session: AsyncSession, conflicts: dict[str, tuple[str, str]]) -> None:
+    """Flush; a row changed by someone else since it was read is a 412, a unique violation a 409."""
+    try:
+        await session.flush()
+    except StaleDataError as exc:
+        await session.rollback()
+        raise PreconditionFailed("The resource was changed by another request; read it again and retry.") from exc
+    except IntegrityError as exc:
+        await session.rollback()
+        raise conflict_from(exc, conflicts) from exc
 
 
 async def fetch_page(
@@ -89,6 +88,9 @@ async def commit_or_conflict(session: AsyncSession, conflicts: dict[str, tuple[s
     """Commit; a unique-constraint violation becomes a 409 naming the field (constraint names are stable)."""
     try:
         await session.commit()
+    except StaleDataError as exc:
+        await session.rollback()
+        raise PreconditionFailed("The resource was changed by another request; read it again and retry.") from exc
     except IntegrityError as exc:
         await session.rollback()
         raise conflict_from(exc, conflicts) from exc
@@ -100,3 +102,31 @@ def conflict_from(exc: IntegrityError, conflicts: dict[str, tuple[str, str]]) ->
         if needle in message:
             return Conflict(detail, code=code)
     return Conflict("The change conflicts with existing data.", code="conflict")
+
+
+async def upsert(
+    session: AsyncSession, *, if_match: str | None,
+    find: Callable[[], Awaitable[Any | None]],
+    create: Callable[[], Awaitable[Any]],
+    replace: Callable[[Any], Awaitable[bool]],
+) -> tuple[Any, UpsertOutcome]:
+    """The idempotent `PUT .../by-external-id/{external_id}`: create the row, or replace the one found; the same
+    body twice is one row, and the second answer is `unchanged` with the same version. `If-Match` is optional
+    here; when sent it must match (and cannot, when there is nothing yet). `create` and `replace` commit; a
+    concurrent upsert that created the row first makes this one a replace."""
+    if if_match is not None and not if_match.strip():
+        if_match = None  # an empty If-Match is no precondition (not a 428)
+    for attempt in range(2):
+        existing = await find()
+        if existing is not None:
+            if if_match is not None:
+                check_if_match(if_match, existing.version)
+            return existing, ("updated" if await replace(existing) else "unchanged")
+        if if_match is not None:
+            raise PreconditionFailed("Nothing has this external_id yet; If-Match cannot match.")
+        try:
+            return await create(), "created"
+        except Conflict as exc:
+            if exc.code != "external_id_taken" or attempt:
+                raise
+    raise AssertionError("unreachable")

@@ -6,9 +6,9 @@ import hashlib
 import logging
 import re
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Header, Response
+from fastapi import Header, Path, Response
 from pydantic import BaseModel
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,7 @@ from app.core.errors import (
     problem_response,
 )
 from app.core.serialization import dumps
+from app.core.types import EXTERNAL_ID_PATTERN
 
 log = logging.getLogger("matchready.http")
 
@@ -250,3 +251,32 @@ def _replay_receive(body: bytes) -> Receive:
 async def _empty_receive() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
+
+
+# ---- upserts by external id ----------------------------------------------------------------------------------
+
+UpsertOutcome = Literal["created", "updated", "unchanged"]
+UPSERT_HEADER = "Upsert-Result"
+
+ExternalIdPath = Annotated[str, Path(pattern=EXTERNAL_ID_PATTERN, description="Your system's id of the record.")]
+
+_UPSERT_HEADER_DOC = {UPSERT_HEADER: {"description": "`created`, `updated` or `unchanged` (the same body again "
+                                                     "changes nothing and keeps the version).",
+                                      "schema": {"type": "string", "enum": ["created", "updated", "unchanged"]}}}
+
+
+def upsert_responses(model: type[BaseModel], *problems: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a `PUT .../by-external-id/{external_id}`: 201 when created, 200 otherwise."""
+    from app.core.errors import WRITE_BODY, problem_responses
+
+    return {200: {"description": "Replaced, or unchanged.", "headers": _UPSERT_HEADER_DOC},
+            201: {"description": "Created.", "model": model, "headers": _UPSERT_HEADER_DOC},
+            **problem_responses(*WRITE_BODY, 412, *problems)}
+
+
+def upserted(response: Response, outcome: UpsertOutcome, location: str) -> Response:
+    response.headers[UPSERT_HEADER] = outcome
+    if outcome == "created":
+        response.status_code = 201
+        response.headers["Location"] = location
+    return response

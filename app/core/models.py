@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UtcDateTime, new_id, utcnow
@@ -15,3 +17,10 @@ class ResourceBase(SQLModel):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)  # type: ignore[call-overload]
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)  # type: ignore[call-overload]
     version: int = Field(default=1, nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+        # Optimistic concurrency by the ORM: every UPDATE and DELETE of a row carries `WHERE version = <read>`
+        # and bumps it, so a concurrent writer's change is never overwritten (StaleDataError -> 412). A flush
+        # that changes nothing emits no UPDATE, so the version (the ETag) stays.
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]

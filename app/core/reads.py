@@ -102,7 +102,13 @@ def as_uuid(value: Any) -> uuid.UUID:
 def adapt(dialect: str, params: dict[str, Any]) -> dict[str, Any]:
     if dialect != SQLITE:
         return params
-    return {k: (v.hex if isinstance(v, uuid.UUID) else v) for k, v in params.items()}
+    return {k: (v.hex if isinstance(v, uuid.UUID) else
+                _sqlite_timestamp(v) if isinstance(v, datetime) else v) for k, v in params.items()}
+
+
+def _sqlite_timestamp(value: datetime) -> str:
+    """As SQLAlchemy stores a UtcDateTime in SQLite (UTC, microseconds always written), so text compares in order."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 Rows = Sequence[tuple[Any, ...]]

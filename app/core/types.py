@@ -9,6 +9,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -101,3 +102,23 @@ class InputModel(BaseModel):
 
 class PublicModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+# Your system's ids: a candidate's unique per organization, a milestone's, USCE record's or program list's unique
+# per candidate. Letters, digits and `._:-`, so they sit in a path segment as they are.
+EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
+ExternalId = Annotated[str, StringConstraints(pattern=EXTERNAL_ID_PATTERN)]
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(value: Any) -> Any:
+    # pydantic would also read "0.5" or "1700000000" as a Unix time; the contract says RFC 3339.
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with a zone, e.g. 2026-12-01T00:00:00Z")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+"""A timestamp in RFC 3339 with its zone (`Z` or an offset), as a query parameter or a field."""

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, Response
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
-from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
+from app.core.http import (
+    ExternalIdPath,
+    IdempotencyKeyHeader,
+    IfMatchHeader,
+    json_response,
+    upsert_responses,
+    upserted,
+)
 from app.core.pagination import Page, PageDep, page_response
 from app.core.security import PrincipalDep
 from app.milestones import service
@@ -66,6 +73,22 @@ async def create_milestone(session: SessionDep, cand: CandidateDep, body: Milest
     Step 2 CS can no longer be attempted, the USMLE attempt limit applies."""
     m = await service.create_milestone(session, cand, body)
     return _one(m, 201, location=True)
+
+
+@router.put("/by-external-id/{external_id}", response_model=MilestonePublic,
+            responses=upsert_responses(MilestonePublic))
+async def upsert_milestone_by_external_id(session: SessionDep, cand: CandidateDep, external_id: ExternalIdPath,
+                                          body: MilestoneCreate, if_match: IfMatchHeader = None) -> Response:
+    """Idempotent upsert for your system: the same body twice is one milestone, the second answer `unchanged`
+    (header `Upsert-Result`). A full replacement; the type of an existing milestone cannot change (409)."""
+    m, outcome = await service.upsert_milestone(session, cand, external_id, body, if_match)
+    return upserted(_one(m), outcome, f"/v1/candidates/{m.candidate_id}/milestones/{m.id}")
+
+
+@router.get("/by-external-id/{external_id}", response_model=MilestonePublic, responses=problem_responses(*READ))
+async def get_milestone_by_external_id(session: SessionDep, cand: CandidateDep, external_id: ExternalIdPath
+                                       ) -> Response:
+    return _one(await service.get_milestone_by_external_id(session, cand, external_id))
 
 
 @router.get("/{milestone_id}", response_model=MilestonePublic, responses=problem_responses(*READ))

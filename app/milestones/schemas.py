@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from app.core.types import InputModel, LongText, Name, PublicModel, SaneDate
+from app.core.types import ExternalId, InputModel, LongText, Name, PublicModel, SaneDate
 from app.pathway.catalogue import MILESTONE_CODES
 
 MilestoneCode = StrEnum("MilestoneCode", {c: c for c in MILESTONE_CODES})  # type: ignore[misc]
@@ -35,6 +35,9 @@ class MilestoneCreate(InputModel):
     model_config = ConfigDict(json_schema_extra={"example": {
         "type_code": "usmle_step2ck", "status": "passed", "attempt": 1, "completed_on": "2026-08-14",
         "result": {"score": 241}}})
+    external_id: ExternalId | None = Field(default=None, description="Your system's id; unique per candidate. "
+                                                                     "`PUT .../by-external-id/{external_id}` "
+                                                                     "upserts by it.")
     type_code: MilestoneCode
     status: MilestoneStatus = "planned"
     attempt: int | None = Field(default=None, ge=1, le=20, description="Exam attempt number; defaults to the next.")
@@ -48,6 +51,7 @@ class MilestoneCreate(InputModel):
 class MilestoneUpdate(InputModel):
     model_config = ConfigDict(json_schema_extra={"example": {"status": "passed", "completed_on": "2026-08-14",
                                                              "result": {"score": 241}}})
+    external_id: ExternalId | None = Field(default=None, description="null clears it.")
     status: MilestoneStatus | None = None
     attempt: int | None = Field(default=None, ge=1, le=20)
     scheduled_on: SaneDate | None = None
@@ -72,6 +76,7 @@ class MilestoneResultPublic(PublicModel):
 class MilestonePublic(PublicModel):
     id: uuid.UUID
     candidate_id: uuid.UUID
+    external_id: str | None
     type_code: str
     status: MilestoneStatus
     attempt: int | None
@@ -79,6 +84,8 @@ class MilestonePublic(PublicModel):
     completed_on: date | None
     result: MilestoneResultPublic | None
     notes: str | None
+    version: int = Field(description="Bumped by every change; the value of the `ETag` (`\"v<version>\"`), so "
+                                     "an item read from a list can be sent back with `If-Match`.")
     created_at: datetime
     updated_at: datetime
 

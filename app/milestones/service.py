@@ -8,16 +8,29 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.models import Candidate
-from app.candidates.service import facts_changed
-from app.core.crud import delete_versioned, fetch_page, order_clause, update_versioned
-from app.core.errors import NotFound, ValidationFailed, field_error
+from app.core.changes import Subject, register_subject
+from app.core.crud import (
+    commit_or_conflict,
+    delete_versioned,
+    fetch_page,
+    order_clause,
+    update_versioned,
+    upsert,
+)
+from app.core.errors import Conflict, NotFound, ValidationFailed, field_error
+from app.core.http import UpsertOutcome
 from app.core.pagination import PageParams
 from app.milestones.models import Milestone
-from app.milestones.schemas import MilestoneCreate, MilestoneUpdate
+from app.milestones.schemas import MilestoneCreate, MilestonePublic, MilestoneUpdate
 from app.milestones.validation import validate_milestone
 from app.pathway.catalogue import by_code
 
 SORTABLE = ("created_at", "completed_on", "scheduled_on", "type_code")
+CONFLICTS = {"external_id": ("external_id_taken", "Another milestone of this candidate has this external_id.")}
+
+register_subject(Subject(table="milestone", type="milestone", facts=True,
+                         render=lambda m: MilestonePublic.model_validate(m).model_dump(mode="json"),
+                         candidate_of=lambda _conn, m: m.candidate_id))
 
 
 def _today() -> date:
@@ -67,8 +80,7 @@ async def create_milestone(session: AsyncSession, cand: Candidate, data: Milesto
         values["attempt"] = 1 + sum(1 for code, st, _ in others if code == mt.code and st in ("passed", "failed"))
     m = Milestone(candidate_id=cand.id, type_code=mt.code, **values)
     session.add(m)
-    await facts_changed(session, cand.id)
-    await session.commit()
+    await commit_or_conflict(session, CONFLICTS)
     return m
 
 
@@ -83,13 +95,50 @@ async def update_milestone(session: AsyncSession, cand: Candidate, m: Milestone,
     merged = {"status": m.status, "attempt": m.attempt, "scheduled_on": m.scheduled_on,
               "completed_on": m.completed_on, "result": m.result, "notes": m.notes, **changes}
     validate_milestone(by_code()[m.type_code], merged, _today(), await _others(session, cand.id, m.id))
-    await update_versioned(session, m, changes, if_match)
-    await facts_changed(session, m.candidate_id)
-    await session.commit()
+    await update_versioned(session, m, changes, if_match, CONFLICTS)
+    await commit_or_conflict(session, CONFLICTS)
     return m
+
+
+async def get_by_external_id(session: AsyncSession, cand: Any, external_id: str) -> Milestone | None:
+    return (await session.execute(select(Milestone).where(
+        Milestone.candidate_id == cand.id, Milestone.external_id == external_id))).scalars().first()
+
+
+async def get_milestone_by_external_id(session: AsyncSession, cand: Any, external_id: str) -> Milestone:
+    m = await get_by_external_id(session, cand, external_id)
+    if m is None:
+        raise NotFound("Milestone not found.")
+    return m
+
+
+async def upsert_milestone(session: AsyncSession, cand: Any, external_id: str, data: MilestoneCreate,
+                           if_match: str | None) -> tuple[Milestone, UpsertOutcome]:
+    """Create or replace the milestone your system knows as `external_id` (a full replacement: fields left out
+    take their defaults; an attempt left out keeps the one recorded)."""
+    if data.external_id not in (None, external_id):
+        raise ValidationFailed("external_id in the body differs from the one in the path.", errors=[
+            field_error("body.external_id", "must equal the path's external_id or be left out", "mismatch")])
+    data = data.model_copy(update={"external_id": external_id})
+
+    async def replace(m: Milestone) -> bool:
+        if m.type_code != data.type_code.value:
+            raise Conflict(f"This external_id is a {m.type_code} milestone; a milestone's type cannot change. "
+                           "Delete it and create the new one.", code="type_code_immutable")
+        values = data.model_dump(exclude={"type_code"})
+        if values["attempt"] is None:
+            values["attempt"] = m.attempt
+        values["result"] = _clean_result(values.get("result"))
+        changes = {k: v for k, v in values.items() if getattr(m, k) != v}
+        if not changes:
+            return False
+        await update_milestone(session, cand, m, MilestoneUpdate.model_validate(changes), f'"v{m.version}"')
+        return True
+
+    return await upsert(session, if_match=if_match, find=lambda: get_by_external_id(session, cand, external_id),
+                        create=lambda: create_milestone(session, cand, data), replace=replace)
 
 
 async def delete_milestone(session: AsyncSession, m: Milestone, if_match: str | None) -> None:
     await delete_versioned(session, m, if_match)
-    await facts_changed(session, m.candidate_id)
     await session.commit()

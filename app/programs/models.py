@@ -44,9 +44,10 @@ class Program(ResourceBase, table=True):
 
 class ProgramList(ResourceBase, table=True):
     __tablename__ = "program_list"
-    __table_args__ = (UniqueConstraint("candidate_id", "name"),)
+    __table_args__ = (UniqueConstraint("candidate_id", "name"), UniqueConstraint("candidate_id", "external_id"))
 
     candidate_id: uuid.UUID = Field(foreign_key="candidate.id", index=True, ondelete="CASCADE")
+    external_id: str | None = Field(default=None, max_length=64)
     name: str = Field(max_length=120)
     cycle: int | None = None
 

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, Response
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
-from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
+from app.core.http import (
+    ExternalIdPath,
+    IdempotencyKeyHeader,
+    IfMatchHeader,
+    json_response,
+    upsert_responses,
+    upserted,
+)
 from app.core.pagination import Page, PageDep, page_response
 from app.core.security import PrincipalDep
 from app.core.types import Specialty, StateCode
@@ -99,6 +106,23 @@ async def list_program_lists(session: SessionDep, cand: CandidateDep, page: Page
 async def create_program_list(session: SessionDep, cand: CandidateDep, body: ProgramListCreate,
                               idempotency_key: IdempotencyKeyHeader = None) -> Response:
     return _plist(await service.create_list(session, cand, body), 201, location=True)
+
+
+@lists_router.put("/by-external-id/{external_id}", response_model=ProgramListPublic,
+                  responses=upsert_responses(ProgramListPublic))
+async def upsert_program_list_by_external_id(session: SessionDep, cand: CandidateDep, external_id: ExternalIdPath,
+                                             body: ProgramListCreate, if_match: IfMatchHeader = None) -> Response:
+    """Idempotent upsert for your system: the same body twice is one list, the second answer `unchanged`
+    (header `Upsert-Result`). Replaces the list's own fields; its entries stay."""
+    pl, outcome = await service.upsert_list(session, cand, external_id, body, if_match)
+    return upserted(_plist(pl), outcome, f"/v1/candidates/{pl.candidate_id}/program-lists/{pl.id}")
+
+
+@lists_router.get("/by-external-id/{external_id}", response_model=ProgramListPublic,
+                  responses=problem_responses(*READ))
+async def get_program_list_by_external_id(session: SessionDep, cand: CandidateDep, external_id: ExternalIdPath
+                                          ) -> Response:
+    return _plist(await service.get_list_by_external_id_or_404(session, cand, external_id))
 
 
 @lists_router.get("/{list_id}", response_model=ProgramListPublic, responses=problem_responses(*READ))

@@ -6,7 +6,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from app.core.types import InputModel, LongText, Name, PublicModel, SaneDate, ShortText, Specialty, StateCode, Url
+from app.core.types import (
+    ExternalId,
+    InputModel,
+    LongText,
+    Name,
+    PublicModel,
+    SaneDate,
+    ShortText,
+    Specialty,
+    StateCode,
+    Url,
+)
 
 Track = Literal["categorical", "preliminary", "advanced", "transitional"]
 CertBy = Literal["application", "rank_deadline", "start"]
@@ -127,6 +138,8 @@ class ProgramPublic(PublicModel):
     step3_required_by: Step3By | None
     source: str
     facts_as_of: date
+    version: int = Field(description="Bumped by every change; the value of the `ETag` (`\"v<version>\"`), so "
+                                     "an item read from a list can be sent back with `If-Match`.")
     created_at: datetime
     updated_at: datetime
 
@@ -138,11 +151,15 @@ ProgramSort = Literal["name", "-name", "created_at", "-created_at", "state", "-s
 
 class ProgramListCreate(InputModel):
     model_config = ConfigDict(json_schema_extra={"example": {"name": "IM 2028", "cycle": 2028}})
+    external_id: ExternalId | None = Field(default=None, description="Your system's id; unique per candidate. "
+                                                                     "`PUT .../by-external-id/{external_id}` "
+                                                                     "upserts by it.")
     name: ShortText
     cycle: int | None = Field(default=None, ge=2000, le=2100, description="The Match year this list is for.")
 
 
 class ProgramListUpdate(InputModel):
+    external_id: ExternalId | None = Field(default=None, description="null clears it.")
     name: ShortText | None = None
     cycle: int | None = Field(default=None, ge=2000, le=2100)
 
@@ -150,8 +167,11 @@ class ProgramListUpdate(InputModel):
 class ProgramListPublic(PublicModel):
     id: uuid.UUID
     candidate_id: uuid.UUID
+    external_id: str | None
     name: str
     cycle: int | None
+    version: int = Field(description="Bumped by every change; the value of the `ETag` (`\"v<version>\"`), so "
+                                     "an item read from a list can be sent back with `If-Match`.")
     created_at: datetime
     updated_at: datetime
 
@@ -182,6 +202,8 @@ class EntryPublic(PublicModel):
     signal: Signal | None
     rank_position: int | None
     notes: str | None
+    version: int = Field(description="Bumped by every change; the value of the `ETag` (`\"v<version>\"`), so "
+                                     "an item read from a list can be sent back with `If-Match`.")
     created_at: datetime
     updated_at: datetime
 

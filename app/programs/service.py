@@ -6,23 +6,34 @@ import uuid
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.models import Candidate
-from app.candidates.service import facts_changed
-from app.core.crud import commit_or_conflict, delete_versioned, fetch_page, order_clause, update_versioned
+from app.core.changes import Change, Subject, add_sink, register_subject
+from app.core.crud import (
+    commit_or_conflict,
+    delete_versioned,
+    fetch_page,
+    order_clause,
+    update_versioned,
+    upsert,
+)
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
-from app.core.http import check_if_match
+from app.core.http import UpsertOutcome, check_if_match
 from app.core.pagination import PageParams
 from app.core.security import Principal, Role
 from app.programs.models import Program, ProgramList, ProgramListEntry
 from app.programs.schemas import (
     PROGRAM_NOT_NULLABLE,
     EntryCreate,
+    EntryPublic,
     EntryUpdate,
     ProgramCreate,
     ProgramListCreate,
+    ProgramListPublic,
     ProgramListUpdate,
+    ProgramPublic,
     ProgramUpdate,
 )
 
@@ -30,7 +41,8 @@ PROGRAM_CONFLICTS = {
     "acgme_id": ("acgme_id_taken", "A program with this ACGME id exists."),
     "nrmp_code": ("nrmp_code_taken", "A program with this NRMP code exists."),
 }
-LIST_CONFLICTS = {"name": ("list_name_taken", "You already have a list with this name.")}
+LIST_CONFLICTS = {"name": ("list_name_taken", "You already have a list with this name."),
+                  "external_id": ("external_id_taken", "Another program list of this candidate has this external_id.")}
 ENTRY_CONFLICTS = {
     "rank_position": ("rank_position_taken", "Another entry of this list has this rank position."),
     "program_id": ("program_already_listed", "This program is already on the list."),
@@ -97,11 +109,32 @@ async def create_program(session: AsyncSession, principal: Principal, data: Prog
 _C = Candidate.__table__  # type: ignore[attr-defined]
 _E = ProgramListEntry.__table__  # type: ignore[attr-defined]
 _L = ProgramList.__table__  # type: ignore[attr-defined]
-# A program's screens are facts of every candidate who has it on a list (see candidates.service.facts_changed).
+# A program's screens are facts of every candidate who has it on a list: a sink of the write hook bumps them all.
 _FACTS_CHANGED_BY_PROGRAM = (
     update(_C).where(_C.c.id.in_(select(_L.c.candidate_id).select_from(_E.join(_L, _E.c.list_id == _L.c.id))
-                                 .where(_E.c.program_id == bindparam("pid"))))
+                                 .where(_E.c.program_id.in_(bindparam("pids", expanding=True)))))
     .values(facts_version=_C.c.facts_version + 1))
+
+
+def _program_facts(conn: Connection, changes: list[Change]) -> None:
+    pids = [ch.obj.id for ch in changes if ch.subject.table == "program" and ch.kind == "updated"]
+    if pids:
+        conn.execute(_FACTS_CHANGED_BY_PROGRAM, {"pids": pids})
+
+
+def _list_owner(conn: Connection, entry: Any) -> uuid.UUID | None:
+    return conn.execute(select(_L.c.candidate_id).where(_L.c.id == entry.list_id)).scalar()
+
+
+register_subject(Subject(table="program", type="program", emits=False, candidate_of=lambda _c, _p: None,
+                         render=lambda p: ProgramPublic.model_validate(p).model_dump(mode="json")))
+register_subject(Subject(table="program_list", type="program_list", facts=True,
+                         render=lambda pl: ProgramListPublic.model_validate(pl).model_dump(mode="json"),
+                         candidate_of=lambda _c, pl: pl.candidate_id))
+register_subject(Subject(table="program_list_entry", type="program_list_entry", facts=True,
+                         render=lambda e: EntryPublic.model_validate(e).model_dump(mode="json"),
+                         candidate_of=_list_owner))
+add_sink(_program_facts, order=10)
 
 
 async def update_program(session: AsyncSession, principal: Principal, program: Program, data: ProgramUpdate,
@@ -110,7 +143,6 @@ async def update_program(session: AsyncSession, principal: Principal, program: P
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, PROGRAM_NOT_NULLABLE)
     await update_versioned(session, program, changes, if_match, PROGRAM_CONFLICTS)
-    await session.execute(_FACTS_CHANGED_BY_PROGRAM, {"pid": program.id})
     await commit_or_conflict(session, PROGRAM_CONFLICTS)
     return program
 
@@ -145,7 +177,6 @@ async def list_lists(session: AsyncSession, cand: Candidate, page: PageParams) -
 async def create_list(session: AsyncSession, cand: Candidate, data: ProgramListCreate) -> ProgramList:
     plist = ProgramList(candidate_id=cand.id, **data.model_dump())
     session.add(plist)
-    await facts_changed(session, cand.id)
     await commit_or_conflict(session, LIST_CONFLICTS)
     return plist
 
@@ -155,14 +186,44 @@ async def update_list(session: AsyncSession, plist: ProgramList, data: ProgramLi
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, ("name",))
     await update_versioned(session, plist, changes, if_match, LIST_CONFLICTS)
-    await facts_changed(session, plist.candidate_id)
     await commit_or_conflict(session, LIST_CONFLICTS)
     return plist
 
 
+async def get_list_by_external_id(session: AsyncSession, cand: Any, external_id: str) -> ProgramList | None:
+    return (await session.execute(select(ProgramList).where(
+        ProgramList.candidate_id == cand.id, ProgramList.external_id == external_id))).scalars().first()
+
+
+async def get_list_by_external_id_or_404(session: AsyncSession, cand: Any, external_id: str) -> ProgramList:
+    plist = await get_list_by_external_id(session, cand, external_id)
+    if plist is None:
+        raise NotFound("Program list not found.")
+    return plist
+
+
+async def upsert_list(session: AsyncSession, cand: Any, external_id: str, data: ProgramListCreate,
+                      if_match: str | None) -> tuple[ProgramList, UpsertOutcome]:
+    """Create or replace the program list your system knows as `external_id` (its entries are left as they are)."""
+    if data.external_id not in (None, external_id):
+        raise ValidationFailed("external_id in the body differs from the one in the path.", errors=[
+            field_error("body.external_id", "must equal the path's external_id or be left out", "mismatch")])
+    data = data.model_copy(update={"external_id": external_id})
+
+    async def replace(plist: ProgramList) -> bool:
+        changes = {k: v for k, v in data.model_dump().items() if getattr(plist, k) != v}
+        if not changes:
+            return False
+        await update_list(session, plist, ProgramListUpdate.model_validate(changes), f'"v{plist.version}"')
+        return True
+
+    return await upsert(session, if_match=if_match,
+                        find=lambda: get_list_by_external_id(session, cand, external_id),
+                        create=lambda: create_list(session, cand, data), replace=replace)
+
+
 async def delete_list(session: AsyncSession, plist: ProgramList, if_match: str | None) -> None:
     await delete_versioned(session, plist, if_match)
-    await facts_changed(session, plist.candidate_id)
     await session.commit()
 
 
@@ -190,7 +251,6 @@ async def create_entry(session: AsyncSession, plist: ProgramList, data: EntryCre
             field_error("body.program_id", "unknown program", "unknown")])
     entry = ProgramListEntry(list_id=plist.id, **data.model_dump())
     session.add(entry)
-    await facts_changed(session, plist.candidate_id)
     await commit_or_conflict(session, ENTRY_CONFLICTS)
     return entry
 
@@ -200,7 +260,6 @@ async def update_entry(session: AsyncSession, plist: ProgramList, entry: Program
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, ("status",))
     await update_versioned(session, entry, changes, if_match, ENTRY_CONFLICTS)
-    await facts_changed(session, plist.candidate_id)
     await commit_or_conflict(session, ENTRY_CONFLICTS)
     return entry
 
@@ -208,5 +267,4 @@ async def update_entry(session: AsyncSession, plist: ProgramList, entry: Program
 async def delete_entry(session: AsyncSession, plist: ProgramList, entry: ProgramListEntry, if_match: str | None
                        ) -> None:
     await delete_versioned(session, entry, if_match)
-    await facts_changed(session, plist.candidate_id)
     await session.commit()

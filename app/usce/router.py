@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, Response
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
-from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
+from app.core.http import (
+    ExternalIdPath,
+    IdempotencyKeyHeader,
+    IfMatchHeader,
+    json_response,
+    upsert_responses,
+    upserted,
+)
 from app.core.pagination import Page, PageDep, page_response
 from app.usce import service
 from app.usce.models import UsceRecord
@@ -38,6 +45,21 @@ async def list_usce_records(
 async def create_usce_record(session: SessionDep, cand: CandidateDep, body: UsceCreate,
                              idempotency_key: IdempotencyKeyHeader = None) -> Response:
     return _one(await service.create_record(session, cand, body), 201, location=True)
+
+
+@router.put("/by-external-id/{external_id}", response_model=UscePublic, responses=upsert_responses(UscePublic))
+async def upsert_usce_record_by_external_id(session: SessionDep, cand: CandidateDep, external_id: ExternalIdPath,
+                                            body: UsceCreate, if_match: IfMatchHeader = None) -> Response:
+    """Idempotent upsert for your system: the same body twice is one record, the second answer `unchanged`
+    (header `Upsert-Result`). A full replacement."""
+    rec, outcome = await service.upsert_record(session, cand, external_id, body, if_match)
+    return upserted(_one(rec), outcome, f"/v1/candidates/{rec.candidate_id}/usce-records/{rec.id}")
+
+
+@router.get("/by-external-id/{external_id}", response_model=UscePublic, responses=problem_responses(*READ))
+async def get_usce_record_by_external_id(session: SessionDep, cand: CandidateDep, external_id: ExternalIdPath
+                                         ) -> Response:
+    return _one(await service.get_record_by_external_id(session, cand, external_id))
 
 
 @router.get("/{usce_record_id}", response_model=UscePublic, responses=problem_responses(*READ))

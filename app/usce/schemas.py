@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, computed_field, model_validator
 
-from app.core.types import InputModel, Name, PublicModel, SaneDate, ShortText, Specialty, StateCode
+from app.core.types import ExternalId, InputModel, Name, PublicModel, SaneDate, ShortText, Specialty, StateCode
 
 UsceKind = Literal["elective", "sub_internship", "externship", "observership", "research", "volunteer"]
 HANDS_ON_BY_DEFAULT = {"elective": True, "sub_internship": True, "externship": True, "observership": False,
@@ -37,6 +37,9 @@ class UsceCreate(_Dates):
         "kind": "sub_internship", "institution": "Lakeside Teaching Hospital (fictional)", "city": "Springfield",
         "state": "IL", "specialty": "internal_medicine", "start_on": "2026-06-01", "end_on": "2026-06-26",
         "supervisor": "Dr. Example Attending", "us_letter": True}})
+    external_id: ExternalId | None = Field(default=None, description="Your system's id; unique per candidate. "
+                                                                     "`PUT .../by-external-id/{external_id}` "
+                                                                     "upserts by it.")
     kind: UsceKind
     hands_on: bool | None = Field(default=None, description="Defaults from the kind (electives, sub-internships "
                                                             "and externships are hands-on).")
@@ -51,6 +54,7 @@ class UsceCreate(_Dates):
 
 
 class UsceUpdate(_Dates):
+    external_id: ExternalId | None = Field(default=None, description="null clears it.")
     kind: UsceKind | None = None
     hands_on: bool | None = None
     institution: Name | None = None
@@ -69,6 +73,7 @@ NOT_NULLABLE = ("kind", "hands_on", "institution", "start_on", "end_on", "us_let
 class UscePublic(PublicModel):
     id: uuid.UUID
     candidate_id: uuid.UUID
+    external_id: str | None
     kind: UsceKind
     hands_on: bool
     institution: str
@@ -79,6 +84,8 @@ class UscePublic(PublicModel):
     end_on: date
     supervisor: str | None
     us_letter: bool
+    version: int = Field(description="Bumped by every change; the value of the `ETag` (`\"v<version>\"`), so "
+                                     "an item read from a list can be sent back with `If-Match`.")
     created_at: datetime
     updated_at: datetime
 

@@ -3,17 +3,31 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.models import Candidate
-from app.candidates.service import facts_changed
-from app.core.crud import delete_versioned, fetch_page, order_clause, update_versioned
+from app.core.changes import Subject, register_subject
+from app.core.crud import (
+    commit_or_conflict,
+    delete_versioned,
+    fetch_page,
+    order_clause,
+    update_versioned,
+    upsert,
+)
 from app.core.errors import NotFound, ValidationFailed, field_error
+from app.core.http import UpsertOutcome
 from app.core.pagination import PageParams
 from app.usce.models import UsceRecord
-from app.usce.schemas import HANDS_ON_BY_DEFAULT, MAX_DAYS, NOT_NULLABLE, UsceCreate, UsceUpdate
+from app.usce.schemas import HANDS_ON_BY_DEFAULT, MAX_DAYS, NOT_NULLABLE, UsceCreate, UscePublic, UsceUpdate
 
 SORTABLE = ("start_on", "created_at", "end_on")
+CONFLICTS = {"external_id": ("external_id_taken", "Another USCE record of this candidate has this external_id.")}
+
+register_subject(Subject(table="usce_record", type="usce_record", facts=True,
+                         render=lambda r: UscePublic.model_validate(r).model_dump(mode="json"),
+                         candidate_of=lambda _conn, r: r.candidate_id))
 
 
 async def get_record(session: AsyncSession, cand: Candidate, record_id: uuid.UUID) -> UsceRecord:
@@ -39,8 +53,7 @@ async def create_record(session: AsyncSession, cand: Candidate, data: UsceCreate
         values["hands_on"] = HANDS_ON_BY_DEFAULT[values["kind"]]
     rec = UsceRecord(candidate_id=cand.id, **values)
     session.add(rec)
-    await facts_changed(session, cand.id)
-    await session.commit()
+    await commit_or_conflict(session, CONFLICTS)
     return rec
 
 
@@ -57,13 +70,45 @@ async def update_record(session: AsyncSession, rec: UsceRecord, data: UsceUpdate
         raise ValidationFailed("end_on must be on or after start_on, within 5 years.",
                                errors=[field_error("body.end_on", "must be on or after start_on (max 5 years)",
                                                    "date_order")])
-    await update_versioned(session, rec, changes, if_match)
-    await facts_changed(session, rec.candidate_id)
-    await session.commit()
+    await update_versioned(session, rec, changes, if_match, CONFLICTS)
+    await commit_or_conflict(session, CONFLICTS)
     return rec
+
+
+async def get_by_external_id(session: AsyncSession, cand: Any, external_id: str) -> UsceRecord | None:
+    return (await session.execute(select(UsceRecord).where(
+        UsceRecord.candidate_id == cand.id, UsceRecord.external_id == external_id))).scalars().first()
+
+
+async def get_record_by_external_id(session: AsyncSession, cand: Any, external_id: str) -> UsceRecord:
+    rec = await get_by_external_id(session, cand, external_id)
+    if rec is None:
+        raise NotFound("USCE record not found.")
+    return rec
+
+
+async def upsert_record(session: AsyncSession, cand: Any, external_id: str, data: UsceCreate,
+                        if_match: str | None) -> tuple[UsceRecord, UpsertOutcome]:
+    """Create or replace the USCE record your system knows as `external_id` (fields left out take defaults)."""
+    if data.external_id not in (None, external_id):
+        raise ValidationFailed("external_id in the body differs from the one in the path.", errors=[
+            field_error("body.external_id", "must equal the path's external_id or be left out", "mismatch")])
+    data = data.model_copy(update={"external_id": external_id})
+
+    async def replace(rec: UsceRecord) -> bool:
+        values = data.model_dump()
+        if values["hands_on"] is None:
+            values["hands_on"] = HANDS_ON_BY_DEFAULT[values["kind"]]
+        changes = {k: v for k, v in values.items() if getattr(rec, k) != v}
+        if not changes:
+            return False
+        await update_record(session, rec, UsceUpdate.model_validate(changes), f'"v{rec.version}"')
+        return True
+
+    return await upsert(session, if_match=if_match, find=lambda: get_by_external_id(session, cand, external_id),
+                        create=lambda: create_record(session, cand, data), replace=replace)
 
 
 async def delete_record(session: AsyncSession, rec: UsceRecord, if_match: str | None) -> None:
     await delete_versioned(session, rec, if_match)
-    await facts_changed(session, rec.candidate_id)
     await session.commit()

@@ -135,7 +135,7 @@ def get_ok(client: Any, url: str, headers: dict[str, str]) -> tuple[dict[str, An
 
 # ---- database snapshots ----------------------------------------------------------------------------------------
 
-_VERSIONED = {t for t in TABLES if t != "idempotency_record"}
+_VERSIONED = {t for t in TABLES if t not in ("idempotency_record", "event")}
 
 
 def snapshot() -> dict[str, tuple[int, int]]:
@@ -287,11 +287,13 @@ def _password_hash(password: str) -> str:
     return hash_password(password)
 
 
-def _candidate_objects(client: Any, headers: dict[str, str], cid: str, program_listed: str) -> dict[str, str]:
+def _candidate_objects(client: Any, headers: dict[str, str], cid: str, program_listed: str,
+                       external_id: str) -> dict[str, str]:
+    """Each child carries `external_id` too (unique per candidate), so `.../by-external-id/{external_id}` finds it."""
     base = f"/v1/candidates/{cid}"
-    milestone, _ = create(client, f"{base}/milestones", milestone_body(), headers)
-    usce, _ = create(client, f"{base}/usce-records", usce_body(), headers)
-    plist, _ = create(client, f"{base}/program-lists", {"name": "Main"}, headers)
+    milestone, _ = create(client, f"{base}/milestones", {**milestone_body(), "external_id": external_id}, headers)
+    usce, _ = create(client, f"{base}/usce-records", {**usce_body(), "external_id": external_id}, headers)
+    plist, _ = create(client, f"{base}/program-lists", {"name": "Main", "external_id": external_id}, headers)
     entry, _ = create(client, f"{base}/program-lists/{plist['id']}/entries", {"program_id": program_listed,
                                                                              "rank_position": 1}, headers)
     return {"candidate_id": cid, "milestone_id": milestone["id"], "usce_record_id": usce["id"],
@@ -308,8 +310,8 @@ def north_objects(client: Any, world: World, *, external_id: str, password: str)
     assert r.status_code == 200, r.text
     program, _ = create(client, "/v1/programs", program_body(), h)  # on no list: can be deleted
     listed, _ = create(client, "/v1/programs", program_body(), h)
-    ids = _candidate_objects(client, h, world.north.candidate_id, listed["id"])
-    other_ids = _candidate_objects(client, h, world.north.other_candidate_id, listed["id"])
+    ids = _candidate_objects(client, h, world.north.candidate_id, listed["id"], external_id)
+    other_ids = _candidate_objects(client, h, world.north.other_candidate_id, listed["id"], external_id)
     key, _ = create(client, f"/v1/organizations/{world.north.org_id}/api-keys", {"name": "second"},
                     world.admin_headers)
     user_id = uuid.uuid4()
@@ -320,6 +322,9 @@ def north_objects(client: Any, world: World, *, external_id: str, password: str)
                           "'Second Advisor', :pw, 'advisor', :org, :t)"),
                      {"id": _uid(user_id), "now": datetime.now(UTC).replace(tzinfo=None), "email": known_email,
                       "pw": _password_hash(password), "org": _uid(uuid.UUID(world.north.org_id)), "t": True})
-    common = {"program_id": program["id"], "organization_id": world.north.org_id, "api_key_id": key["id"],
+    with sync_engine().connect() as conn:
+        event_id = conn.execute(text("SELECT id FROM event WHERE candidate_id = :c ORDER BY seq LIMIT 1"),
+                                {"c": _uid(uuid.UUID(world.north.candidate_id))}).scalar_one()
+    common = {"event_id": str(uuid.UUID(str(event_id))), "program_id": program["id"], "organization_id": world.north.org_id, "api_key_id": key["id"],
               "user_id": str(user_id), "external_id": external_id}
     return NorthObjects(ids={**ids, **common}, other_ids={**other_ids, **common}, known_email=known_email)

@@ -130,6 +130,8 @@ OPERATIONS: dict[str, Rule] = {
     "candidates-upsert-candidate-by-external-id": Rule(
         ok=(N_ADV, N_KEY, S_ADV, S_KEY), forbidden=(ADMIN, N_CAND, S_CAND),
         body=lambda c, p: {"full_name": "Upserted By Matrix", "target_specialties": ["internal_medicine"]}),
+    # by the organization's own ids: a candidate or an admin has none to look up
+    "candidates-get-candidate-by-external-id": Rule(ok=(N_ADV, N_KEY)),
     "candidates-get-candidate": candidate_scoped(),
     "candidates-update-candidate": candidate_scoped(body=lambda c, p: {"school_name": "Matrix School"}),
     "candidates-delete-candidate": Rule(ok=tuple(NORTH_STAFF), forbidden=(N_CAND,)),
@@ -140,12 +142,16 @@ OPERATIONS: dict[str, Rule] = {
     "milestones-get-milestone": candidate_scoped(),
     "milestones-update-milestone": candidate_scoped(body=lambda c, p: {"notes": "matrix"}),
     "milestones-delete-milestone": candidate_scoped(),
+    "milestones-upsert-milestone-by-external-id": candidate_scoped(body=lambda c, p: milestone_body()),
+    "milestones-get-milestone-by-external-id": candidate_scoped(),
     # USCE
     "usce-list-usce-records": candidate_scoped(),
     "usce-create-usce-record": candidate_scoped(body=lambda c, p: usce_body()),
     "usce-get-usce-record": candidate_scoped(),
     "usce-update-usce-record": candidate_scoped(body=lambda c, p: {"supervisor": "Dr. Matrix"}),
     "usce-delete-usce-record": candidate_scoped(),
+    "usce-upsert-usce-record-by-external-id": candidate_scoped(body=lambda c, p: usce_body()),
+    "usce-get-usce-record-by-external-id": candidate_scoped(),
     # programs: a shared catalogue, read by all; changed by admins and the organization that added the program
     "programs-list-programs": EVERYONE,
     "programs-create-program": Rule(ok=(ADMIN, N_ADV, N_KEY, S_ADV, S_KEY), forbidden=tuple(CANDIDATES),
@@ -160,6 +166,11 @@ OPERATIONS: dict[str, Rule] = {
     "program-lists-get-program-list": candidate_scoped(),
     "program-lists-update-program-list": candidate_scoped(body=lambda c, p: {"name": "Matrix renamed"}),
     "program-lists-delete-program-list": candidate_scoped(),
+    "program-lists-upsert-program-list-by-external-id": candidate_scoped(body=lambda c, p: {"name": "Main"}),
+    "program-lists-get-program-list-by-external-id": candidate_scoped(),
+    # the change feed: each caller sees their own organization's (a candidate: their own record's)
+    "events-list-events": EVERYONE,
+    "events-get-event": candidate_scoped(),  # an event of north's candidate's record
     "program-lists-list-entries": candidate_scoped(),
     "program-lists-create-entry": candidate_scoped(body=lambda c, p: {"program_id": c.ids["program_id"]}),
     "program-lists-get-entry": candidate_scoped(),

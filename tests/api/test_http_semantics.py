@@ -246,7 +246,7 @@ def test_unknown_path_is_404_problem(client, world, path):
     ("POST", "/v1/milestone-types", {"GET"}),
     ("PATCH", "/v1/programs", {"GET", "POST"}),
     ("PUT", "/v1/candidates/6f1c1d8e-1b9a-4a53-9a0e-3b8c1d3e2f10", {"GET", "PATCH", "DELETE"}),
-    ("POST", "/v1/candidates/by-external-id/SIS-1", {"PUT"}),
+    ("POST", "/v1/candidates/by-external-id/SIS-1", {"GET", "PUT"}),
 ])
 def test_wrong_method_is_405_problem_with_allow(client, world, method, path, allow):
     r = client.request(method, path, headers=world.north.advisor_headers)

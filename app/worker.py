@@ -1,0 +1,108 @@
+"""The background worker: `python -m app worker` (or `make worker`), or inside the server process under `make run`.
+
+It runs the jobs the domains register (`job`): each is an async function that does one bounded batch of work and
+says how much it did; the worker calls it again at once while there is work, and after `idle_seconds` when there
+was none. Any number of worker processes can run side by side: the jobs share their work through the database
+(rows claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time), so the worker itself
+holds no state. On SIGTERM or SIGINT each job finishes the batch in hand and the process exits.
+
+A job that fails (the database is down, say) is logged and retried after a growing pause, up to a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+log = logging.getLogger("matchready.worker")
+
+# The modules that register jobs; imported when a worker starts.
+JOB_MODULES: tuple[str, ...] = ("app.events.jobs",)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: JobFn
+    idle_seconds: float
+
+
+_jobs: dict[str, Job] = {}
+
+
+JobFn = Callable[[], Awaitable[int]]
+
+
+def job(name: str, *, idle_seconds: float = 1.0) -> Callable[[JobFn], JobFn]:
+    """Register `fn` as a job: it does one batch and returns how many units it handled (0: nothing to do)."""
+
+    def register(fn: JobFn) -> JobFn:
+        _jobs[name] = Job(name, fn, idle_seconds)
+        return fn
+
+    return register
+
+
+def jobs() -> dict[str, Job]:
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+    return dict(_jobs)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def _loop(j: Job, stop: asyncio.Event) -> None:
+    failures = 0
+    while not stop.is_set():
+        try:
+            done = await j.run()
+            failures = 0
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a job must not take the worker down; its next batch retries
+            failures += 1
+            pause = min(60.0, 0.5 * 2 ** min(failures, 7))
+            log.exception("job %s failed (%d in a row); retrying in %.1f s", j.name, failures, pause)
+            await _sleep_or_stop(stop, pause)
+            continue
+        if not done:
+            await _sleep_or_stop(stop, j.idle_seconds)
+
+
+async def run_worker(stop: asyncio.Event, only: set[str] | None = None) -> None:
+    """Run every registered job (or those named in `only`) until `stop` is set."""
+    selected = [j for name, j in jobs().items() if only is None or name in only]
+    log.info("worker started: %s", ", ".join(j.name for j in selected))
+    await asyncio.gather(*(_loop(j, stop) for j in selected))
+    log.info("worker stopped")
+
+
+def main() -> int:
+    """`python -m app worker`: a worker process of its own, stopped gracefully by SIGTERM or SIGINT."""
+    from app.core.db import db
+    from app.main import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    create_app()  # every table and every sink of the write hook, as in the server
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await db.open_read_pool()
+        try:
+            await run_worker(stop)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    return 0
