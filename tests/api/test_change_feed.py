@@ -104,7 +104,7 @@ WRITES: list[tuple[str, Write, str, str]] = [
                                                                           status="planned", completed_on=None)),
      "milestone.created", "milestone"),
     ("milestone patch", _patch("{b}/milestones/{milestone}", {"notes": "changed"}), "milestone.updated", "milestone"),
-    ("milestone upsert", _put("{b}/milestones/by-external-id/M-1", milestone_body(type_code="ecfmg_application",
+    ("milestone upsert", _put("{b}/milestones/by-external-id/M-1", milestone_body(type_code="mentor_contact",
                                                                                 status="planned",
                                                                                 completed_on=None)),
      "milestone.created", "milestone"),
