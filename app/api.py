@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.accounts.router import auth_router, org_router, user_router
+from app.audit.router import router as audit_router
 from app.candidates.router import router as candidates_router
 from app.events.router import router as events_router
 from app.matching.router import router as matching_router
@@ -30,4 +31,5 @@ api_routers: tuple[APIRouter, ...] = (
     cycles_router,
     matching_router,
     events_router,
+    audit_router,
 )

@@ -3,6 +3,7 @@
 
 def import_all_models() -> None:
     import app.accounts.models  # noqa: F401
+    import app.audit.models  # noqa: F401
     import app.candidates.models  # noqa: F401
     import app.core.idempotency  # noqa: F401
     import app.events.models  # noqa: F401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,7 @@ from app.accounts.schemas import (
     UserUpdate,
 )
 from app.candidates.models import Candidate
+from app.core.changes import Subject, register_subject
 from app.core.crud import commit_or_conflict, delete_versioned, fetch_page, update_versioned
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed, field_error
@@ -32,6 +34,19 @@ from app.core.security import (
 )
 
 ORG_CONFLICTS = {"name": ("organization_name_taken", "An organization with this name exists.")}
+
+
+def _ids(obj: Any) -> dict[str, Any]:
+    return {"id": str(obj.id)}
+
+
+# Accounts are not in the change feed, but the write hook audits their changes (role, password, revocation).
+register_subject(Subject(table="organization", type="organization", render=_ids, emits=False,
+                         candidate_of=lambda _c, _o: None, organization_of=lambda o: o.id))
+register_subject(Subject(table="user_account", type="user", render=_ids, emits=False,
+                         candidate_of=lambda _c, u: u.candidate_id, organization_of=lambda u: u.organization_id))
+register_subject(Subject(table="api_key", type="api_key", render=_ids, emits=False,
+                         candidate_of=lambda _c, _k: None, organization_of=lambda k: k.organization_id))
 USER_CONFLICTS = {
     "email": ("email_taken", "A user with this email exists."),
     "candidate_id": ("candidate_has_user", "This candidate already has a user account."),

@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -164,7 +165,28 @@ SECURITY_SCHEMES = {
 _KEY_LOOKUP: TypedRead | None = None
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who is behind the writes of this request, for the write hook's audit rows (see app.core.changes)."""
+
+    principal: Principal
+    client_address: str | None
+    request_id: str | None
+
+
+# Set by `get_principal` in the request's task, so the flushes of that request see it; None in the worker.
+current_actor: ContextVar[Actor | None] = ContextVar("current_actor", default=None)
+
+
 async def get_principal(request: Request) -> Principal:
+    principal = await _principal(request)
+    request_id = request.headers.get("x-request-id")
+    current_actor.set(Actor(principal, request.client.host if request.client else None,
+                            request_id[:64] if request_id else None))
+    return principal
+
+
+async def _principal(request: Request) -> Principal:
     """Who is calling. Bearer tokens need no database; API keys are looked up on a short read of their own (see
     app.core.reads), so no request pays for a database session it does not use."""
     auth = request.headers.get("authorization")

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.audit import service
+from app.audit.schemas import AuditAction, AuditRecordPublic
+from app.core.db import SessionDep
+from app.core.errors import LIST, problem_responses
+from app.core.pagination import Page, PageDep, page_response
+from app.core.security import PrincipalDep
+from app.core.types import Instant
+
+router = APIRouter(prefix="/organizations/{organization_id}/audit", tags=["audit"])
+
+
+@router.get("", response_model=Page[AuditRecordPublic], responses=problem_responses(*LIST, 404))
+async def list_audit_records(
+    session: SessionDep, principal: PrincipalDep, organization_id: uuid.UUID, page: PageDep,
+    candidate_id: Annotated[uuid.UUID | None, Query(description="One candidate's record only.")] = None,
+    actor_id: Annotated[uuid.UUID | None, Query(description="One user's or API key's changes only.")] = None,
+    action: Annotated[AuditAction | None, Query()] = None,
+    since: Annotated[Instant | None, Query(description="From this instant (inclusive).")] = None,
+    until: Annotated[Instant | None, Query(description="Before this instant.")] = None,
+) -> Response:
+    """Who changed which record of the organization, which fields (names, not values), when and from where;
+    newest first. Written by the write hook in the transaction of each change, append-only. Advisors and admins."""
+    items, total = await service.list_audit(session, principal, organization_id, page, candidate_id=candidate_id,
+                                            actor_id=actor_id, action=action, since=since, until=until)
+    return page_response(AuditRecordPublic, items, total, page)
