@@ -42,7 +42,7 @@ worker: install
 
 ## serve: production-style, several workers (migrate first, once, with `make migrate`)
 serve: install
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --workers $(WORKERS) --no-access-log
+	ENVIRONMENT=$${ENVIRONMENT:-production} $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --workers $(WORKERS) --no-access-log
 
 lint: install-dev
 	$(BIN)/ruff check app tests bench migrations
