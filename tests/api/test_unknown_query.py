@@ -51,10 +51,14 @@ def test_the_sign_in_form_refuses_unknown_query_parameters(client, world):
 
 
 def test_all_unknown_names_are_listed_once_each_and_decoded(client, world):
-    r = client.get("/v1/candidates?limit=5&f%6Fo=1&bar&foo=2&q=x", headers=world.north.advisor_headers)
+    r = client.get("/v1/candidates?limit=5&f%6Fo=1&bar&foo=2&&q=x&a+b=&%C3%A9t%C3%A9=1",
+                   headers=world.north.advisor_headers)
     b = problem(r, 422, "validation-error")
-    assert [e["field"] for e in b["errors"]] == ["query.bar", "query.foo"]
-    assert b["detail"] == "Unknown query parameters: bar, foo."
+    assert [e["field"] for e in b["errors"]] == ["query.a b", "query.bar", "query.foo", "query.été"]
+    assert b["detail"] == "Unknown query parameters: a b, bar, foo, été."
+    # a declared name, encoded: the route sees it, so it is not unknown
+    r = client.get("/v1/candidates?%6Cimit=1", headers=world.north.advisor_headers)
+    assert r.status_code == 200 and r.json()["limit"] == 1, r.text
 
 
 def test_declared_parameters_of_route_and_dependencies_pass(client, world):
