@@ -40,13 +40,13 @@ ECFMG Pathways, ECFMG certification, US clinical experience, ERAS, the NRMP Matc
 * Browsers: pages from the origins the service is configured with (`CORS_ORIGINS`) may call the API (CORS).
 """
 
-# Declared once here and referenced by every GET (see custom_openapi).
+# Declared on every GET (see custom_openapi), inline like the rest of the document's parameters and headers.
 ETAG_HEADER = {"description": "Strong entity tag of this representation: send it back in `If-None-Match` (reads) "
                               "or `If-Match` (writes).", "schema": {"type": "string"}}
 IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
                  "description": "ETags of representations you hold (or `*`): a current one answers 304 without a body."}
 NOT_MODIFIED = {"description": "Not Modified: the representation is the one named by `If-None-Match`; no body.",
-                "headers": {"ETag": {"$ref": "#/components/headers/ETag"}}}
+                "headers": {"ETag": ETAG_HEADER}}
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -117,9 +117,6 @@ def create_app() -> FastAPI:
             comps.update(defs.pop("$defs", {}))
             comps[model.__name__] = defs
         schema["components"]["securitySchemes"] = SECURITY_SCHEMES
-        schema["components"]["headers"] = {"ETag": ETAG_HEADER}
-        schema["components"]["parameters"] = {"IfNoneMatch": IF_NONE_MATCH}
-        schema["components"]["responses"] = {"NotModified": NOT_MODIFIED}
         unknown_query = problem_responses(422)[422]
         for path, ops in schema["paths"].items():
             for method, op in ops.items():
@@ -127,9 +124,9 @@ def create_app() -> FastAPI:
                     op["security"] = [{"BearerToken": []}, {"ApiKey": []}]
                 op["responses"].setdefault("422", unknown_query)  # any operation: an unknown query parameter
                 if method == "get":  # conditional GET (app.core.http.ConditionalGet)
-                    op.setdefault("parameters", []).append({"$ref": "#/components/parameters/IfNoneMatch"})
-                    op["responses"]["200"].setdefault("headers", {})["ETag"] = {"$ref": "#/components/headers/ETag"}
-                    op["responses"]["304"] = {"$ref": "#/components/responses/NotModified"}
+                    op.setdefault("parameters", []).append(IF_NONE_MATCH)
+                    op["responses"]["200"].setdefault("headers", {})["ETag"] = ETAG_HEADER
+                    op["responses"]["304"] = NOT_MODIFIED
                 op["responses"] = dict(sorted(op["responses"].items()))
         schema = add_links(schema)
         app.openapi_schema = schema

@@ -194,11 +194,10 @@ def test_the_document_declares_conditional_get_on_every_get():
     gets = [(path, ops["get"]) for path, ops in doc["paths"].items() if "get" in ops]
     assert len(gets) == len(_get_paths())
     for path, op in gets:
-        assert op["responses"]["304"] == {"$ref": "#/components/responses/NotModified"}, path
-        assert op["responses"]["200"]["headers"]["ETag"] == {"$ref": "#/components/headers/ETag"}, path
-        assert {"$ref": "#/components/parameters/IfNoneMatch"} in op["parameters"], path
-    assert doc["components"]["parameters"]["IfNoneMatch"]["in"] == "header"
-    assert "content" not in doc["components"]["responses"]["NotModified"]  # no body
+        not_modified = op["responses"]["304"]
+        assert "content" not in not_modified and "ETag" in not_modified["headers"], path  # no body, the same tag
+        assert "ETag" in op["responses"]["200"]["headers"], path
+        assert [p["in"] for p in op["parameters"] if p["name"] == "If-None-Match"] == ["header"], path
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             if method != "get":
