@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: install install-dev run serve worker migrate seed test test-sqlite test-postgres lint format openapi \
-        check-openapi contract bench clean
+        check-openapi contract bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,11 +54,15 @@ format: install-dev
 ## test: lint, types, then the whole suite on SQLite and again on PostgreSQL
 test: lint test-sqlite test-postgres
 
-test-sqlite: install-dev
+## browser: the Debian chromium and chromedriver the browser tests drive (installed when missing, as root)
+browser:
+	@sh tests/browser/ensure_chromium.sh
+
+test-sqlite: install-dev browser
 	@echo "== pytest on SQLite =="
 	env -u TEST_DATABASE_URL $(BIN)/pytest
 
-test-postgres: install-dev
+test-postgres: install-dev browser
 	@if $(BIN)/python -m tests.pg_check "$(TEST_DATABASE_URL)"; then \
 		echo "== pytest on PostgreSQL =="; \
 		TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest; \

@@ -15,8 +15,14 @@ from fastapi.routing import APIRoute
 from app.api import api_routers
 from app.core.config import get_settings
 from app.core.db import SessionMiddleware, db
-from app.core.errors import PROBLEM_TYPES, FieldError, Problem, install_error_handlers
-from app.core.http import RequestGuard
+from app.core.errors import PROBLEM_TYPES, FieldError, Problem, install_error_handlers, problem_responses
+from app.core.http import (
+    CORS,
+    CORS_POLICY,
+    ConditionalGet,
+    RequestGuard,
+    reject_unknown_query_parameters,
+)
 from app.core.links import add_links
 from app.core.security import SECURITY_SCHEMES
 from app.health import router as health_router
@@ -29,8 +35,20 @@ ECFMG Pathways, ECFMG certification, US clinical experience, ERAS, the NRMP Matc
 * Sign in at `POST /v1/auth/token` (people) or send `X-API-Key` (an organization's systems).
 * Every error is `application/problem+json` (RFC 9457); `type` links to a page about the problem.
 * Writes: `PATCH`/`DELETE` need `If-Match` with the resource's `ETag`; `POST` accepts `Idempotency-Key`.
+* Reads: every `GET` carries a strong `ETag` and answers `If-None-Match` with `304 Not Modified`; `HEAD` answers
+  wherever `GET` does, with the same status and headers and no body.
 * Lists: `{"items", "total", "limit", "offset"}`; `limit` ≤ 100.
+* Every operation refuses a query parameter it does not declare with a 422 naming it.
+* Browsers: pages from the origins the service is configured with (`CORS_ORIGINS`) may call the API (CORS).
 """
+
+# Declared on every GET (see custom_openapi), inline like the rest of the document's parameters and headers.
+ETAG_HEADER = {"description": "Strong entity tag of this representation: send it back in `If-None-Match` (reads) "
+                              "or `If-Match` (writes).", "schema": {"type": "string"}}
+IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                 "description": "ETags of representations you hold (or `*`): a current one answers 304 without a body."}
+NOT_MODIFIED = {"description": "Not Modified: the representation is the one named by `If-None-Match`; no body.",
+                "headers": {"ETag": ETAG_HEADER}}
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -79,8 +97,15 @@ def create_app() -> FastAPI:
     app.include_router(health_router)
     for router in api_routers:
         app.include_router(router, prefix="/v1")
+    reject_unknown_query_parameters(app)  # after every router is in: it wraps each route
+    # The last added is the outermost: CORS wraps everything, so the middlewares' own problems (413, 415) and every
+    # handled error carry its headers too.
     app.add_middleware(SessionMiddleware)
     app.add_middleware(RequestGuard)
+    app.add_middleware(ConditionalGet)
+    cors_origins = get_settings().cors_origins
+    if cors_origins:
+        app.add_middleware(CORS, allow_origins=cors_origins, **CORS_POLICY)
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -104,10 +129,17 @@ def create_app() -> FastAPI:
             comps.update(defs.pop("$defs", {}))
             comps[model.__name__] = defs
         schema["components"]["securitySchemes"] = SECURITY_SCHEMES
+        unknown_query = problem_responses(422)[422]
         for path, ops in schema["paths"].items():
-            if path.startswith("/v1/") and path != "/v1/auth/token":
-                for op in ops.values():
+            for method, op in ops.items():
+                if path.startswith("/v1/") and path != "/v1/auth/token":
                     op["security"] = [{"BearerToken": []}, {"ApiKey": []}]
+                op["responses"].setdefault("422", unknown_query)  # any operation: an unknown query parameter
+                if method == "get":  # conditional GET (app.core.http.ConditionalGet)
+                    op.setdefault("parameters", []).append(IF_NONE_MATCH)
+                    op["responses"]["200"].setdefault("headers", {})["ETag"] = ETAG_HEADER
+                    op["responses"]["304"] = NOT_MODIFIED
+                op["responses"] = dict(sorted(op["responses"].items()))
         schema = add_links(schema)
         app.openapi_schema = schema
         return schema

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "insecure-development-secret-change-me"
+_ORIGIN = re.compile(r"^https?://[^/\s]+$")
 
 
 class Settings(BaseSettings):
@@ -32,6 +34,19 @@ class Settings(BaseSettings):
     event_retention_days: int = Field(default=30, ge=30)
     # Run the background worker inside each server process (`make run` sets it; production runs `make worker`).
     worker_in_process: bool = False
+    # Browser origins (`scheme://host[:port]`, comma-separated) whose pages may call the API; empty: CORS off.
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        for origin in value:
+            # A browser sends the origin without a path or trailing slash: such an entry would never match.
+            if not (isinstance(origin, str) and _ORIGIN.match(origin)):
+                raise ValueError(f"CORS_ORIGINS entries are origins like https://app.example.org, not {origin!r}")
+        return [origin.lower() for origin in value]  # browsers send the host in lower case
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

@@ -42,6 +42,9 @@ _TYPES = [
     ProblemType("unauthorized", 401, "Authentication required",
                 "No valid credentials were given. Send `Authorization: Bearer <token>` or `X-API-Key`."),
     ProblemType("forbidden", 403, "Forbidden", "Your role may not use this function."),
+    ProblemType("cors-refused", 403, "Cross-origin request refused",
+                "A browser asked whether a page may call the API, and its origin, method or headers are not allowed. "
+                "The origins are set by the service's `CORS_ORIGINS`."),
     ProblemType("not-found", 404, "Not found",
                 "The resource does not exist, or it is not visible to you."),
     ProblemType("method-not-allowed", 405, "Method not allowed", "This path does not accept that method."),
@@ -219,6 +222,8 @@ def _allowed_methods(request: Request) -> str:
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")  # answered as the GET (app.core.http.ConditionalGet)
     return ", ".join(sorted(methods))
 
 

@@ -1,4 +1,5 @@
-"""HTTP mechanics shared by every resource: ETags and If-Match, Idempotency-Key, body limits and media types."""
+"""HTTP mechanics shared by every resource: ETags, If-Match and If-None-Match, HEAD, Idempotency-Key, body limits and
+media types, unknown query parameters."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ import logging
 import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote_plus
 
-from fastapi import Header, Path, Response
+from fastapi import FastAPI, Header, Path, Response
+from fastapi.dependencies.utils import get_flat_dependant
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import get_settings
@@ -20,6 +26,8 @@ from app.core.errors import (
     PROBLEM_TYPES,
     PreconditionFailed,
     PreconditionRequired,
+    ValidationFailed,
+    field_error,
     problem_response,
 )
 from app.core.serialization import dumps
@@ -76,6 +84,161 @@ def json_response(model: BaseModel | Any, *, status_code: int = 200, etag_versio
     if location is not None:
         headers["Location"] = location
     return Response(dumps(model), status_code=status_code, media_type="application/json", headers=headers)
+
+
+# ---- Conditional GET and HEAD ---------------------------------------------------------------------------------
+
+_ENTITY_TAG = re.compile(r'(?:W/)?("[^"]*")')
+
+
+def body_etag(body: bytes) -> str:
+    """A strong ETag for a response that has no version of its own: the same bytes, the same tag."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def none_match(if_none_match: str, etag: str) -> bool:
+    """True when `If-None-Match` names the current ETag (or is `*`): RFC 9110's weak comparison."""
+    if if_none_match.strip() == "*":
+        return True
+    return etag.removeprefix("W/") in _ENTITY_TAG.findall(if_none_match)
+
+
+class ConditionalGet:
+    """Pure ASGI middleware giving every GET an ETag, `If-None-Match` its 304, and HEAD the GET's answer.
+
+    * A 200 to a GET keeps the ETag its route set (resources: `"v{version}"`); any other gets one from its body bytes,
+      so lists and computed views need nothing of their own.
+    * A current `If-None-Match` turns the 200 into a 304 with the same headers less the body's own (`Content-*`).
+      Anything but a 200 (problems above all) goes out as it is.
+    * HEAD runs as the GET it mirrors (FastAPI routes GET only) and goes out without the body: the same status and
+      headers, `Content-Length` included.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}  # the server keeps its own scope, and so still knows it is a HEAD
+        if_none_match = _header(scope, b"if-none-match")
+        start: Message | None = None  # a 200's start, held until its body is complete
+        passthrough = False
+        chunks: list[bytes] = []
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal start, passthrough
+            kind = message["type"]
+            if kind == "http.response.start":
+                if message["status"] != 200 or (not head and if_none_match is None
+                                                and any(k == b"etag" for k, _ in message["headers"])):
+                    passthrough = True  # nothing to add or decide: not even the body needs holding
+                    await send(message)
+                else:
+                    start = message
+                return
+            if kind != "http.response.body":
+                await send(message)
+                return
+            if passthrough:
+                if not head:
+                    await send(message)
+                elif not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b""})
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False) or start is None:
+                return
+            body = b"".join(chunks)
+            headers = list(start["headers"])
+            etag = next((v.decode("latin-1") for k, v in headers if k == b"etag"), None)
+            if etag is None:
+                etag = body_etag(body)
+                headers.append((b"etag", etag.encode()))
+            if if_none_match is not None and none_match(if_none_match, etag):
+                # RFC 9110 15.4.5: the headers a 200 would carry, less the ones that describe its body
+                kept = [(k, v) for k, v in headers if not k.startswith(b"content-") or k == b"content-location"]
+                await send({"type": "http.response.start", "status": 304, "headers": kept})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": b"" if head else body})
+
+        await self.app(scope, receive, send_wrapper)
+
+
+# ---- Unknown query parameters ---------------------------------------------------------------------------------
+
+
+def declared_query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route declares, with those of its dependencies (the flattened dependant)."""
+    names: set[str] = set()
+    for param in get_flat_dependant(route.dependant).query_params:
+        model = param.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):  # a query-parameter model: its fields
+            names.update(f.alias or name for name, f in model.model_fields.items())
+        else:
+            names.add(param.alias)
+    return frozenset(names)
+
+
+def reject_unknown_query_parameters(app: FastAPI) -> None:
+    """Wrap every operation so that a query parameter it does not declare is a 422 naming it.
+
+    The allowed names are computed here, once per route. The check runs before the route's own dependencies, like
+    the other checks of the request's shape (404, 405, 413, 415): a mistyped parameter is refused for what it is,
+    before it could be taken for a request without the filter and answered with the wrong data."""
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            route.app = _query_check(route.app, declared_query_names(route))
+
+
+def _query_check(app: ASGIApp, allowed: frozenset[str]) -> ASGIApp:
+    allowed_raw = frozenset(name.encode() for name in allowed)
+
+    async def checked(scope: Scope, receive: Receive, send: Send) -> None:
+        query: bytes = scope.get("query_string", b"")
+        if query:  # most requests have none: nothing to look at
+            # Only the names, and only those not declared as they stand are decoded (as Starlette decodes them, so a
+            # name is refused exactly when the route would not see it): a quarter of the cost of parsing it all.
+            raw = (part.partition(b"=")[0] for part in query.split(b"&") if part)
+            unknown = sorted({unquote_plus(n.decode("latin-1")) for n in raw if n not in allowed_raw} - allowed)
+            if unknown:
+                raise ValidationFailed(
+                    f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.",
+                    errors=[field_error(f"query.{n}", "unknown query parameter", "unknown_parameter")
+                            for n in unknown])
+        await app(scope, receive, send)
+
+    return checked
+
+
+# ---- CORS -----------------------------------------------------------------------------------------------------
+
+CORS_POLICY: dict[str, Any] = {
+    "allow_methods": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    "allow_headers": ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-API-Key"],
+    # What a page's script may read: the write protocol's headers, and those of rate limits and tracing to come.
+    "expose_headers": ["ETag", "Location", "Retry-After", "Idempotent-Replayed", "Link", "RateLimit",
+                       "RateLimit-Policy", "X-Request-Id"],
+    # Credentials travel in the Authorization and X-API-Key headers, never in cookies.
+    "allow_credentials": False,
+}
+
+
+class CORS(CORSMiddleware):
+    """Starlette's CORS middleware, with a refused preflight answered as a problem document like every error."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code == 200:
+            return response
+        headers = {k: v for k, v in response.headers.items() if not k.startswith("content-")}
+        detail = bytes(response.body).decode() + "."  # Starlette says which: "Disallowed CORS origin, headers"
+        return problem_response(403, "cors-refused", detail, None, headers=headers)
 
 
 # ---- Request guard: size, media type, Idempotency-Key ---------------------------------------------------------

@@ -325,6 +325,7 @@ def north_objects(client: Any, world: World, *, external_id: str, password: str)
     with sync_engine().connect() as conn:
         event_id = conn.execute(text("SELECT id FROM event WHERE candidate_id = :c ORDER BY seq LIMIT 1"),
                                 {"c": _uid(uuid.UUID(world.north.candidate_id))}).scalar_one()
-    common = {"event_id": str(uuid.UUID(str(event_id))), "program_id": program["id"], "organization_id": world.north.org_id, "api_key_id": key["id"],
+    common = {"event_id": str(uuid.UUID(str(event_id))), "program_id": program["id"],
+              "organization_id": world.north.org_id, "api_key_id": key["id"],
               "user_id": str(user_id), "external_id": external_id}
     return NorthObjects(ids={**ids, **common}, other_ids={**other_ids, **common}, known_email=known_email)

@@ -170,9 +170,9 @@ OPERATIONS: dict[str, Rule] = {
     "program-lists-get-program-list-by-external-id": candidate_scoped(),
     # the change feed: each caller sees their own organization's (a candidate: their own record's)
     "events-list-events": EVERYONE,
-    "events-get-event": candidate_scoped(),
+    "events-get-event": candidate_scoped(),  # an event of north's candidate's record
     # the audit trail: the organization's advisors and admins
-    "audit-list-audit-records": Rule(ok=(ADMIN, N_ADV), forbidden=(N_KEY, S_KEY, N_CAND, S_CAND)),  # an event of north's candidate's record
+    "audit-list-audit-records": Rule(ok=(ADMIN, N_ADV), forbidden=(N_KEY, S_KEY, N_CAND, S_CAND)),
     "program-lists-list-entries": candidate_scoped(),
     "program-lists-create-entry": candidate_scoped(body=lambda c, p: {"program_id": c.ids["program_id"]}),
     "program-lists-get-entry": candidate_scoped(),

@@ -240,13 +240,13 @@ def test_unknown_path_is_404_problem(client, world, path):
 
 
 @pytest.mark.parametrize("method,path,allow", [
-    ("DELETE", "/livez", {"GET"}),
-    ("PUT", "/v1/candidates", {"GET", "POST"}),
-    ("OPTIONS", "/v1/candidates", {"GET", "POST"}),
-    ("POST", "/v1/milestone-types", {"GET"}),
-    ("PATCH", "/v1/programs", {"GET", "POST"}),
-    ("PUT", "/v1/candidates/6f1c1d8e-1b9a-4a53-9a0e-3b8c1d3e2f10", {"GET", "PATCH", "DELETE"}),
-    ("POST", "/v1/candidates/by-external-id/SIS-1", {"GET", "PUT"}),
+    ("DELETE", "/livez", {"GET", "HEAD"}),
+    ("PUT", "/v1/candidates", {"GET", "HEAD", "POST"}),
+    ("OPTIONS", "/v1/candidates", {"GET", "HEAD", "POST"}),
+    ("POST", "/v1/milestone-types", {"GET", "HEAD"}),
+    ("PATCH", "/v1/programs", {"GET", "HEAD", "POST"}),
+    ("PUT", "/v1/candidates/6f1c1d8e-1b9a-4a53-9a0e-3b8c1d3e2f10", {"GET", "HEAD", "PATCH", "DELETE"}),
+    ("POST", "/v1/candidates/by-external-id/SIS-1", {"GET", "HEAD", "PUT"}),
 ])
 def test_wrong_method_is_405_problem_with_allow(client, world, method, path, allow):
     r = client.request(method, path, headers=world.north.advisor_headers)
