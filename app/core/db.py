@@ -210,13 +210,18 @@ class Database:
         if self._pg_reads is not None:
             await self._pg_reads.check()
 
+    @property
+    def pool_timeout(self) -> float:
+        return (self._settings or get_settings()).db_pool_timeout
+
     @asynccontextmanager
-    async def pg_read(self) -> AsyncIterator[Any]:
+    async def pg_read(self, timeout: float | None = None) -> AsyncIterator[Any]:
         """PostgreSQL: an autocommit connection for reads. Autocommit spares each read the BEGIN and ROLLBACK round
         trips of a pooled SQLAlchemy connection, and nothing pings it before lending it out: a connection found
-        broken is dropped by the pool and the read retried (see app.core.reads)."""
+        broken is dropped by the pool and the read retried (see app.core.reads). `timeout`: how long to wait for a
+        pooled connection (default DB_POOL_TIMEOUT)."""
         if self._pg_reads is not None:
-            async with self._pg_reads.connection() as conn:
+            async with self._pg_reads.connection(timeout) as conn:
                 yield conn
             return
         import psycopg

@@ -23,6 +23,7 @@ from collections import namedtuple
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from time import monotonic
 from typing import Any, TypeVar
 
 import orjson
@@ -149,9 +150,10 @@ async def run(work: Callable[[Execute], Awaitable[T]]) -> T:
             raise
 
     used: list[Any] = []
+    started = monotonic()
 
-    async def attempt() -> T:
-        async with db.pg_read() as conn:
+    async def attempt(timeout: float | None = None) -> T:
+        async with db.pg_read(timeout) as conn:
             used.append(conn)
 
             async def on_postgresql(sql: str, params: dict[str, Any]) -> Rows:
@@ -167,7 +169,8 @@ async def run(work: Callable[[Execute], Awaitable[T]]) -> T:
         if not used or not used[-1].broken:  # no connection (PoolTimeout, refused), or a failing statement
             raise
         await db.discard_broken_reads()
-        return await attempt()
+        # Both attempts together wait at most DB_POOL_TIMEOUT for a connection.
+        return await attempt(max(0.001, db.pool_timeout - (monotonic() - started)))
 
 
 async def fetch_all(sql: str, params: dict[str, Any]) -> Rows:
