@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
+from app.core.config import get_settings
 from app.core.db import db
 from app.core.errors import problem_response, problem_responses
 from app.core.http import json_response
@@ -30,9 +31,9 @@ async def readyz() -> Response:
         async with db.session() as session:
             conn = await session.connection()
             current = await conn.run_sync(current_revisions)
-    except Exception:  # any failure to reach the database means not ready
+    except Exception:  # any failure to reach the database means not ready (bounded by DB_CONNECT_TIMEOUT)
         return problem_response(503, "service-unavailable", "The database is unreachable.", "/readyz",
-                                headers={"Retry-After": "5"})
+                                headers={"Retry-After": str(get_settings().retry_after_seconds)})
     if current != heads:
         return problem_response(503, "service-unavailable",
                                 "The database schema is not at the latest migration; run `make migrate`.",

@@ -26,7 +26,13 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
     demo_password: str | None = Field(default=None, validation_alias="MATCHREADY_DEMO_PASSWORD")
-    retry_after_seconds: int = 5
+    # Retry-After of a 503 while the database is unavailable.
+    retry_after_seconds: int = Field(default=5, ge=1)
+    # Database faults answer 503 within these bounds (README: Configuration). Seconds to open a PostgreSQL
+    # connection; to wait for a pooled connection (SQLAlchemy's and the read pool's); for SQLite, to wait on a lock.
+    db_connect_timeout: int = Field(default=2, ge=1)
+    db_pool_timeout: float = Field(default=2.0, gt=0)
+    db_lock_timeout: float = Field(default=3.0, gt=0)
     max_simulation_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # Rendered answers of the computed views kept per worker (0: compute every request afresh).
     computed_cache_entries: int = Field(default=4096, ge=0)

@@ -7,6 +7,7 @@ psycopg 3 for PostgreSQL); Alembic uses the matching sync drivers. The schema is
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import uuid
@@ -30,6 +31,8 @@ from sqlmodel import SQLModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.config import Settings, get_settings
+
+log = logging.getLogger("matchready.db")
 
 # Constraint names are stable across SQLite and PostgreSQL so migrations can address them.
 NAMING_CONVENTION = {
@@ -90,13 +93,16 @@ def async_url(url: str) -> str:
     raise ValueError(f"unsupported database URL scheme {u.drivername!r}")
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
+def _sqlite_pragmas(busy_ms: int) -> Any:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    return on_connect
 
 
 def compact_json(value: Any) -> str:
@@ -117,17 +123,29 @@ def build_engine(settings: Settings) -> AsyncEngine:
         kwargs["poolclass"] = AsyncAdaptedQueuePool
         kwargs["pool_size"] = settings.db_pool_size
         kwargs["max_overflow"] = 0
-        kwargs["pool_timeout"] = 30
-    elif settings.environment == "test":
-        kwargs["poolclass"] = NullPool
-    else:  # at most 2 x DB_POOL_SIZE here, plus the read pool's DB_POOL_SIZE (README: Configuration)
-        kwargs["pool_size"] = settings.db_pool_size
-        kwargs["max_overflow"] = settings.db_pool_size
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_timeout"] = settings.db_pool_timeout
+    else:
+        # A server that is down or unreachable fails the connection attempt within DB_CONNECT_TIMEOUT.
+        kwargs["connect_args"] = {"connect_timeout": settings.db_connect_timeout}
+        if settings.environment == "test":
+            kwargs["poolclass"] = NullPool
+        else:  # at most 2 x DB_POOL_SIZE here, plus the read pool's DB_POOL_SIZE (README: Configuration)
+            kwargs["pool_size"] = settings.db_pool_size
+            kwargs["max_overflow"] = settings.db_pool_size
+            kwargs["pool_timeout"] = settings.db_pool_timeout
+            # Each checkout pings its connection: one found dead (the server restarted) is replaced, and with it
+            # every connection pooled before it, so no request after an outage is handed a stale connection.
+            kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(sqlite_busy_ms(settings)))
     return engine
+
+
+def sqlite_busy_ms(settings: Settings) -> int:
+    """How long a SQLite statement waits on another process's lock before failing with "database is locked"
+    (answered 503). SQLite calls run inline on the event loop, so this is also how long such a wait can stall it."""
+    return int(settings.db_lock_timeout * 1000)
 
 
 class Database:
@@ -143,6 +161,7 @@ class Database:
         self._pg_reads: Any = None  # psycopg_pool.AsyncConnectionPool, opened by the app's lifespan
         self._read_pool_wanted = False
         self._pool_size = 1
+        self._settings: Settings | None = None
 
     def configure(self, settings: Settings) -> None:
         self.engine = build_engine(settings)
@@ -153,6 +172,7 @@ class Database:
         self._pg_conninfo = (url.set(drivername="postgresql").render_as_string(hide_password=False)
                              if url.drivername.startswith("postgres") else None)
         self._pool_size = settings.db_pool_size
+        self._settings = settings
         # As for the engine (NullPool): tests drive the app from several event loops, and a pool belongs to one.
         self._read_pool_wanted = settings.environment != "test"
 
@@ -163,26 +183,52 @@ class Database:
             self.configure(get_settings())
         if self._pg_conninfo is None or self._pg_reads is not None or not self._read_pool_wanted:
             return
-        from psycopg_pool import AsyncConnectionPool
+        from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-        pool = AsyncConnectionPool(self._pg_conninfo, min_size=1, max_size=self._pool_size, open=False,
-                                   kwargs={"autocommit": True}, max_idle=300)
-        await pool.open(wait=True, timeout=30)
+        settings = self._settings or get_settings()
+        # Bounds for an outage (README: Configuration): a read waits at most DB_POOL_TIMEOUT for a connection, then
+        # fails with PoolTimeout (answered 503). A failed connection attempt is retried after about a second and
+        # abandoned after DB_POOL_TIMEOUT; the next read starts a fresh attempt at once. (The pool's default
+        # backoff doubles its delay up to 5 minutes, so reads kept failing for seconds after the server was back.)
+        def new_pool() -> AsyncConnectionPool[Any]:
+            return AsyncConnectionPool(
+                self._pg_conninfo or "", min_size=1, max_size=self._pool_size, open=False, max_idle=300,
+                kwargs={"autocommit": True, "connect_timeout": settings.db_connect_timeout},
+                timeout=settings.db_pool_timeout, reconnect_timeout=settings.db_pool_timeout)
+
+        pool = new_pool()
+        try:
+            await pool.open(wait=True, timeout=settings.db_connect_timeout + settings.db_pool_timeout)
+        except PoolTimeout:  # start all the same: reads answer 503 until the database answers (see /readyz)
+            log.warning("database unreachable at start-up; the read pool keeps trying")
+            pool = new_pool()  # a pool that gave up waiting is closed for good
+            await pool.open(wait=False)
         self._pg_reads = pool
 
+    async def discard_broken_reads(self) -> None:
+        """Test the read pool's idle connections and drop those that no longer work (the server restarted)."""
+        if self._pg_reads is not None:
+            await self._pg_reads.check()
+
+    @property
+    def pool_timeout(self) -> float:
+        return (self._settings or get_settings()).db_pool_timeout
+
     @asynccontextmanager
-    async def pg_read(self) -> AsyncIterator[Any]:
+    async def pg_read(self, timeout: float | None = None) -> AsyncIterator[Any]:
         """PostgreSQL: an autocommit connection for reads. Autocommit spares each read the BEGIN and ROLLBACK round
         trips of a pooled SQLAlchemy connection, and nothing pings it before lending it out: a connection found
-        broken is dropped by the pool and the read retried (see app.core.reads)."""
+        broken is dropped by the pool and the read retried (see app.core.reads). `timeout`: how long to wait for a
+        pooled connection (default DB_POOL_TIMEOUT)."""
         if self._pg_reads is not None:
-            async with self._pg_reads.connection() as conn:
+            async with self._pg_reads.connection(timeout) as conn:
                 yield conn
             return
         import psycopg
 
         assert self._pg_conninfo is not None
-        conn = await psycopg.AsyncConnection.connect(self._pg_conninfo, autocommit=True)
+        timeout = (self._settings or get_settings()).db_connect_timeout
+        conn = await psycopg.AsyncConnection.connect(self._pg_conninfo, autocommit=True, connect_timeout=timeout)
         try:
             yield conn
         finally:
@@ -201,11 +247,24 @@ class Database:
         conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self._sqlite_path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout=10000")
-            conn.execute("PRAGMA query_only=ON")
+            try:
+                conn.execute(f"PRAGMA busy_timeout={sqlite_busy_ms(self._settings or get_settings())}")
+                conn.execute("PRAGMA query_only=ON")
+            except sqlite3.Error:
+                conn.close()
+                raise
             self._readers.conn = conn
             self._opened.append(conn)
         return conn
+
+    def discard_sqlite_reader(self) -> None:
+        """Forget this thread's read connection after it failed (file gone, unreadable): the next read reopens."""
+        conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
+        if conn is not None:
+            self._readers.conn = None
+            if conn in self._opened:
+                self._opened.remove(conn)
+            conn.close()
 
     def session(self) -> AsyncSession:
         if self.sessionmaker is None:

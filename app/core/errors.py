@@ -8,16 +8,20 @@ errors, unknown routes, wrong methods and unexpected exceptions alike.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolExhausted
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.config import get_settings
 from app.core.serialization import dumps
 
 log = logging.getLogger("matchready.errors")
@@ -193,6 +197,52 @@ def problem_response(
     return Response(dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+# ---- database faults -----------------------------------------------------------------------------------------
+
+# SQLite's primary result codes for a database that cannot be used right now, rather than a faulty statement:
+# BUSY and LOCKED ("database is locked"), NOMEM, READONLY, IOERR (disk I/O), CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
+_SQLITE_UNAVAILABLE = frozenset({5, 6, 7, 8, 10, 11, 13, 14, 15, 26})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot serve the request now (down, unreachable, restarting, locked, out of
+    connections, disk failing): the answer is 503 with Retry-After, not 500. Covers each way the service talks to the
+    database: SQLAlchemy (which wraps the driver's error), psycopg and its pool (the PostgreSQL read path), and the
+    sqlite3 module (the SQLite read path)."""
+    if isinstance(exc, PoolExhausted):  # no pooled connection came free within DB_POOL_TIMEOUT
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc.orig, sqlite3.Error | psycopg.Error):
+            return database_unavailable(exc.orig)
+        return isinstance(exc, OperationalError)
+    if isinstance(exc, psycopg.OperationalError):  # connection failures, shutdown, psycopg_pool.PoolTimeout, ...
+        return True
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is None:
+            return "database is locked" in str(exc)
+        return code & 0xFF in _SQLITE_UNAVAILABLE
+    return False
+
+
+def unavailable_response(instance: str | None) -> Response:
+    return problem_response(503, "service-unavailable", "The database is unavailable.", instance,
+                            headers={"Retry-After": str(get_settings().retry_after_seconds)})
+
+
+def database_failure_response(request: Request, exc: BaseException) -> Response:
+    """503 for a database that is unavailable (logged without a traceback: one line per request in an outage);
+    otherwise the error is a fault of the service: 500, logged with its traceback."""
+    if database_unavailable(exc):
+        log.warning("database unavailable on %s %s: %s: %s", request.method, request.url.path,
+                    exc.__class__.__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        return unavailable_response(request.url.path)
+    log.exception("database error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(500, "internal-error", None, request.url.path)
+
+
 def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in loc)
 
@@ -258,22 +308,15 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
         return problem_response(status, slug, detail, request.url.path, headers=headers)
 
-    @app.exception_handler(OperationalError)
-    async def _db_down(request: Request, exc: OperationalError) -> Response:
-        log.error("database unavailable: %s", exc.__class__.__name__)
-        return problem_response(503, "service-unavailable", "The database is unavailable.", request.url.path,
-                                headers={"Retry-After": "5"})
-
-    @app.exception_handler(DBAPIError)
-    async def _db_error(request: Request, exc: DBAPIError) -> Response:
-        if exc.connection_invalidated:
-            return problem_response(503, "service-unavailable", "The database is unavailable.", request.url.path,
-                                    headers={"Retry-After": "5"})
-        log.exception("database error")
-        return problem_response(500, "internal-error", None, request.url.path)
+    # SQLAlchemy's errors (the ORM sessions), psycopg's (the PostgreSQL read path and its pool) and sqlite3's (the
+    # SQLite read path): 503 when the database is unavailable, 500 otherwise.
+    for kind in (SQLAlchemyError, psycopg.Error, sqlite3.Error):
+        app.add_exception_handler(kind, database_failure_response)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:
+        if database_unavailable(exc):  # raised outside the routes' handlers, e.g. by a middleware
+            return database_failure_response(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "internal-error", None, request.url.path)
 

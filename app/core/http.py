@@ -27,8 +27,10 @@ from app.core.errors import (
     PreconditionFailed,
     PreconditionRequired,
     ValidationFailed,
+    database_unavailable,
     field_error,
     problem_response,
+    unavailable_response,
 )
 from app.core.serialization import dumps
 from app.core.types import EXTERNAL_ID_PATTERN
@@ -316,16 +318,57 @@ class RequestGuard:
         await resp(scope, _empty_receive, send)
 
     async def _idempotent(self, scope: Scope, send: Send, body: bytes, caller: str, key: str) -> None:
-        from app.core.idempotency import IdempotencyRecord as R  # noqa: N814
-
         path = scope["path"]
         fingerprint = hashlib.sha256(
             b"\0".join([scope["method"].encode(), path.encode(), scope.get("query_string", b""), body])
         ).hexdigest()
         ttl = timedelta(hours=get_settings().idempotency_ttl_hours)
         now = utcnow()
+        # These sessions are opened here, outside the app and its exception handlers: a database that is unavailable
+        # must answer 503 here too, not escape as a bare 500.
+        try:
+            claimed = await self._claim(scope, send, caller, key, fingerprint, now - ttl, now)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("database unavailable on POST %s (Idempotency-Key): %s", path, exc.__class__.__name__)
+            await unavailable_response(path)(scope, _empty_receive, send)
+            return
+        if not claimed:
+            return
+
+        captured: dict[str, Any] = {"status": 500, "headers": [], "body": []}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+                captured["headers"] = message.get("headers", [])
+            elif message["type"] == "http.response.body":
+                captured["body"].append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, _replay_receive(body), capture)
+        finally:
+            try:
+                await self._settle(caller, key, captured)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                # The response has been sent. The key stays in flight (409) until it expires: the first request's
+                # outcome is unknown to us, so it cannot be replayed, nor safely run again.
+                log.error("database unavailable recording the outcome of Idempotency-Key %r on %s: %s", key, path,
+                          exc.__class__.__name__)
+
+    async def _claim(self, scope: Scope, send: Send, caller: str, key: str, fingerprint: str, expired: Any,
+                     now: Any) -> bool:
+        """Record the key as in flight: True to go on and run the request; False when the answer has been sent
+        (the replayed response, or a 409/422 for a key in flight or reused)."""
+        from app.core.idempotency import IdempotencyRecord as R  # noqa: N814
+
+        path = scope["path"]
         async with db.session() as session:
-            await session.execute(delete(R).where(R.created_at < now - ttl))  # type: ignore[arg-type]
+            await session.execute(delete(R).where(R.created_at < expired))  # type: ignore[arg-type]
             try:
                 await session.execute(insert(R).values(scope_key=caller, key=key, fingerprint=fingerprint,
                                                        state="in_flight", created_at=now))
@@ -350,35 +393,27 @@ class RequestGuard:
                     resp = Response(row.response_body or b"", status_code=row.response_status or 200,
                                     headers=headers)
                 await resp(scope, _empty_receive, send)
-                return
+                return False
+        return True
 
-        captured: dict[str, Any] = {"status": 500, "headers": [], "body": []}
+    async def _settle(self, caller: str, key: str, captured: dict[str, Any]) -> None:
+        """Keep a success for replay; forget a failure, so the client may fix the cause and retry with the key."""
+        from app.core.idempotency import IdempotencyRecord as R  # noqa: N814
 
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                captured["headers"] = message.get("headers", [])
-            elif message["type"] == "http.response.body":
-                captured["body"].append(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, _replay_receive(body), capture)
-        finally:
-            status = captured["status"]
-            async with db.session() as session:
-                if 200 <= status < 300:
-                    keep = {"content-type", "location", "etag"}
-                    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in captured["headers"]
-                               if k.decode("latin-1").lower() in keep}
-                    await session.execute(
-                        update(R).where(R.scope_key == caller, R.key == key).values(
-                            state="done", response_status=status, response_headers=headers,
-                            response_body=b"".join(captured["body"]))
-                    )
-                else:  # failures are not remembered: the client may fix the cause and retry with the same key
-                    await session.execute(delete(R).where(R.scope_key == caller, R.key == key))
-                await session.commit()
+        status = captured["status"]
+        async with db.session() as session:
+            if 200 <= status < 300:
+                keep = {"content-type", "location", "etag"}
+                headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in captured["headers"]
+                           if k.decode("latin-1").lower() in keep}
+                await session.execute(
+                    update(R).where(R.scope_key == caller, R.key == key).values(
+                        state="done", response_status=status, response_headers=headers,
+                        response_body=b"".join(captured["body"]))
+                )
+            else:  # failures are not remembered: the client may fix the cause and retry with the same key
+                await session.execute(delete(R).where(R.scope_key == caller, R.key == key))
+            await session.commit()
 
 
 def _caller_scope(scope: Scope) -> str | None:

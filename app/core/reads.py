@@ -17,11 +17,13 @@ most of the cost of a page of 50. A test holds the text equal to the model's ren
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections import namedtuple
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from time import monotonic
 from typing import Any, TypeVar
 
 import orjson
@@ -129,8 +131,10 @@ Execute = Callable[[str, dict[str, Any]], Awaitable[Rows]]
 async def run(work: Callable[[Execute], Awaitable[T]]) -> T:
     """Run `work`'s reads on one connection: SQLite, the thread's read connection; PostgreSQL, an autocommit
     connection from the read pool. `work` gets `execute(sql, params)`, which answers the rows as the driver returns
-    them. A PostgreSQL connection found broken (the server restarted, say) is dropped by the pool and the work tried
-    once more on another: these are reads, safe to repeat."""
+    them. A PostgreSQL connection found broken (the server restarted, say) is dropped by the pool, with every idle
+    one that fails a check, and the work tried once more on another: these are reads, safe to repeat. Nothing is
+    retried when no connection came (the pool waits DB_POOL_TIMEOUT for one): the error (psycopg's or sqlite3's)
+    answers 503 (app.core.errors.database_unavailable)."""
     reader = db.sqlite_reader()
     if reader is not None:
 
@@ -139,10 +143,18 @@ async def run(work: Callable[[Execute], Awaitable[T]]) -> T:
                 _observe(sql)
             return reader.execute(sql, adapt(SQLITE, params)).fetchall()
 
-        return await work(on_sqlite)
+        try:
+            return await work(on_sqlite)
+        except sqlite3.DatabaseError:  # the file went away or became unreadable: reopen at the next read
+            db.discard_sqlite_reader()
+            raise
 
-    async def attempt() -> T:
-        async with db.pg_read() as conn:
+    used: list[Any] = []
+    started = monotonic()
+
+    async def attempt(timeout: float | None = None) -> T:
+        async with db.pg_read(timeout) as conn:
+            used.append(conn)
 
             async def on_postgresql(sql: str, params: dict[str, Any]) -> Rows:
                 if observers:
@@ -154,7 +166,11 @@ async def run(work: Callable[[Execute], Awaitable[T]]) -> T:
     try:
         return await attempt()
     except psycopg.OperationalError:
-        return await attempt()
+        if not used or not used[-1].broken:  # no connection (PoolTimeout, refused), or a failing statement
+            raise
+        await db.discard_broken_reads()
+        # Both attempts together wait at most DB_POOL_TIMEOUT for a connection.
+        return await attempt(max(0.001, db.pool_timeout - (monotonic() - started)))
 
 
 async def fetch_all(sql: str, params: dict[str, Any]) -> Rows:
