@@ -31,7 +31,8 @@ from app.core.db import db, sync_url  # noqa: E402
 
 get_settings.cache_clear()
 
-TABLES = ["event", "idempotency_record", "program_list_entry", "program_list", "program", "usce_record", "milestone",
+TABLES = ["computed_state", "feed_consumer", "calendar_subscription",
+          "event", "idempotency_record", "program_list_entry", "program_list", "program", "usce_record", "milestone",
           "user_account", "api_key", "candidate", "organization"]
 
 
