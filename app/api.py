@@ -3,6 +3,8 @@
 from fastapi import APIRouter
 
 from app.accounts.router import auth_router, org_router, user_router
+from app.calendars.router import feed_router as calendar_feed_router
+from app.calendars.router import router as calendar_subscriptions_router
 from app.candidates.router import router as candidates_router
 from app.events.router import router as events_router
 from app.matching.router import router as matching_router
@@ -30,4 +32,6 @@ api_routers: tuple[APIRouter, ...] = (
     cycles_router,
     matching_router,
     events_router,
+    calendar_subscriptions_router,
+    calendar_feed_router,
 )

@@ -106,8 +106,8 @@ def create_app() -> FastAPI:
         schema["components"]["securitySchemes"] = SECURITY_SCHEMES
         for path, ops in schema["paths"].items():
             if path.startswith("/v1/") and path != "/v1/auth/token":
-                for op in ops.values():
-                    op["security"] = [{"BearerToken": []}, {"ApiKey": []}]
+                for op in ops.values():  # a route that declares `security` itself (e.g. public: []) keeps it
+                    op.setdefault("security", [{"BearerToken": []}, {"ApiKey": []}])
         schema = add_links(schema)
         app.openapi_schema = schema
         return schema

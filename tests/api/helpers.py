@@ -135,7 +135,7 @@ def get_ok(client: Any, url: str, headers: dict[str, str]) -> tuple[dict[str, An
 
 # ---- database snapshots ----------------------------------------------------------------------------------------
 
-_VERSIONED = {t for t in TABLES if t not in ("idempotency_record", "event")}
+_VERSIONED = {t for t in TABLES if t not in ("idempotency_record", "event", "feed_consumer", "computed_state")}
 
 
 def snapshot() -> dict[str, tuple[int, int]]:
@@ -296,8 +296,10 @@ def _candidate_objects(client: Any, headers: dict[str, str], cid: str, program_l
     plist, _ = create(client, f"{base}/program-lists", {"name": "Main", "external_id": external_id}, headers)
     entry, _ = create(client, f"{base}/program-lists/{plist['id']}/entries", {"program_id": program_listed,
                                                                              "rank_position": 1}, headers)
+    calendar, _ = create(client, f"{base}/calendar-subscriptions", {"name": "Phone"}, headers)
     return {"candidate_id": cid, "milestone_id": milestone["id"], "usce_record_id": usce["id"],
-            "list_id": plist["id"], "entry_id": entry["id"]}
+            "list_id": plist["id"], "entry_id": entry["id"], "subscription_id": calendar["id"],
+            "token": calendar["url"].rsplit("/", 1)[1].removesuffix(".ics")}
 
 
 def north_objects(client: Any, world: World, *, external_id: str, password: str) -> NorthObjects:
@@ -325,6 +327,7 @@ def north_objects(client: Any, world: World, *, external_id: str, password: str)
     with sync_engine().connect() as conn:
         event_id = conn.execute(text("SELECT id FROM event WHERE candidate_id = :c ORDER BY seq LIMIT 1"),
                                 {"c": _uid(uuid.UUID(world.north.candidate_id))}).scalar_one()
-    common = {"event_id": str(uuid.UUID(str(event_id))), "program_id": program["id"], "organization_id": world.north.org_id, "api_key_id": key["id"],
+    common = {"event_id": str(uuid.UUID(str(event_id))), "program_id": program["id"],
+              "organization_id": world.north.org_id, "api_key_id": key["id"],
               "user_id": str(user_id), "external_id": external_id}
     return NorthObjects(ids={**ids, **common}, other_ids={**other_ids, **common}, known_email=known_email)
