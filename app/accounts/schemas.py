@@ -4,10 +4,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from app.accounts.models import DEFAULT_DEADLINE_LEAD_DAYS
 from app.core.types import Email, InputModel, Name, Password, PublicModel, ShortText
+
+
+def _json_integer(value: object) -> object:
+    if isinstance(value, (bool, str, bytes)):  # lax mode would take "7" or true for an integer
+        raise ValueError("must be a JSON integer")
+    return value
 
 
 def _distinct_largest_first(days: list[int]) -> list[int]:
@@ -17,7 +23,7 @@ def _distinct_largest_first(days: list[int]) -> list[int]:
 
 
 LeadDays = Annotated[
-    list[Annotated[int, Field(ge=1, le=365, strict=True)]],
+    list[Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=365)]],
     Field(min_length=1, max_length=10, description="Days before a step's latest safe date on which a "
                                                    "`deadline.approaching` event is sent: 1-10 distinct values in "
                                                    "1..365, kept largest first."),
