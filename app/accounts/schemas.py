@@ -23,7 +23,7 @@ def _distinct_largest_first(days: list[int]) -> list[int]:
 
 
 LeadDays = Annotated[
-    list[Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=365)]],
+    list[Annotated[int, Field(ge=1, le=365), BeforeValidator(_json_integer)]],
     Field(min_length=1, max_length=10, description="Days before a step's latest safe date on which a "
                                                    "`deadline.approaching` event is sent: 1-10 distinct values in "
                                                    "1..365, kept largest first."),
