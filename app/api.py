@@ -4,6 +4,8 @@ from fastapi import APIRouter
 
 from app.accounts.router import auth_router, org_router, user_router
 from app.audit.router import router as audit_router
+from app.calendars.router import feed_router as calendar_feed_router
+from app.calendars.router import router as calendar_subscriptions_router
 from app.candidates.router import router as candidates_router
 from app.events.router import router as events_router
 from app.matching.router import router as matching_router
@@ -32,4 +34,6 @@ api_routers: tuple[APIRouter, ...] = (
     matching_router,
     events_router,
     audit_router,
+    calendar_subscriptions_router,
+    calendar_feed_router,
 )

@@ -133,7 +133,7 @@ def create_app() -> FastAPI:
         for path, ops in schema["paths"].items():
             for method, op in ops.items():
                 if path.startswith("/v1/") and path != "/v1/auth/token":
-                    op["security"] = [{"BearerToken": []}, {"ApiKey": []}]
+                    op.setdefault("security", [{"BearerToken": []}, {"ApiKey": []}])  # public routes declare []
                 op["responses"].setdefault("422", unknown_query)  # any operation: an unknown query parameter
                 if method == "get":  # conditional GET (app.core.http.ConditionalGet)
                     op.setdefault("parameters", []).append(IF_NONE_MATCH)

@@ -31,8 +31,9 @@ from app.core.db import db, sync_url  # noqa: E402
 
 get_settings.cache_clear()
 
-TABLES = ["audit_record", "event", "idempotency_record", "program_list_entry", "program_list", "program",
-          "usce_record", "milestone", "user_account", "api_key", "candidate", "organization"]
+TABLES = ["computed_state", "feed_consumer", "calendar_subscription", "audit_record", "event", "idempotency_record",
+          "program_list_entry", "program_list", "program", "usce_record", "milestone", "user_account", "api_key",
+          "candidate", "organization"]
 
 
 def backend() -> str:

@@ -3,16 +3,23 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from sqlalchemy import JSON, Column, text
 from sqlmodel import Field
 
 from app.core.db import UtcDateTime
 from app.core.models import ResourceBase
+
+DEFAULT_DEADLINE_LEAD_DAYS = (30, 14, 3)
 
 
 class Organization(ResourceBase, table=True):
     __tablename__ = "organization"
 
     name: str = Field(max_length=200, unique=True)
+    # Days before a step's latest safe date on which `deadline.approaching` is sent (largest first).
+    deadline_lead_days: list[int] = Field(
+        default_factory=lambda: list(DEFAULT_DEADLINE_LEAD_DAYS),
+        sa_column=Column(JSON, nullable=False, server_default=text("'[30, 14, 3]'")))
 
 
 class User(ResourceBase, table=True):

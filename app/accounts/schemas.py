@@ -2,25 +2,52 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
+from app.accounts.models import DEFAULT_DEADLINE_LEAD_DAYS
 from app.core.types import Email, InputModel, Name, Password, PublicModel, ShortText
 
 
+def _json_integer(value: object) -> object:
+    if isinstance(value, (bool, str, bytes)):  # lax mode would take "7" or true for an integer
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+def _distinct_largest_first(days: list[int]) -> list[int]:
+    if len(set(days)) != len(days):
+        raise ValueError("lead days must be distinct")
+    return sorted(days, reverse=True)
+
+
+LeadDays = Annotated[
+    list[Annotated[int, Field(ge=1, le=365), BeforeValidator(_json_integer)]],
+    Field(min_length=1, max_length=10, description="Days before a step's latest safe date on which a "
+                                                   "`deadline.approaching` event is sent: 1-10 distinct values in "
+                                                   "1..365, kept largest first."),
+    AfterValidator(_distinct_largest_first),
+]
+
+
 class OrganizationCreate(InputModel):
-    model_config = ConfigDict(json_schema_extra={"example": {"name": "North University Advising Office"}})
+    model_config = ConfigDict(json_schema_extra={"example": {"name": "North University Advising Office",
+                                                             "deadline_lead_days": [30, 14, 3]}})
     name: Name
+    deadline_lead_days: LeadDays = Field(default_factory=lambda: list(DEFAULT_DEADLINE_LEAD_DAYS))
 
 
 class OrganizationUpdate(InputModel):
     name: Name | None = None
+    deadline_lead_days: LeadDays | None = None
 
 
 class OrganizationPublic(PublicModel):
     id: uuid.UUID
     name: str
+    deadline_lead_days: list[int] = Field(description="Days before a step's latest safe date on which a "
+                                                      "`deadline.approaching` event is sent, largest first.")
     version: int = Field(description="Bumped by every change; the value of the `ETag` (`\"v<version>\"`), so "
                                      "an item read from a list can be sent back with `If-Match`.")
     created_at: datetime

@@ -83,7 +83,7 @@ async def list_organizations(session: AsyncSession, principal: Principal, page: 
 
 
 async def create_organization(session: AsyncSession, data: OrganizationCreate) -> Organization:
-    org = Organization(name=data.name)
+    org = Organization(name=data.name, deadline_lead_days=data.deadline_lead_days)
     session.add(org)
     await commit_or_conflict(session, ORG_CONFLICTS)
     return org
@@ -92,9 +92,10 @@ async def create_organization(session: AsyncSession, data: OrganizationCreate) -
 async def update_organization(session: AsyncSession, org: Organization, data: OrganizationUpdate,
                               if_match: str | None) -> Organization:
     changes = data.model_dump(exclude_unset=True)
-    if changes.get("name", "") is None:
-        raise ValidationFailed("name cannot be cleared.", errors=[field_error("body.name", "may not be null",
-                                                                              "not_nullable")])
+    for name in ("name", "deadline_lead_days"):
+        if name in changes and changes[name] is None:
+            raise ValidationFailed(f"{name} cannot be cleared.",
+                                   errors=[field_error(f"body.{name}", "may not be null", "not_nullable")])
     await update_versioned(session, org, changes, if_match, ORG_CONFLICTS)
     await commit_or_conflict(session, ORG_CONFLICTS)
     return org

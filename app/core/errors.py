@@ -109,6 +109,7 @@ class Problem(BaseModel):
 
 class AppError(Exception):
     slug = "internal-error"
+    instance: str | None = None  # the problem's `instance` when not the request's path (which may hold a secret)
 
     def __init__(
         self,
@@ -282,7 +283,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _app_error(request: Request, exc: AppError) -> Response:
         pt = exc.problem_type
         return problem_response(
-            pt.status, pt.slug, exc.detail, request.url.path, code=exc.code, errors=exc.errors, headers=exc.headers
+            pt.status, pt.slug, exc.detail, exc.instance or request.url.path, code=exc.code, errors=exc.errors,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -12,11 +12,13 @@ from app.core.types import PublicModel
 
 SubjectType = Literal["candidate", "milestone", "usce_record", "program_list", "program_list_entry"]
 
-# Every type the service emits; `noun.*` selects a noun's three.
+# Every type the service emits; `noun.*` selects all of a noun's.
 EVENT_TYPES: tuple[str, ...] = tuple(
     f"{noun}.{verb}" for noun in ("candidate", "milestone", "usce_record", "program_list", "program_list_entry")
     for verb in ("created", "updated", "deleted")
 )
+# Computed from the candidate's record and the date (app.guidance.computed); their subject is the candidate.
+EVENT_TYPES += ("readiness.changed", "deadline.approaching")
 
 
 class EventSubject(PublicModel):
@@ -44,7 +46,11 @@ class EventPublic(PublicModel):
     subject: EventSubject
     data: dict[str, Any] = Field(description="`object`: the subject's representation after the change (for a "
                                              "deleted candidate only its ids); `changed_fields`: the names of "
-                                             "the fields an update changed.")
+                                             "the fields an update changed. Computed events: "
+                                             "`readiness.changed` has `cycle`, `as_of`, `changed_fields` and "
+                                             "`old`/`new` {`status`, `next_step`, `earliest_feasible_cycle`}; "
+                                             "`deadline.approaching` has `step`, `latest_safe_date`, "
+                                             "`days_left` and `lead_days`.")
     cursor: str = Field(description="This event's position: pass it as `after` to read on from here.")
 
 

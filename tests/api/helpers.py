@@ -135,7 +135,8 @@ def get_ok(client: Any, url: str, headers: dict[str, str]) -> tuple[dict[str, An
 
 # ---- database snapshots ----------------------------------------------------------------------------------------
 
-_VERSIONED = {t for t in TABLES if t not in ("idempotency_record", "event", "audit_record")}
+_VERSIONED = {t for t in TABLES
+              if t not in ("idempotency_record", "event", "audit_record", "feed_consumer", "computed_state")}
 
 
 def snapshot() -> dict[str, tuple[int, int]]:
@@ -296,8 +297,10 @@ def _candidate_objects(client: Any, headers: dict[str, str], cid: str, program_l
     plist, _ = create(client, f"{base}/program-lists", {"name": "Main", "external_id": external_id}, headers)
     entry, _ = create(client, f"{base}/program-lists/{plist['id']}/entries", {"program_id": program_listed,
                                                                              "rank_position": 1}, headers)
+    calendar, _ = create(client, f"{base}/calendar-subscriptions", {"name": "Phone"}, headers)
     return {"candidate_id": cid, "milestone_id": milestone["id"], "usce_record_id": usce["id"],
-            "list_id": plist["id"], "entry_id": entry["id"]}
+            "list_id": plist["id"], "entry_id": entry["id"], "subscription_id": calendar["id"],
+            "token": calendar["url"].rsplit("/", 1)[1].removesuffix(".ics")}
 
 
 def north_objects(client: Any, world: World, *, external_id: str, password: str) -> NorthObjects:
