@@ -136,7 +136,9 @@ def create_app() -> FastAPI:
                     op.setdefault("security", [{"BearerToken": []}, {"ApiKey": []}])  # public routes declare []
                 op["responses"].setdefault("422", unknown_query)  # any operation: an unknown query parameter
                 if method == "get":  # conditional GET (app.core.http.ConditionalGet)
-                    op.setdefault("parameters", []).append(IF_NONE_MATCH)
+                    params = op.setdefault("parameters", [])
+                    if not any(p["name"] == "If-None-Match" for p in params):  # unless the route declares its own
+                        params.append(IF_NONE_MATCH)
                     op["responses"]["200"].setdefault("headers", {})["ETag"] = ETAG_HEADER
                     op["responses"]["304"] = NOT_MODIFIED
                 op["responses"] = dict(sorted(op["responses"].items()))
