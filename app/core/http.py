@@ -203,8 +203,11 @@ class RequestGuard:
             await self.app(scope, _replay_receive(body), capture)
         finally:
             status = captured["status"]
+            # A response marked no-store carries a secret shown once (an API key, a webhook signing secret): it is
+            # not kept in plaintext here, so the key is released as after a failure.
+            no_store = any(k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in captured["headers"])
             async with db.session() as session:
-                if 200 <= status < 300:
+                if 200 <= status < 300 and not no_store:
                     keep = {"content-type", "location", "etag"}
                     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in captured["headers"]
                                if k.decode("latin-1").lower() in keep}
