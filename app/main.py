@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from app.api import api_routers
+from app.api import api_routers, api_webhooks
 from app.core.config import get_settings
 from app.core.db import SessionMiddleware, db
 from app.core.errors import PROBLEM_TYPES, FieldError, Problem, install_error_handlers
@@ -79,6 +79,8 @@ def create_app() -> FastAPI:
     app.include_router(health_router)
     for router in api_routers:
         app.include_router(router, prefix="/v1")
+    for router in api_webhooks:
+        app.webhooks.include_router(router)
     app.add_middleware(SessionMiddleware)
     app.add_middleware(RequestGuard)
 
@@ -86,7 +88,7 @@ def create_app() -> FastAPI:
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                             routes=app.routes)
+                             routes=app.routes, webhooks=app.webhooks.routes)
         comps = schema.setdefault("components", {}).setdefault("schemas", {})
         comps["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         comps["Problem"].pop("$defs", None)

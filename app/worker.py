@@ -22,7 +22,7 @@ from dataclasses import dataclass
 log = logging.getLogger("matchready.worker")
 
 # The modules that register jobs; imported when a worker starts.
-JOB_MODULES: tuple[str, ...] = ("app.events.jobs",)
+JOB_MODULES: tuple[str, ...] = ("app.events.jobs", "app.webhooks.jobs")
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,14 @@ from pydantic import ConfigDict, Field
 
 from app.core.types import PublicModel
 
-SubjectType = Literal["candidate", "milestone", "usce_record", "program_list", "program_list_entry"]
+SubjectType = Literal["candidate", "milestone", "usce_record", "program_list", "program_list_entry",
+                      "webhook_endpoint"]
 
-# Every type the service emits; `noun.*` selects a noun's three.
+# Every type the service emits; `noun.*` selects a noun's types.
 EVENT_TYPES: tuple[str, ...] = tuple(
     f"{noun}.{verb}" for noun in ("candidate", "milestone", "usce_record", "program_list", "program_list_entry")
     for verb in ("created", "updated", "deleted")
-)
+) + ("webhook_endpoint.disabled",)  # written by app.webhooks when deliveries keep failing or the receiver is gone
 
 
 class EventSubject(PublicModel):
