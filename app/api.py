@@ -16,6 +16,8 @@ from app.pathway.router import cohort_router, cycles_router
 from app.programs.router import lists_router as program_lists_router
 from app.programs.router import router as programs_router
 from app.usce.router import router as usce_router
+from app.webhooks.router import deliveries_doc as webhook_deliveries_doc
+from app.webhooks.router import router as webhooks_router
 
 # Mounted directly on the app: one level of routers, the busiest first, keeps route matching cheap.
 api_routers: tuple[APIRouter, ...] = (
@@ -36,4 +38,8 @@ api_routers: tuple[APIRouter, ...] = (
     audit_router,
     calendar_subscriptions_router,
     calendar_feed_router,
+    webhooks_router,
 )
+
+# The requests the service makes to its clients (the OpenAPI `webhooks` section).
+api_webhooks: tuple[APIRouter, ...] = (webhook_deliveries_doc,)

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from app.api import api_routers
+from app.api import api_routers, api_webhooks
 from app.core.config import get_settings
 from app.core.db import SessionMiddleware, db
 from app.core.errors import PROBLEM_TYPES, FieldError, Problem, install_error_handlers, problem_responses
@@ -97,6 +97,8 @@ def create_app() -> FastAPI:
     app.include_router(health_router)
     for router in api_routers:
         app.include_router(router, prefix="/v1")
+    for router in api_webhooks:
+        app.webhooks.include_router(router)
     reject_unknown_query_parameters(app)  # after every router is in: it wraps each route
     # The last added is the outermost: CORS wraps everything, so the middlewares' own problems (413, 415) and every
     # handled error carry its headers too.
@@ -111,7 +113,7 @@ def create_app() -> FastAPI:
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                             routes=app.routes)
+                             routes=app.routes, webhooks=app.webhooks.routes)
         comps = schema.setdefault("components", {}).setdefault("schemas", {})
         comps["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         comps["Problem"].pop("$defs", None)

@@ -12,3 +12,4 @@ def import_all_models() -> None:
     import app.milestones.models  # noqa: F401
     import app.programs.models  # noqa: F401
     import app.usce.models  # noqa: F401
+    import app.webhooks.models  # noqa: F401

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 log = logging.getLogger("matchready.worker")
 
 # The modules that register jobs; imported when a worker starts.
-JOB_MODULES: tuple[str, ...] = ("app.events.jobs", "app.guidance.computed")
+JOB_MODULES: tuple[str, ...] = ("app.events.jobs", "app.guidance.computed", "app.webhooks.jobs")
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,18 @@ async def _loop(j: Job, stop: asyncio.Event) -> None:
             await _sleep_or_stop(stop, j.idle_seconds)
 
 
-async def run_worker(stop: asyncio.Event, only: set[str] | None = None) -> None:
-    """Run every registered job (or those named in `only`) until `stop` is set."""
-    selected = [j for name, j in jobs().items() if only is None or name in only]
+def _wanted(name: str, patterns: list[str]) -> bool:
+    return not patterns or any(name == p or (p.endswith(".*") and name.startswith(p[:-1])) for p in patterns)
+
+
+async def run_worker(stop: asyncio.Event) -> None:
+    """Run the registered jobs (all, or those WORKER_JOBS names) until `stop` is set."""
+    from app.core.config import get_settings
+
+    patterns = [p.strip() for p in get_settings().worker_jobs.split(",") if p.strip()]
+    selected = [j for name, j in jobs().items() if _wanted(name, patterns)]
+    if patterns and not selected:
+        raise SystemExit(f"WORKER_JOBS={get_settings().worker_jobs!r} names no job; jobs: {', '.join(jobs())}")
     log.info("worker started: %s", ", ".join(j.name for j in selected))
     await asyncio.gather(*(_loop(j, stop) for j in selected))
     log.info("worker stopped")

@@ -25,13 +25,16 @@ os.environ["DATABASE_URL"] = DATABASE_URL
 os.environ["ENVIRONMENT"] = "test"
 os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-0123456789"
 os.environ.pop("MATCHREADY_DEMO_PASSWORD", None)
+os.environ["WEBHOOK_ALLOW_PRIVATE_URLS"] = "true"  # the tests' receivers listen on loopback
+os.environ["WEBHOOK_TIMEOUT_SECONDS"] = "2"
 
 from app.core.config import get_settings  # noqa: E402
 from app.core.db import db, sync_url  # noqa: E402
 
 get_settings.cache_clear()
 
-TABLES = ["computed_state", "feed_consumer", "calendar_subscription", "audit_record", "event", "idempotency_record",
+TABLES = ["webhook_attempt", "webhook_delivery", "webhook_endpoint", "event_consumer", "computed_state",
+          "feed_consumer", "calendar_subscription", "audit_record", "event", "idempotency_record",
           "program_list_entry", "program_list", "program", "usce_record", "milestone", "user_account", "api_key",
           "candidate", "organization"]
 

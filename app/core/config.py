@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     event_retention_days: int = Field(default=30, ge=30)
     # Run the background worker inside each server process (`make run` sets it; production runs `make worker`).
     worker_in_process: bool = False
+    # The jobs a worker runs (comma-separated names or `prefix.*`, e.g. `webhooks.*`); empty: all of them. Lets
+    # a deployment give webhook delivery its own worker pool.
+    worker_jobs: str = ""
     # Browser origins (`scheme://host[:port]`, comma-separated) whose pages may call the API; empty: CORS off.
     cors_origins: Annotated[list[str], NoDecode] = []
 
@@ -53,6 +56,13 @@ class Settings(BaseSettings):
             if not (isinstance(origin, str) and _ORIGIN.match(origin)):
                 raise ValueError(f"CORS_ORIGINS entries are origins like https://app.example.org, not {origin!r}")
         return [origin.lower() for origin in value]  # browsers send the host in lower case
+    # Webhooks: seconds to wait after each failed attempt before the next (then the delivery is dead and the
+    # endpoint disabled), per-request timeout, requests in flight per worker, and whether to allow internal
+    # addresses (loopback, private networks; for development and tests only).
+    webhook_retry_schedule: tuple[Annotated[float, Field(ge=0)], ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_concurrency: int = Field(default=50, ge=1, le=500)
+    webhook_allow_private_urls: bool = False
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

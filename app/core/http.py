@@ -397,12 +397,15 @@ class RequestGuard:
         return True
 
     async def _settle(self, caller: str, key: str, captured: dict[str, Any]) -> None:
-        """Keep a success for replay; forget a failure, so the client may fix the cause and retry with the key."""
+        """Keep a success for replay; forget a failure, so the client may fix the cause and retry with the key.
+        A response marked no-store carries a secret shown once (an API key, a webhook signing secret): it is not
+        kept in plaintext here, so its key is released as after a failure."""
         from app.core.idempotency import IdempotencyRecord as R  # noqa: N814
 
         status = captured["status"]
+        no_store = any(k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in captured["headers"])
         async with db.session() as session:
-            if 200 <= status < 300:
+            if 200 <= status < 300 and not no_store:
                 keep = {"content-type", "location", "etag"}
                 headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in captured["headers"]
                            if k.decode("latin-1").lower() in keep}

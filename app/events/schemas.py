@@ -10,7 +10,8 @@ from pydantic import ConfigDict, Field
 
 from app.core.types import PublicModel
 
-SubjectType = Literal["candidate", "milestone", "usce_record", "program_list", "program_list_entry"]
+SubjectType = Literal["candidate", "milestone", "usce_record", "program_list", "program_list_entry",
+                      "webhook_endpoint"]
 
 # Every type the service emits; `noun.*` selects all of a noun's.
 EVENT_TYPES: tuple[str, ...] = tuple(
@@ -19,6 +20,8 @@ EVENT_TYPES: tuple[str, ...] = tuple(
 )
 # Computed from the candidate's record and the date (app.guidance.computed); their subject is the candidate.
 EVENT_TYPES += ("readiness.changed", "deadline.approaching")
+# Written by app.webhooks when deliveries keep failing or the receiver is gone.
+EVENT_TYPES += ("webhook_endpoint.disabled",)
 
 
 class EventSubject(PublicModel):

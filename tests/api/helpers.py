@@ -18,6 +18,8 @@ from tests.conftest import TABLES, World, _uid, assert_problem, sync_engine
 
 _seq = itertools.count(1)
 
+# A URL where nothing listens (the discard port, which no test binds): deliveries to it fail at once.
+CLOSED_URL = "http://127.0.0.1:9/hooks"
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
@@ -135,8 +137,8 @@ def get_ok(client: Any, url: str, headers: dict[str, str]) -> tuple[dict[str, An
 
 # ---- database snapshots ----------------------------------------------------------------------------------------
 
-_VERSIONED = {t for t in TABLES
-              if t not in ("idempotency_record", "event", "audit_record", "feed_consumer", "computed_state")}
+_VERSIONED = {t for t in TABLES if t not in ("idempotency_record", "event", "audit_record", "feed_consumer",
+                                             "computed_state", "webhook_attempt", "event_consumer")}
 
 
 def snapshot() -> dict[str, tuple[int, int]]:
@@ -328,7 +330,11 @@ def north_objects(client: Any, world: World, *, external_id: str, password: str)
     with sync_engine().connect() as conn:
         event_id = conn.execute(text("SELECT id FROM event WHERE candidate_id = :c ORDER BY seq LIMIT 1"),
                                 {"c": _uid(uuid.UUID(world.north.candidate_id))}).scalar_one()
-    common = {"event_id": str(uuid.UUID(str(event_id))), "program_id": program["id"],
-              "organization_id": world.north.org_id, "api_key_id": key["id"],
-              "user_id": str(user_id), "external_id": external_id}
+    # a webhook endpoint whose receiver refuses connections at once, and the delivery of its test ping
+    org = world.north.org_id
+    endpoint, _ = create(client, f"/v1/organizations/{org}/webhook-endpoints", {"url": CLOSED_URL}, h)
+    ping, _ = created(client.post(f"/v1/organizations/{org}/webhook-endpoints/{endpoint['id']}/test", headers=h))
+    common = {"event_id": str(uuid.UUID(str(event_id))), "program_id": program["id"], "organization_id": org,
+              "api_key_id": key["id"], "user_id": str(user_id), "external_id": external_id,
+              "endpoint_id": endpoint["id"], "delivery_id": ping["id"]}
     return NorthObjects(ids={**ids, **common}, other_ids={**other_ids, **common}, known_email=known_email)

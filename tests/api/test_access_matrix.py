@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.api.helpers import milestone_body, north_objects, program_body, snapshot, usce_body
+from tests.api.helpers import CLOSED_URL, milestone_body, north_objects, program_body, snapshot, usce_body
 from tests.conftest import TABLES, World, _insert_world, sync_engine
 
 ANON, ADMIN = "anonymous", "admin"
@@ -77,6 +77,7 @@ def candidate_scoped(**kw: Any) -> Rule:
 
 
 EVERYONE = Rule(ok=tuple(SIGNED_IN))
+WEBHOOKS = Rule(ok=tuple(NORTH_STAFF), forbidden=tuple(CANDIDATES))
 PW_BODY = {"email": "matrix-user@example.org", "full_name": "Matrix User", "password": "a long passphrase",
            "role": "candidate"}
 
@@ -186,6 +187,19 @@ OPERATIONS: dict[str, Rule] = {
     "calendar-subscriptions-get-calendar-subscription": candidate_scoped(),
     "calendar-subscriptions-revoke-calendar-subscription": candidate_scoped(),
     "calendar-get-calendar-feed": Rule(ok=tuple(PRINCIPALS)),
+    # webhooks: the organization's staff and systems; candidates may not; other organizations see nothing
+    "webhooks-list-webhook-endpoints": WEBHOOKS,
+    "webhooks-create-webhook-endpoint": Rule(ok=tuple(NORTH_STAFF), forbidden=tuple(CANDIDATES),
+                                             body=lambda c, p: {"url": CLOSED_URL}),
+    "webhooks-get-webhook-endpoint": WEBHOOKS,
+    "webhooks-update-webhook-endpoint": Rule(ok=tuple(NORTH_STAFF), forbidden=tuple(CANDIDATES),
+                                             body=lambda c, p: {"description": "matrix"}),
+    "webhooks-delete-webhook-endpoint": WEBHOOKS,
+    "webhooks-rotate-webhook-secret": WEBHOOKS,
+    "webhooks-test-webhook-endpoint": WEBHOOKS,
+    "webhooks-list-webhook-deliveries": WEBHOOKS,
+    "webhooks-get-webhook-delivery": WEBHOOKS,
+    "webhooks-retry-webhook-delivery": WEBHOOKS,
 }
 
 # Computed endpoints other engineers are adding; matched by method and path so they are covered the day they land.

@@ -1,0 +1,1 @@
+"""Signed webhooks: an organization's endpoints, fed from the change feed and delivered by the worker."""
