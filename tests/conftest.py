@@ -28,6 +28,14 @@ os.environ.pop("MATCHREADY_DEMO_PASSWORD", None)
 os.environ["WEBHOOK_ALLOW_PRIVATE_URLS"] = "true"  # the tests' receivers listen on loopback
 os.environ["WEBHOOK_TIMEOUT_SECONDS"] = "2"
 
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+# Under CI the property tests draw the same examples every run, so a landing never hangs on a lucky draw; run
+# locally they explore afresh, which is how they find new counterexamples.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    hypothesis_settings.load_profile("ci")
+
 from app.core.config import get_settings  # noqa: E402
 from app.core.db import db, sync_url  # noqa: E402
 

@@ -978,7 +978,8 @@ def scan(profile: Profile, book: RuleBook, cycle: int) -> Scan:
             earliest = year
             break
         last_lost = ev
-        if ev.permanent:
+        # A permanent blocker under an earlier cycle's rules says nothing of the requested cycle's: scan on to it.
+        if ev.permanent and year >= cycle:
             break
     deciding = None
     if last_lost is not None:
