@@ -8,6 +8,8 @@ from app.calendars.router import feed_router as calendar_feed_router
 from app.calendars.router import router as calendar_subscriptions_router
 from app.candidates.router import router as candidates_router
 from app.events.router import router as events_router
+from app.imports.router import export_router as export_router
+from app.imports.router import router as imports_router
 from app.matching.router import router as matching_router
 from app.milestones.router import router as milestones_router
 from app.milestones.router import types_router as milestone_types_router
@@ -39,6 +41,8 @@ api_routers: tuple[APIRouter, ...] = (
     calendar_subscriptions_router,
     calendar_feed_router,
     webhooks_router,
+    imports_router,
+    export_router,
 )
 
 # The requests the service makes to its clients (the OpenAPI `webhooks` section).

@@ -124,9 +124,11 @@ def create_app() -> FastAPI:
             f"`{t.uri}`" for t in PROBLEM_TYPES.values())
         for name in ("HTTPValidationError", "ValidationError"):
             comps.pop(name, None)
+        from app.imports.router import SCHEMAS as import_schemas
         from app.matching.router import SCHEMAS as extra_schemas
 
-        for model in extra_schemas:  # request bodies read raw (for speed) but documented all the same
+        # request bodies read raw (for speed, or for two media types) but documented all the same
+        for model in (*extra_schemas, *import_schemas):
             defs = model.model_json_schema(ref_template="#/components/schemas/{model}")
             comps.update(defs.pop("$defs", {}))
             comps[model.__name__] = defs

@@ -9,6 +9,7 @@ def import_all_models() -> None:
     import app.core.idempotency  # noqa: F401
     import app.events.models  # noqa: F401
     import app.guidance.models  # noqa: F401
+    import app.imports.models  # noqa: F401
     import app.milestones.models  # noqa: F401
     import app.programs.models  # noqa: F401
     import app.usce.models  # noqa: F401

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 log = logging.getLogger("matchready.worker")
 
 # The modules that register jobs; imported when a worker starts.
-JOB_MODULES: tuple[str, ...] = ("app.events.jobs", "app.guidance.computed", "app.webhooks.jobs")
+JOB_MODULES: tuple[str, ...] = ("app.events.jobs", "app.guidance.computed", "app.webhooks.jobs",
+                                "app.imports.jobs")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from app.candidates.schemas import (
     CandidateUpsert,
 )
 from app.core.changes import Change, Subject, add_sink, register_subject, set_organization_resolver
-from app.core.crud import commit_or_conflict, delete_versioned, update_versioned, upsert
+from app.core.crud import commit_or_conflict, delete_versioned, finish, update_versioned, upsert
 from app.core.errors import (
     DomainRuleViolation,
     Forbidden,
@@ -251,21 +251,29 @@ async def upsert_by_external_id(session: AsyncSession, principal: Principal, ext
     """Create or replace the candidate your system knows as `external_id`."""
     if principal.role not in (Role.system, Role.advisor):
         raise Forbidden("Only an organization's systems and advisors upsert by external id.")
-    org_id = principal.organization_id
-    assert org_id is not None
+    assert principal.organization_id is not None
+    return await apply_by_external_id(session, principal.organization_id, external_id, data, if_match)
+
+
+async def apply_by_external_id(session: AsyncSession, organization_id: uuid.UUID, external_id: str,
+                               data: CandidateUpsert, if_match: str | None, *, commit: bool = True
+                               ) -> tuple[Candidate, UpsertOutcome]:
+    """The upsert itself, for a caller whose right to write the organization is settled (the route above, an
+    import); with `commit=False` it joins the caller's transaction."""
     values = data.model_dump()
     _check_consistency(values)
 
     async def create() -> Candidate:
-        cand = Candidate(organization_id=org_id, external_id=external_id, **values)
+        cand = Candidate(organization_id=organization_id, external_id=external_id, **values)
         session.add(cand)
-        await commit_or_conflict(session, CONFLICTS)
+        await finish(session, CONFLICTS, commit=commit)
         return cand
 
     async def replace(existing: Candidate) -> bool:
         changed = await update_versioned(session, existing, values, f'"v{existing.version}"', CONFLICTS)
-        await commit_or_conflict(session, CONFLICTS)
+        await finish(session, CONFLICTS, commit=commit)
         return changed
 
-    return await upsert(session, if_match=if_match, find=lambda: _find_by_external_id(session, org_id, external_id),
+    return await upsert(session, if_match=if_match,
+                        find=lambda: _find_by_external_id(session, organization_id, external_id),
                         create=create, replace=replace)

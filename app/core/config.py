@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=2.0, gt=0)
     db_lock_timeout: float = Field(default=3.0, gt=0)
     max_simulation_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # POST /v1/imports: its own body limit, and the most candidates one import takes (413 over either)
+    max_import_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    import_max_items: int = Field(default=10_000, ge=1)
     # Rendered answers of the computed views kept per worker (0: compute every request afresh).
     computed_cache_entries: int = Field(default=4096, ge=0)
     # The change feed keeps events this many days at least (GET /v1/events; webhooks retry within it).

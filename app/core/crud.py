@@ -96,6 +96,15 @@ async def commit_or_conflict(session: AsyncSession, conflicts: dict[str, tuple[s
         raise conflict_from(exc, conflicts) from exc
 
 
+async def finish(session: AsyncSession, conflicts: dict[str, tuple[str, str]], *, commit: bool) -> None:
+    """End a write use case: commit it, or (for a caller composing several, such as an import item that must be
+    all or nothing) only flush it into the caller's transaction."""
+    if commit:
+        await commit_or_conflict(session, conflicts)
+    else:
+        await flush_or_conflict(session, conflicts)
+
+
 def conflict_from(exc: IntegrityError, conflicts: dict[str, tuple[str, str]]) -> Conflict:
     message = str(exc.orig)
     for needle, (code, detail) in conflicts.items():

@@ -153,6 +153,10 @@ class Conflict(AppError):
     slug = "conflict"
 
 
+class PayloadTooLarge(AppError):
+    slug = "payload-too-large"
+
+
 class PreconditionFailed(AppError):
     slug = "precondition-failed"
 

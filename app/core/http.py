@@ -247,7 +247,9 @@ class CORS(CORSMiddleware):
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _FORM_PATHS = {"/v1/auth/token"}
-_LARGE_BODY_PATHS = {"/v1/match-simulations"}
+# Bodies larger than MAX_BODY_BYTES, each with the setting that bounds it; NDJSON is taken where it is declared.
+_LARGE_BODY_PATHS = {"/v1/match-simulations": "max_simulation_body_bytes", "/v1/imports": "max_import_body_bytes"}
+_NDJSON_PATHS = {"/v1/imports"}
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
 _KEY_OK = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -271,7 +273,8 @@ class RequestGuard:
             return
         settings = get_settings()
         path: str = scope["path"]
-        limit = settings.max_simulation_body_bytes if path in _LARGE_BODY_PATHS else settings.max_body_bytes
+        large = _LARGE_BODY_PATHS.get(path)
+        limit: int = getattr(settings, large) if large else settings.max_body_bytes
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._too_large(scope, send, limit)
@@ -295,9 +298,11 @@ class RequestGuard:
         ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
         if body and path.startswith("/v1/"):
             ok = ctype in ("application/x-www-form-urlencoded", "multipart/form-data") if path in _FORM_PATHS \
-                else bool(_JSON_TYPE.match(ctype))
+                else bool(_JSON_TYPE.match(ctype)) or (path in _NDJSON_PATHS and ctype == "application/x-ndjson")
             if not ok:
                 expected = "application/x-www-form-urlencoded" if path in _FORM_PATHS else "application/json"
+                if path in _NDJSON_PATHS:
+                    expected += " or application/x-ndjson"
                 resp = problem_response(415, "unsupported-media-type",
                                         f"Send the body as {expected} (got {ctype or 'no Content-Type'}).", path)
                 await resp(scope, _replay_receive(body), send)

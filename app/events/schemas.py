@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from app.core.types import PublicModel
 
 SubjectType = Literal["candidate", "milestone", "usce_record", "program_list", "program_list_entry",
-                      "webhook_endpoint"]
+                      "webhook_endpoint", "import"]
 
 # Every type the service emits; `noun.*` selects all of a noun's.
 EVENT_TYPES: tuple[str, ...] = tuple(
@@ -22,6 +22,8 @@ EVENT_TYPES: tuple[str, ...] = tuple(
 EVENT_TYPES += ("readiness.changed", "deadline.approaching")
 # Written by app.webhooks when deliveries keep failing or the receiver is gone.
 EVENT_TYPES += ("webhook_endpoint.disabled",)
+# Written by app.imports when every item of an import is applied or rejected.
+EVENT_TYPES += ("import.completed",)
 
 
 class EventSubject(PublicModel):
@@ -53,7 +55,8 @@ class EventPublic(PublicModel):
                                              "`readiness.changed` has `cycle`, `as_of`, `changed_fields` and "
                                              "`old`/`new` {`status`, `next_step`, `earliest_feasible_cycle`}; "
                                              "`deadline.approaching` has `step`, `latest_safe_date`, "
-                                             "`days_left` and `lead_days`.")
+                                             "`days_left` and `lead_days`; `import.completed` has `dry_run`, "
+                                             "`total` and `counts` (created, updated, unchanged, rejected).")
     cursor: str = Field(description="This event's position: pass it as `after` to read on from here.")
 
 

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.candidates.models import Candidate
 from app.core.changes import Subject, register_subject
 from app.core.crud import (
-    commit_or_conflict,
     delete_versioned,
     fetch_page,
+    finish,
     order_clause,
     update_versioned,
     upsert,
@@ -70,7 +70,8 @@ async def list_milestones(session: AsyncSession, cand: Candidate, page: PagePara
     return await fetch_page(session, Milestone, where, order_clause(Milestone, sort, SORTABLE), page)
 
 
-async def create_milestone(session: AsyncSession, cand: Candidate, data: MilestoneCreate) -> Milestone:
+async def create_milestone(session: AsyncSession, cand: Candidate, data: MilestoneCreate, *, commit: bool = True
+                           ) -> Milestone:
     mt = by_code()[data.type_code.value]
     values = data.model_dump(exclude={"type_code"})
     values["result"] = _clean_result(values.get("result"))
@@ -80,12 +81,12 @@ async def create_milestone(session: AsyncSession, cand: Candidate, data: Milesto
         values["attempt"] = 1 + sum(1 for code, st, _ in others if code == mt.code and st in ("passed", "failed"))
     m = Milestone(candidate_id=cand.id, type_code=mt.code, **values)
     session.add(m)
-    await commit_or_conflict(session, CONFLICTS)
+    await finish(session, CONFLICTS, commit=commit)
     return m
 
 
 async def update_milestone(session: AsyncSession, cand: Candidate, m: Milestone, data: MilestoneUpdate,
-                           if_match: str | None) -> Milestone:
+                           if_match: str | None, *, commit: bool = True) -> Milestone:
     changes = data.model_dump(exclude_unset=True)
     if "status" in changes and changes["status"] is None:
         raise ValidationFailed("status cannot be cleared.",
@@ -96,7 +97,7 @@ async def update_milestone(session: AsyncSession, cand: Candidate, m: Milestone,
               "completed_on": m.completed_on, "result": m.result, "notes": m.notes, **changes}
     validate_milestone(by_code()[m.type_code], merged, _today(), await _others(session, cand.id, m.id))
     await update_versioned(session, m, changes, if_match, CONFLICTS)
-    await commit_or_conflict(session, CONFLICTS)
+    await finish(session, CONFLICTS, commit=commit)
     return m
 
 
@@ -113,9 +114,11 @@ async def get_milestone_by_external_id(session: AsyncSession, cand: Any, externa
 
 
 async def upsert_milestone(session: AsyncSession, cand: Any, external_id: str, data: MilestoneCreate,
-                           if_match: str | None) -> tuple[Milestone, UpsertOutcome]:
+                           if_match: str | None, *, commit: bool = True,
+                           known: dict[str, Milestone] | None = None) -> tuple[Milestone, UpsertOutcome]:
     """Create or replace the milestone your system knows as `external_id` (a full replacement: fields left out
-    take their defaults; an attempt left out keeps the one recorded)."""
+    take their defaults; an attempt left out keeps the one recorded). `known`: the candidate's milestones by
+    external id, when the caller has loaded them already (an import)."""
     if data.external_id not in (None, external_id):
         raise ValidationFailed("external_id in the body differs from the one in the path.", errors=[
             field_error("body.external_id", "must equal the path's external_id or be left out", "mismatch")])
@@ -132,11 +135,15 @@ async def upsert_milestone(session: AsyncSession, cand: Any, external_id: str, d
         changes = {k: v for k, v in values.items() if getattr(m, k) != v}
         if not changes:
             return False
-        await update_milestone(session, cand, m, MilestoneUpdate.model_validate(changes), f'"v{m.version}"')
+        await update_milestone(session, cand, m, MilestoneUpdate.model_validate(changes), f'"v{m.version}"',
+                               commit=commit)
         return True
 
-    return await upsert(session, if_match=if_match, find=lambda: get_by_external_id(session, cand, external_id),
-                        create=lambda: create_milestone(session, cand, data), replace=replace)
+    async def find() -> Milestone | None:
+        return known.get(external_id) if known is not None else await get_by_external_id(session, cand, external_id)
+
+    return await upsert(session, if_match=if_match, find=find,
+                        create=lambda: create_milestone(session, cand, data, commit=commit), replace=replace)
 
 
 async def delete_milestone(session: AsyncSession, m: Milestone, if_match: str | None) -> None:

@@ -15,6 +15,7 @@ from app.core.crud import (
     commit_or_conflict,
     delete_versioned,
     fetch_page,
+    finish,
     order_clause,
     update_versioned,
     upsert,
@@ -174,19 +175,20 @@ async def list_lists(session: AsyncSession, cand: Candidate, page: PageParams) -
                             [ProgramList.created_at, ProgramList.id], page)
 
 
-async def create_list(session: AsyncSession, cand: Candidate, data: ProgramListCreate) -> ProgramList:
+async def create_list(session: AsyncSession, cand: Candidate, data: ProgramListCreate, *, commit: bool = True
+                      ) -> ProgramList:
     plist = ProgramList(candidate_id=cand.id, **data.model_dump())
     session.add(plist)
-    await commit_or_conflict(session, LIST_CONFLICTS)
+    await finish(session, LIST_CONFLICTS, commit=commit)
     return plist
 
 
 async def update_list(session: AsyncSession, plist: ProgramList, data: ProgramListUpdate,
-                      if_match: str | None) -> ProgramList:
+                      if_match: str | None, *, commit: bool = True) -> ProgramList:
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, ("name",))
     await update_versioned(session, plist, changes, if_match, LIST_CONFLICTS)
-    await commit_or_conflict(session, LIST_CONFLICTS)
+    await finish(session, LIST_CONFLICTS, commit=commit)
     return plist
 
 
@@ -203,8 +205,10 @@ async def get_list_by_external_id_or_404(session: AsyncSession, cand: Any, exter
 
 
 async def upsert_list(session: AsyncSession, cand: Any, external_id: str, data: ProgramListCreate,
-                      if_match: str | None) -> tuple[ProgramList, UpsertOutcome]:
-    """Create or replace the program list your system knows as `external_id` (its entries are left as they are)."""
+                      if_match: str | None, *, commit: bool = True,
+                      known: dict[str, ProgramList] | None = None) -> tuple[ProgramList, UpsertOutcome]:
+    """Create or replace the program list your system knows as `external_id` (its entries are left as they are).
+    `known`: the candidate's lists by external id, when the caller has loaded them already (an import)."""
     if data.external_id not in (None, external_id):
         raise ValidationFailed("external_id in the body differs from the one in the path.", errors=[
             field_error("body.external_id", "must equal the path's external_id or be left out", "mismatch")])
@@ -214,12 +218,17 @@ async def upsert_list(session: AsyncSession, cand: Any, external_id: str, data: 
         changes = {k: v for k, v in data.model_dump().items() if getattr(plist, k) != v}
         if not changes:
             return False
-        await update_list(session, plist, ProgramListUpdate.model_validate(changes), f'"v{plist.version}"')
+        await update_list(session, plist, ProgramListUpdate.model_validate(changes), f'"v{plist.version}"',
+                          commit=commit)
         return True
 
-    return await upsert(session, if_match=if_match,
-                        find=lambda: get_list_by_external_id(session, cand, external_id),
-                        create=lambda: create_list(session, cand, data), replace=replace)
+    async def find() -> ProgramList | None:
+        if known is not None:
+            return known.get(external_id)
+        return await get_list_by_external_id(session, cand, external_id)
+
+    return await upsert(session, if_match=if_match, find=find,
+                        create=lambda: create_list(session, cand, data, commit=commit), replace=replace)
 
 
 async def delete_list(session: AsyncSession, plist: ProgramList, if_match: str | None) -> None:

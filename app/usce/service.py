@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.candidates.models import Candidate
 from app.core.changes import Subject, register_subject
 from app.core.crud import (
-    commit_or_conflict,
     delete_versioned,
     fetch_page,
+    finish,
     order_clause,
     update_versioned,
     upsert,
@@ -47,18 +47,19 @@ async def list_records(session: AsyncSession, cand: Candidate, page: PageParams,
     return await fetch_page(session, UsceRecord, where, order_clause(UsceRecord, sort, SORTABLE), page)
 
 
-async def create_record(session: AsyncSession, cand: Candidate, data: UsceCreate) -> UsceRecord:
+async def create_record(session: AsyncSession, cand: Candidate, data: UsceCreate, *, commit: bool = True
+                        ) -> UsceRecord:
     values = data.model_dump()
     if values["hands_on"] is None:
         values["hands_on"] = HANDS_ON_BY_DEFAULT[values["kind"]]
     rec = UsceRecord(candidate_id=cand.id, **values)
     session.add(rec)
-    await commit_or_conflict(session, CONFLICTS)
+    await finish(session, CONFLICTS, commit=commit)
     return rec
 
 
-async def update_record(session: AsyncSession, rec: UsceRecord, data: UsceUpdate, if_match: str | None
-                        ) -> UsceRecord:
+async def update_record(session: AsyncSession, rec: UsceRecord, data: UsceUpdate, if_match: str | None, *,
+                        commit: bool = True) -> UsceRecord:
     changes = data.model_dump(exclude_unset=True)
     for name in NOT_NULLABLE:
         if name in changes and changes[name] is None:
@@ -71,7 +72,7 @@ async def update_record(session: AsyncSession, rec: UsceRecord, data: UsceUpdate
                                errors=[field_error("body.end_on", "must be on or after start_on (max 5 years)",
                                                    "date_order")])
     await update_versioned(session, rec, changes, if_match, CONFLICTS)
-    await commit_or_conflict(session, CONFLICTS)
+    await finish(session, CONFLICTS, commit=commit)
     return rec
 
 
@@ -88,8 +89,10 @@ async def get_record_by_external_id(session: AsyncSession, cand: Any, external_i
 
 
 async def upsert_record(session: AsyncSession, cand: Any, external_id: str, data: UsceCreate,
-                        if_match: str | None) -> tuple[UsceRecord, UpsertOutcome]:
-    """Create or replace the USCE record your system knows as `external_id` (fields left out take defaults)."""
+                        if_match: str | None, *, commit: bool = True,
+                        known: dict[str, UsceRecord] | None = None) -> tuple[UsceRecord, UpsertOutcome]:
+    """Create or replace the USCE record your system knows as `external_id` (fields left out take defaults).
+    `known`: the candidate's records by external id, when the caller has loaded them already (an import)."""
     if data.external_id not in (None, external_id):
         raise ValidationFailed("external_id in the body differs from the one in the path.", errors=[
             field_error("body.external_id", "must equal the path's external_id or be left out", "mismatch")])
@@ -102,11 +105,14 @@ async def upsert_record(session: AsyncSession, cand: Any, external_id: str, data
         changes = {k: v for k, v in values.items() if getattr(rec, k) != v}
         if not changes:
             return False
-        await update_record(session, rec, UsceUpdate.model_validate(changes), f'"v{rec.version}"')
+        await update_record(session, rec, UsceUpdate.model_validate(changes), f'"v{rec.version}"', commit=commit)
         return True
 
-    return await upsert(session, if_match=if_match, find=lambda: get_by_external_id(session, cand, external_id),
-                        create=lambda: create_record(session, cand, data), replace=replace)
+    async def find() -> UsceRecord | None:
+        return known.get(external_id) if known is not None else await get_by_external_id(session, cand, external_id)
+
+    return await upsert(session, if_match=if_match, find=find,
+                        create=lambda: create_record(session, cand, data, commit=commit), replace=replace)
 
 
 async def delete_record(session: AsyncSession, rec: UsceRecord, if_match: str | None) -> None:

@@ -138,7 +138,8 @@ def get_ok(client: Any, url: str, headers: dict[str, str]) -> tuple[dict[str, An
 # ---- database snapshots ----------------------------------------------------------------------------------------
 
 _VERSIONED = {t for t in TABLES if t not in ("idempotency_record", "event", "audit_record", "feed_consumer",
-                                             "computed_state", "webhook_attempt", "event_consumer")}
+                                             "computed_state", "webhook_attempt", "event_consumer",
+                                             "import_job", "import_item")}
 
 
 def snapshot() -> dict[str, tuple[int, int]]:
@@ -334,7 +335,11 @@ def north_objects(client: Any, world: World, *, external_id: str, password: str)
     org = world.north.org_id
     endpoint, _ = create(client, f"/v1/organizations/{org}/webhook-endpoints", {"url": CLOSED_URL}, h)
     ping, _ = created(client.post(f"/v1/organizations/{org}/webhook-endpoints/{endpoint['id']}/test", headers=h))
+    # an import, accepted (not applied: no worker runs here)
+    imported = client.post("/v1/imports", json={"candidates": [{"external_id": "IMPORTED-1", "full_name": "Imported"}]},
+                           headers=h)
+    assert imported.status_code == 202, imported.text
     common = {"event_id": str(uuid.UUID(str(event_id))), "program_id": program["id"], "organization_id": org,
               "api_key_id": key["id"], "user_id": str(user_id), "external_id": external_id,
-              "endpoint_id": endpoint["id"], "delivery_id": ping["id"]}
+              "endpoint_id": endpoint["id"], "delivery_id": ping["id"], "import_id": imported.json()["id"]}
     return NorthObjects(ids={**ids, **common}, other_ids={**other_ids, **common}, known_email=known_email)

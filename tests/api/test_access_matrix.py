@@ -200,6 +200,13 @@ OPERATIONS: dict[str, Rule] = {
     "webhooks-list-webhook-deliveries": WEBHOOKS,
     "webhooks-get-webhook-delivery": WEBHOOKS,
     "webhooks-retry-webhook-delivery": WEBHOOKS,
+    # imports: into the caller's own organization, by its advisors and API keys (admins have none; candidates no)
+    "imports-create-import": Rule(ok=(N_ADV, N_KEY, S_ADV, S_KEY), forbidden=(ADMIN, *CANDIDATES),
+                                  body=lambda c, p: {"candidates": [{"external_id": f"MATRIX-{p}",
+                                                                     "full_name": "Matrix Import"}]}),
+    "imports-list-imports": Rule(ok=(N_ADV, N_KEY, S_ADV, S_KEY), forbidden=(ADMIN, *CANDIDATES)),
+    "imports-get-import": Rule(ok=tuple(NORTH_STAFF)),
+    "imports-list-import-items": Rule(ok=tuple(NORTH_STAFF)),
 }
 
 # Computed endpoints other engineers are adding; matched by method and path so they are covered the day they land.

@@ -1,0 +1,347 @@
+"""Imports: accepted by the API (parsed and validated item by item, stored), applied by the worker.
+
+Each item is applied in a transaction of its own that also records its result, so a candidate's rows are all
+written or none, a rejected item stops no other, and after a crash the items still `pending` are exactly those
+not applied. The worker claims an item by moving it out of `pending` inside that transaction (on PostgreSQL
+after `FOR UPDATE SKIP LOCKED`, so two workers share an import without waiting on each other): no item is
+applied twice. A dry run applies each item the same way and rolls it back, so its counts are what a real run
+would do, database checks included.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.candidates.schemas import CandidateUpsert
+from app.candidates.service import apply_by_external_id
+from app.core.config import get_settings
+from app.core.db import db, utcnow
+from app.core.errors import (
+    AppError,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+    field_error,
+)
+from app.core.pagination import PageParams
+from app.core.security import Actor, Principal, Role, current_actor
+from app.events.models import Event
+from app.imports.models import ImportItem, ImportJob
+from app.imports.schemas import ImportCandidate, ImportCounts, ImportPublic
+from app.milestones.models import Milestone
+from app.milestones.service import upsert_milestone
+from app.programs.models import ProgramList
+from app.programs.service import upsert_list
+from app.usce.models import UsceRecord
+from app.usce.service import upsert_record
+
+NDJSON = "application/x-ndjson"
+_CANDIDATE_FIELDS = frozenset(CandidateUpsert.model_fields)
+_ITEMS = ImportItem.__table__  # type: ignore[attr-defined]
+_JOBS = ImportJob.__table__  # type: ignore[attr-defined]
+_EVENTS = Event.__table__  # type: ignore[attr-defined]
+
+
+
+# ---- accepting ------------------------------------------------------------------------------------------------
+
+def _problem(exc: AppError, prefix: str = "") -> dict[str, Any]:
+    pt = exc.problem_type
+    errors = [{**e, "field": prefix + e["field"].removeprefix("body.")} for e in exc.errors or []]
+    out: dict[str, Any] = {"type": pt.uri, "title": pt.title, "status": pt.status, "detail": exc.detail}
+    if exc.code:
+        out["code"] = exc.code
+    if errors:
+        out["errors"] = errors
+    return out
+
+
+def _invalid(exc: ValidationError) -> dict[str, Any]:
+    errors = [field_error(".".join(str(p) for p in err["loc"]) or "item", err["msg"], err["type"])
+              for err in exc.errors(include_url=False)]
+    fields = ", ".join(sorted({e["field"] for e in errors}))
+    return _problem(ValidationFailed(f"Invalid item: {fields}.", errors=errors))
+
+
+def _raw_items(body: bytes, content_type: str) -> list[Any]:
+    """The body's items before validation: a JSON object's `candidates`, or one NDJSON line each (a line that is
+    not JSON is kept as bytes, to be rejected as an item of its own)."""
+    if content_type == NDJSON:
+        lines = body.split(b"\n")
+        items: list[Any] = []
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                items.append(json.loads(line))
+            except ValueError:
+                items.append(line)
+        if not items:
+            raise ValidationFailed("The import has no candidates.", errors=[
+                field_error("body", "send one candidate a line", "empty")])
+        return items
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise BadRequest("The body is not valid JSON.") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("candidates"), list):
+        raise ValidationFailed("Send {\"candidates\": [...]}.", errors=[
+            field_error("body.candidates", "a list of candidates is required", "missing")])
+    extra = sorted(set(doc) - {"candidates"})
+    if extra:
+        raise ValidationFailed(f"Unknown fields: {', '.join(extra)}.", errors=[
+            field_error(f"body.{k}", "unknown field", "extra_forbidden") for k in extra])
+    if not doc["candidates"]:
+        raise ValidationFailed("The import has no candidates.", errors=[
+            field_error("body.candidates", "at least one candidate", "too_short")])
+    return list(doc["candidates"])
+
+
+def _check_role(principal: Principal) -> uuid.UUID:
+    if principal.role not in (Role.system, Role.advisor) or principal.organization_id is None:
+        raise Forbidden("Imports are for an organization's systems (API keys) and advisors.")
+    return principal.organization_id
+
+
+async def create_import(session: AsyncSession, principal: Principal, body: bytes, content_type: str,
+                        dry_run: bool) -> ImportJob:
+    org_id = _check_role(principal)
+    raw = _raw_items(body, content_type)
+    limit = get_settings().import_max_items
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"An import takes at most {limit} candidates; this one has {len(raw)}. "
+                              "Split it into several imports.", code="too_many_items")
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    job_id = uuid.uuid4()
+    for position, item in enumerate(raw):
+        row: dict[str, Any] = {"import_id": job_id, "position": position, "external_id": None, "status": "pending",
+                               "candidate_id": None, "payload": None, "problem": None}
+        ext = item.get("external_id") if isinstance(item, dict) else None
+        if isinstance(ext, str) and len(ext) <= 64:
+            row["external_id"] = ext
+        if isinstance(item, bytes):
+            row["status"], row["problem"] = "rejected", _problem(ValidationFailed(
+                "This line is not a JSON object.", errors=[field_error("item", "not valid JSON", "json_invalid")]))
+        else:
+            try:
+                parsed = ImportCandidate.model_validate(item)
+            except ValidationError as exc:
+                row["status"], row["problem"] = "rejected", _invalid(exc)
+            else:
+                if parsed.external_id in seen:
+                    row["status"], row["problem"] = "rejected", _problem(ValidationFailed(
+                        "An earlier item of this import has the same external_id.", code="duplicate_external_id",
+                        errors=[field_error("external_id", "repeated in this import", "duplicate")]))
+                else:
+                    seen.add(parsed.external_id)
+                    row["payload"] = parsed.model_dump(mode="json")
+        rows.append(row)
+    actor = current_actor.get()
+    job = ImportJob(id=job_id, organization_id=org_id, dry_run=dry_run, total=len(rows),
+                    actor_type="api_key" if principal.api_key_id else "user",
+                    actor_id=principal.api_key_id or principal.user_id, actor_role=principal.role.value,
+                    request_id=actor.request_id if actor else None)
+    session.add(job)
+    await session.flush()
+    for start in range(0, len(rows), 1000):
+        await session.execute(insert(_ITEMS), rows[start:start + 1000])
+    await session.commit()
+    return job
+
+
+# ---- reading --------------------------------------------------------------------------------------------------
+
+async def get_import(session: AsyncSession, principal: Principal, import_id: uuid.UUID) -> ImportJob:
+    job = await session.get(ImportJob, import_id)
+    if job is None or principal.role is Role.candidate or not principal.can_see_org(job.organization_id):
+        raise NotFound("Import not found.")
+    return job
+
+
+async def counts_of(session: AsyncSession, job_ids: list[uuid.UUID]) -> dict[uuid.UUID, Counter[str]]:
+    rows = (await session.execute(select(_ITEMS.c.import_id, _ITEMS.c.status, func.count())
+                                  .where(_ITEMS.c.import_id.in_(job_ids))
+                                  .group_by(_ITEMS.c.import_id, _ITEMS.c.status))).all()
+    out: dict[uuid.UUID, Counter[str]] = {j: Counter() for j in job_ids}
+    for import_id, status, n in rows:
+        out[import_id][status] += n
+    return out
+
+
+def public(job: ImportJob, counts: Counter[str]) -> ImportPublic:
+    pending = counts["pending"] + counts["applying"]
+    return ImportPublic(
+        id=job.id, organization_id=job.organization_id, status=job.status, dry_run=job.dry_run,  # type: ignore[arg-type]
+        total=job.total, processed=job.total - pending,
+        counts=ImportCounts(created=counts["created"], updated=counts["updated"], unchanged=counts["unchanged"],
+                            rejected=counts["rejected"], pending=pending),
+        created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+        items_url=f"/v1/imports/{job.id}/items")
+
+
+async def list_imports(session: AsyncSession, principal: Principal, page: PageParams
+                       ) -> tuple[list[ImportJob], int]:
+    org_id = _check_role(principal)
+    where = _JOBS.c.organization_id == org_id
+    total = (await session.execute(select(func.count()).select_from(_JOBS).where(where))).scalar_one()
+    jobs = (await session.execute(select(ImportJob).where(ImportJob.organization_id == org_id)  # type: ignore[arg-type]
+                                  .order_by(ImportJob.created_at.desc(), ImportJob.id)  # type: ignore[attr-defined]
+                                  .limit(page.limit).offset(page.offset))).scalars().all()
+    return list(jobs), int(total)
+
+
+async def list_items(session: AsyncSession, job: ImportJob, page: PageParams, status: str | None
+                     ) -> tuple[list[Any], int]:
+    where = [_ITEMS.c.import_id == job.id]
+    if status is not None:
+        where.append(_ITEMS.c.status == status)
+    total = (await session.execute(select(func.count()).select_from(_ITEMS).where(*where))).scalar_one()
+    rows = (await session.execute(select(_ITEMS.c.position, _ITEMS.c.external_id, _ITEMS.c.status,
+                                         _ITEMS.c.candidate_id, _ITEMS.c.problem).where(*where)
+                                  .order_by(_ITEMS.c.position).limit(page.limit).offset(page.offset))).all()
+    return list(rows), int(total)
+
+
+# ---- applying (the worker) ------------------------------------------------------------------------------------
+
+async def _apply(session: AsyncSession, org_id: uuid.UUID, item: ImportCandidate) -> tuple[str, uuid.UUID]:
+    """Write one candidate and its rows into the session's transaction; the item's outcome."""
+    data = CandidateUpsert.model_validate(item.model_dump(include=_CANDIDATE_FIELDS))
+    cand, outcome = await apply_by_external_id(session, org_id, item.external_id, data, None, commit=False)
+    changed = outcome != "unchanged"
+    fresh = outcome == "created"
+
+    async def known(model: Any) -> dict[str, Any]:
+        if fresh:
+            return {}
+        rows = (await session.execute(select(model).where(model.candidate_id == cand.id,
+                                                          model.external_id.is_not(None)))).scalars().all()
+        return {r.external_id: r for r in rows}
+
+    groups: list[tuple[str, list[Any], Any, Any]] = [
+        ("milestones", item.milestones, Milestone, upsert_milestone),
+        ("usce_records", item.usce_records, UsceRecord, upsert_record),
+        ("program_lists", item.program_lists, ProgramList, upsert_list),
+    ]
+    for name, children, model, upsert_one in groups:
+        if not children:
+            continue
+        by_ext = await known(model)
+        for i, child in enumerate(children):
+            try:
+                row, child_outcome = await upsert_one(session, cand, child.external_id, child, None, commit=False,
+                                                      known=by_ext)
+            except AppError as exc:
+                exc.errors = [{**e, "field": f"{name}.{i}." + e["field"].removeprefix("body.")}
+                              for e in exc.errors or []] or [field_error(f"{name}.{i}", exc.detail or "", "refused")]
+                raise
+            by_ext[child.external_id] = row
+            changed = changed or child_outcome != "unchanged"
+    return ("created" if fresh else "updated" if changed else "unchanged"), cand.id
+
+
+def _actor(job: Any) -> Actor:
+    role = Role(job.actor_role)
+    principal = Principal(role=role, organization_id=job.organization_id,
+                          api_key_id=job.actor_id if job.actor_type == "api_key" else None,
+                          user_id=job.actor_id if job.actor_type == "user" else None)
+    return Actor(principal, None, job.request_id)
+
+
+async def _apply_item(job: Any, position: int) -> bool:
+    """Apply one item in a transaction of its own; False when another worker has it."""
+    pg = db.dialect_name == "postgresql"
+    key = (_ITEMS.c.import_id == job.id) & (_ITEMS.c.position == position)
+    async with db.session() as session:
+        claim = select(_ITEMS.c.payload).where(key, _ITEMS.c.status == "pending")
+        if pg:
+            claim = claim.with_for_update(skip_locked=True)
+        payload = (await session.execute(claim)).scalar_one_or_none()
+        if payload is None:
+            return False
+        taken = await session.execute(update(_ITEMS).where(key, _ITEMS.c.status == "pending")
+                                      .values(status="applying"))
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            await session.rollback()
+            return False
+        result: dict[str, Any]
+        try:
+            outcome, candidate_id = await _apply(session, job.organization_id,
+                                                 ImportCandidate.model_validate(payload))
+        except AppError as exc:
+            await session.rollback()
+            result = {"status": "rejected", "problem": _problem(exc)}
+        else:
+            result = {"status": outcome, "candidate_id": candidate_id}
+            if job.dry_run:
+                await session.rollback()
+        if result["status"] != "rejected" and not job.dry_run:
+            await session.execute(update(_ITEMS).where(key).values(payload=None, **result))
+            await session.commit()
+            return True
+        # Rolled back (a rejection or a dry run): record the result alone. Nothing of the item was applied, so
+        # another worker repeating it in the gap could only reach the same result.
+        await session.execute(update(_ITEMS).where(key, _ITEMS.c.status == "pending")
+                              .values(payload=None, **result))
+        await session.commit()
+        return True
+
+
+async def _finish(job: Any) -> None:
+    """Close the import once nothing is pending, and write `import.completed` with it (once: the UPDATE is
+    conditional, so of two workers finishing together one writes it)."""
+    async with db.session() as session:
+        left = (await session.execute(select(func.count()).select_from(_ITEMS).where(
+            _ITEMS.c.import_id == job.id, _ITEMS.c.status.in_(("pending", "applying"))))).scalar_one()
+        if left:
+            return
+        now = utcnow()
+        done = await session.execute(update(_JOBS).where(_JOBS.c.id == job.id, _JOBS.c.status != "succeeded")
+                                     .values(status="succeeded", finished_at=now))
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            await session.rollback()
+            return
+        counts = (await counts_of(session, [job.id]))[job.id]
+        await session.execute(insert(_EVENTS).values(
+            id=uuid.uuid4(), type="import.completed", occurred_at=now, organization_id=job.organization_id,
+            candidate_id=None, subject_type="import", subject_id=job.id, subject_external_id=None,
+            subject_version=None, data={"dry_run": job.dry_run, "total": job.total, "counts": {
+                k: counts[k] for k in ("created", "updated", "unchanged", "rejected")}}))
+        await session.commit()
+
+
+async def run_batch(batch: int = 200) -> int:
+    """One batch of the oldest unfinished import: up to `batch` items; returns how many were handled."""
+    async with db.session() as session:
+        job = (await session.execute(select(_JOBS).where(_JOBS.c.status.in_(("queued", "running")))
+                                     .order_by(_JOBS.c.created_at).limit(1))).first()
+        if job is None:
+            return 0
+        if job.status == "queued":
+            await session.execute(update(_JOBS).where(_JOBS.c.id == job.id, _JOBS.c.status == "queued")
+                                  .values(status="running", started_at=utcnow()))
+            await session.commit()
+        positions = (await session.execute(select(_ITEMS.c.position).where(
+            _ITEMS.c.import_id == job.id, _ITEMS.c.status == "pending").order_by(_ITEMS.c.position)
+            .limit(batch))).scalars().all()
+    if not positions:
+        await _finish(job)
+        return 1
+    token = current_actor.set(_actor(job))
+    try:
+        for position in positions:
+            await _apply_item(job, position)
+    finally:
+        current_actor.reset(token)
+    return len(positions)
+
