@@ -256,7 +256,7 @@ async def upsert_by_external_id(session: AsyncSession, principal: Principal, ext
 
 
 async def apply_by_external_id(session: AsyncSession, organization_id: uuid.UUID, external_id: str,
-                               data: CandidateUpsert, if_match: str | None, *, commit: bool = True
+                               data: CandidateUpsert, if_match: str | None, *, commit: bool | None = True
                                ) -> tuple[Candidate, UpsertOutcome]:
     """The upsert itself, for a caller whose right to write the organization is settled (the route above, an
     import); with `commit=False` it joins the caller's transaction."""
@@ -270,7 +270,8 @@ async def apply_by_external_id(session: AsyncSession, organization_id: uuid.UUID
         return cand
 
     async def replace(existing: Candidate) -> bool:
-        changed = await update_versioned(session, existing, values, f'"v{existing.version}"', CONFLICTS)
+        changed = await update_versioned(session, existing, values, f'"v{existing.version}"', CONFLICTS,
+                                         flush=commit is not None)
         await finish(session, CONFLICTS, commit=commit)
         return changed
 

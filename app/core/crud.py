@@ -20,7 +20,7 @@ M = TypeVar("M", bound=SQLModel)
 
 async def update_versioned(
     session: AsyncSession, obj: Any, changes: dict[str, Any], if_match: str | None,
-    conflicts: dict[str, tuple[str, str]] | None = None,
+    conflicts: dict[str, tuple[str, str]] | None = None, *, flush: bool = True,
 ) -> bool:
     """Apply `changes` only if the caller saw the current version; returns whether anything changed.
 
@@ -32,7 +32,8 @@ async def update_versioned(
         setattr(obj, key, value)
     if not session.is_modified(obj, include_collections=False):
         return False
-    await flush_or_conflict(session, conflicts or {})
+    if flush:
+        await flush_or_conflict(session, conflicts or {})
     return True
 
 
@@ -96,12 +97,13 @@ async def commit_or_conflict(session: AsyncSession, conflicts: dict[str, tuple[s
         raise conflict_from(exc, conflicts) from exc
 
 
-async def finish(session: AsyncSession, conflicts: dict[str, tuple[str, str]], *, commit: bool) -> None:
-    """End a write use case: commit it, or (for a caller composing several, such as an import item that must be
-    all or nothing) only flush it into the caller's transaction."""
+async def finish(session: AsyncSession, conflicts: dict[str, tuple[str, str]], *, commit: bool | None) -> None:
+    """End a write use case: commit it (True); or, for a caller composing several into one transaction, such as
+    an import item that must be all or nothing, flush it (False) or leave even that to the caller (None: the
+    caller flushes once for all of them, so the write hook runs once)."""
     if commit:
         await commit_or_conflict(session, conflicts)
-    else:
+    elif commit is not None:
         await flush_or_conflict(session, conflicts)
 
 

@@ -16,12 +16,14 @@ from collections import Counter
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.schemas import CandidateUpsert
+from app.candidates.service import CONFLICTS as CANDIDATE_CONFLICTS
 from app.candidates.service import apply_by_external_id
 from app.core.config import get_settings
+from app.core.crud import flush_or_conflict
 from app.core.db import db, utcnow
 from app.core.errors import (
     AppError,
@@ -38,14 +40,19 @@ from app.events.models import Event
 from app.imports.models import ImportItem, ImportJob
 from app.imports.schemas import ImportCandidate, ImportCounts, ImportPublic
 from app.milestones.models import Milestone
+from app.milestones.service import CONFLICTS as MILESTONE_CONFLICTS
 from app.milestones.service import upsert_milestone
 from app.programs.models import ProgramList
-from app.programs.service import upsert_list
+from app.programs.service import LIST_CONFLICTS, upsert_list
 from app.usce.models import UsceRecord
+from app.usce.service import CONFLICTS as USCE_CONFLICTS
 from app.usce.service import upsert_record
 
 NDJSON = "application/x-ndjson"
+# One flush writes the whole item; a unique violation then names the candidate's constraint where it can.
+_CONFLICTS = {**MILESTONE_CONFLICTS, **USCE_CONFLICTS, **LIST_CONFLICTS, **CANDIDATE_CONFLICTS}
 _CANDIDATE_FIELDS = frozenset(CandidateUpsert.model_fields)
+GROUP = 25  # items applied in one transaction (one by one when any of them is refused)
 _ITEMS = ImportItem.__table__  # type: ignore[attr-defined]
 _JOBS = ImportJob.__table__  # type: ignore[attr-defined]
 _EVENTS = Event.__table__  # type: ignore[attr-defined]
@@ -214,39 +221,48 @@ async def list_items(session: AsyncSession, job: ImportJob, page: PageParams, st
 
 # ---- applying (the worker) ------------------------------------------------------------------------------------
 
-async def _apply(session: AsyncSession, org_id: uuid.UUID, item: ImportCandidate) -> tuple[str, uuid.UUID]:
-    """Write one candidate and its rows into the session's transaction; the item's outcome."""
+async def _apply(session: AsyncSession, org_id: uuid.UUID, item: ImportCandidate, *, flush: bool = True
+                 ) -> tuple[str, uuid.UUID]:
+    """Write one candidate and its rows into the session's transaction; the item's outcome.
+
+    The services are composed with `commit=None`: nothing is flushed until the item is complete, and then once,
+    so the write hook runs once per candidate (its events, audit rows and facts bump in a few statements). The
+    candidate's existing rows are read once, up front, and the milestone rules see the item's new milestones
+    in memory."""
     data = CandidateUpsert.model_validate(item.model_dump(include=_CANDIDATE_FIELDS))
-    cand, outcome = await apply_by_external_id(session, org_id, item.external_id, data, None, commit=False)
-    changed = outcome != "unchanged"
-    fresh = outcome == "created"
-
-    async def known(model: Any) -> dict[str, Any]:
-        if fresh:
-            return {}
-        rows = (await session.execute(select(model).where(model.candidate_id == cand.id,
-                                                          model.external_id.is_not(None)))).scalars().all()
-        return {r.external_id: r for r in rows}
-
-    groups: list[tuple[str, list[Any], Any, Any]] = [
-        ("milestones", item.milestones, Milestone, upsert_milestone),
-        ("usce_records", item.usce_records, UsceRecord, upsert_record),
-        ("program_lists", item.program_lists, ProgramList, upsert_list),
-    ]
-    for name, children, model, upsert_one in groups:
-        if not children:
-            continue
-        by_ext = await known(model)
-        for i, child in enumerate(children):
-            try:
-                row, child_outcome = await upsert_one(session, cand, child.external_id, child, None, commit=False,
-                                                      known=by_ext)
-            except AppError as exc:
-                exc.errors = [{**e, "field": f"{name}.{i}." + e["field"].removeprefix("body.")}
-                              for e in exc.errors or []] or [field_error(f"{name}.{i}", exc.detail or "", "refused")]
-                raise
-            by_ext[child.external_id] = row
-            changed = changed or child_outcome != "unchanged"
+    with session.no_autoflush:
+        cand, outcome = await apply_by_external_id(session, org_id, item.external_id, data, None, commit=None)
+        changed = outcome != "unchanged"
+        fresh = outcome == "created"
+        others: dict[uuid.UUID, Any] = {}
+        known: dict[str, dict[str, Any]] = {"milestones": {}, "usce_records": {}, "program_lists": {}}
+        if not fresh:
+            for name, model in (("milestones", Milestone), ("usce_records", UsceRecord),
+                                ("program_lists", ProgramList)):
+                rows = (await session.execute(select(model).where(model.candidate_id == cand.id))).scalars().all()
+                known[name] = {r.external_id: r for r in rows if r.external_id is not None}
+                if model is Milestone:
+                    others = {r.id: (r.type_code, r.status, r.completed_on) for r in rows}
+        groups: list[tuple[str, list[Any], Any, dict[str, Any]]] = [
+            ("milestones", item.milestones, upsert_milestone, {"others": others}),
+            ("usce_records", item.usce_records, upsert_record, {}),
+            ("program_lists", item.program_lists, upsert_list, {}),
+        ]
+        for name, children, upsert_one, extra in groups:
+            by_ext = known[name]
+            for i, child in enumerate(children):
+                try:
+                    row, child_outcome = await upsert_one(session, cand, child.external_id, child, None,
+                                                          commit=None, known=by_ext, **extra)
+                except AppError as exc:
+                    exc.errors = [{**e, "field": f"{name}.{i}." + e["field"].removeprefix("body.")}
+                                  for e in exc.errors or []] or [field_error(f"{name}.{i}", exc.detail or "",
+                                                                             exc.code or "refused")]
+                    raise
+                by_ext[child.external_id] = row
+                changed = changed or child_outcome != "unchanged"
+    if flush:
+        await flush_or_conflict(session, _CONFLICTS)
     return ("created" if fresh else "updated" if changed else "unchanged"), cand.id
 
 
@@ -297,6 +313,50 @@ async def _apply_item(job: Any, position: int) -> bool:
         return True
 
 
+async def _apply_group(job: Any, positions: list[int]) -> None:
+    """Apply several items in one transaction, flushed once (the write hook then writes all their events and
+    audit rows in a few statements). Any refusal rolls the whole group back, and its items are then applied one
+    by one, so a rejected item still stops no other and every applied item is whole."""
+    pg = db.dialect_name == "postgresql"
+    mine = (_ITEMS.c.import_id == job.id) & _ITEMS.c.position.in_(positions)
+    async with db.session() as session:
+        claim = select(_ITEMS.c.position, _ITEMS.c.payload).where(mine, _ITEMS.c.status == "pending")
+        if pg:
+            claim = claim.with_for_update(skip_locked=True)
+        claimed = (await session.execute(claim.order_by(_ITEMS.c.position))).all()
+        if not claimed:
+            return
+        taken = [c.position for c in claimed]
+        moved = await session.execute(update(_ITEMS).where(_ITEMS.c.import_id == job.id,
+                                                           _ITEMS.c.position.in_(taken),
+                                                           _ITEMS.c.status == "pending").values(status="applying"))
+        if moved.rowcount != len(taken):  # type: ignore[attr-defined]
+            await session.rollback()  # another worker got some of them: one by one sorts it out
+        else:
+            try:
+                results = [(c.position, *await _apply(session, job.organization_id,
+                                                      ImportCandidate.model_validate(c.payload), flush=False))
+                           for c in claimed]
+                await flush_or_conflict(session, _CONFLICTS)
+            except AppError:
+                await session.rollback()
+            else:
+                where: tuple[Any, ...]
+                if job.dry_run:
+                    await session.rollback()
+                    where = (_ITEMS.c.import_id == job.id, _ITEMS.c.status == "pending")
+                else:
+                    where = (_ITEMS.c.import_id == job.id,)
+                await session.execute(
+                    update(_ITEMS).where(*where, _ITEMS.c.position == bindparam("p"))
+                    .values(status=bindparam("s"), candidate_id=bindparam("c"), payload=None),
+                    [{"p": pos, "s": outcome, "c": cid} for pos, outcome, cid in results])
+                await session.commit()
+                return
+    for position in taken:
+        await _apply_item(job, position)
+
+
 async def _finish(job: Any) -> None:
     """Close the import once nothing is pending, and write `import.completed` with it (once: the UPDATE is
     conditional, so of two workers finishing together one writes it)."""
@@ -339,8 +399,8 @@ async def run_batch(batch: int = 200) -> int:
         return 1
     token = current_actor.set(_actor(job))
     try:
-        for position in positions:
-            await _apply_item(job, position)
+        for start in range(0, len(positions), GROUP):
+            await _apply_group(job, list(positions[start:start + GROUP]))
     finally:
         current_actor.reset(token)
     return len(positions)

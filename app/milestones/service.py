@@ -70,23 +70,29 @@ async def list_milestones(session: AsyncSession, cand: Candidate, page: PagePara
     return await fetch_page(session, Milestone, where, order_clause(Milestone, sort, SORTABLE), page)
 
 
-async def create_milestone(session: AsyncSession, cand: Candidate, data: MilestoneCreate, *, commit: bool = True
-                           ) -> Milestone:
+Others = dict[uuid.UUID, tuple[str, str, date | None]]  # the candidate's milestones: type, status, completed_on
+
+
+async def create_milestone(session: AsyncSession, cand: Candidate, data: MilestoneCreate, *,
+                           commit: bool | None = True, others: Others | None = None) -> Milestone:
     mt = by_code()[data.type_code.value]
     values = data.model_dump(exclude={"type_code"})
     values["result"] = _clean_result(values.get("result"))
-    others = await _others(session, cand.id, None)
-    validate_milestone(mt, values, _today(), others)
+    rest = await _others(session, cand.id, None) if others is None else list(others.values())
+    validate_milestone(mt, values, _today(), rest)
     if mt.kind == "exam" and values["attempt"] is None:
-        values["attempt"] = 1 + sum(1 for code, st, _ in others if code == mt.code and st in ("passed", "failed"))
-    m = Milestone(candidate_id=cand.id, type_code=mt.code, **values)
+        values["attempt"] = 1 + sum(1 for code, st, _ in rest if code == mt.code and st in ("passed", "failed"))
+    m = Milestone(id=uuid.uuid4(), candidate_id=cand.id, type_code=mt.code, **values)
     session.add(m)
+    if others is not None:
+        others[m.id] = (m.type_code, m.status, m.completed_on)
     await finish(session, CONFLICTS, commit=commit)
     return m
 
 
 async def update_milestone(session: AsyncSession, cand: Candidate, m: Milestone, data: MilestoneUpdate,
-                           if_match: str | None, *, commit: bool = True) -> Milestone:
+                           if_match: str | None, *, commit: bool | None = True, others: Others | None = None
+                           ) -> Milestone:
     changes = data.model_dump(exclude_unset=True)
     if "status" in changes and changes["status"] is None:
         raise ValidationFailed("status cannot be cleared.",
@@ -95,9 +101,13 @@ async def update_milestone(session: AsyncSession, cand: Candidate, m: Milestone,
         changes["result"] = _clean_result(changes["result"])
     merged = {"status": m.status, "attempt": m.attempt, "scheduled_on": m.scheduled_on,
               "completed_on": m.completed_on, "result": m.result, "notes": m.notes, **changes}
-    validate_milestone(by_code()[m.type_code], merged, _today(), await _others(session, cand.id, m.id))
-    await update_versioned(session, m, changes, if_match, CONFLICTS)
+    rest = await _others(session, cand.id, m.id) if others is None else [
+        v for k, v in others.items() if k != m.id]
+    validate_milestone(by_code()[m.type_code], merged, _today(), rest)
+    await update_versioned(session, m, changes, if_match, CONFLICTS, flush=commit is not None)
     await finish(session, CONFLICTS, commit=commit)
+    if others is not None:
+        others[m.id] = (m.type_code, m.status, m.completed_on)
     return m
 
 
@@ -114,11 +124,12 @@ async def get_milestone_by_external_id(session: AsyncSession, cand: Any, externa
 
 
 async def upsert_milestone(session: AsyncSession, cand: Any, external_id: str, data: MilestoneCreate,
-                           if_match: str | None, *, commit: bool = True,
-                           known: dict[str, Milestone] | None = None) -> tuple[Milestone, UpsertOutcome]:
+                           if_match: str | None, *, commit: bool | None = True,
+                           known: dict[str, Milestone] | None = None, others: Others | None = None
+                           ) -> tuple[Milestone, UpsertOutcome]:
     """Create or replace the milestone your system knows as `external_id` (a full replacement: fields left out
     take their defaults; an attempt left out keeps the one recorded). `known`: the candidate's milestones by
-    external id, when the caller has loaded them already (an import)."""
+    external id, and `others` all of them, when the caller has loaded them already (an import)."""
     if data.external_id not in (None, external_id):
         raise ValidationFailed("external_id in the body differs from the one in the path.", errors=[
             field_error("body.external_id", "must equal the path's external_id or be left out", "mismatch")])
@@ -136,14 +147,15 @@ async def upsert_milestone(session: AsyncSession, cand: Any, external_id: str, d
         if not changes:
             return False
         await update_milestone(session, cand, m, MilestoneUpdate.model_validate(changes), f'"v{m.version}"',
-                               commit=commit)
+                               commit=commit, others=others)
         return True
 
     async def find() -> Milestone | None:
         return known.get(external_id) if known is not None else await get_by_external_id(session, cand, external_id)
 
     return await upsert(session, if_match=if_match, find=find,
-                        create=lambda: create_milestone(session, cand, data, commit=commit), replace=replace)
+                        create=lambda: create_milestone(session, cand, data, commit=commit, others=others),
+                        replace=replace)
 
 
 async def delete_milestone(session: AsyncSession, m: Milestone, if_match: str | None) -> None:

@@ -175,8 +175,8 @@ async def list_lists(session: AsyncSession, cand: Candidate, page: PageParams) -
                             [ProgramList.created_at, ProgramList.id], page)
 
 
-async def create_list(session: AsyncSession, cand: Candidate, data: ProgramListCreate, *, commit: bool = True
-                      ) -> ProgramList:
+async def create_list(session: AsyncSession, cand: Candidate, data: ProgramListCreate, *,
+                      commit: bool | None = True) -> ProgramList:
     plist = ProgramList(candidate_id=cand.id, **data.model_dump())
     session.add(plist)
     await finish(session, LIST_CONFLICTS, commit=commit)
@@ -184,10 +184,10 @@ async def create_list(session: AsyncSession, cand: Candidate, data: ProgramListC
 
 
 async def update_list(session: AsyncSession, plist: ProgramList, data: ProgramListUpdate,
-                      if_match: str | None, *, commit: bool = True) -> ProgramList:
+                      if_match: str | None, *, commit: bool | None = True) -> ProgramList:
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, ("name",))
-    await update_versioned(session, plist, changes, if_match, LIST_CONFLICTS)
+    await update_versioned(session, plist, changes, if_match, LIST_CONFLICTS, flush=commit is not None)
     await finish(session, LIST_CONFLICTS, commit=commit)
     return plist
 
@@ -205,7 +205,7 @@ async def get_list_by_external_id_or_404(session: AsyncSession, cand: Any, exter
 
 
 async def upsert_list(session: AsyncSession, cand: Any, external_id: str, data: ProgramListCreate,
-                      if_match: str | None, *, commit: bool = True,
+                      if_match: str | None, *, commit: bool | None = True,
                       known: dict[str, ProgramList] | None = None) -> tuple[ProgramList, UpsertOutcome]:
     """Create or replace the program list your system knows as `external_id` (its entries are left as they are).
     `known`: the candidate's lists by external id, when the caller has loaded them already (an import)."""

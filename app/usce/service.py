@@ -47,8 +47,8 @@ async def list_records(session: AsyncSession, cand: Candidate, page: PageParams,
     return await fetch_page(session, UsceRecord, where, order_clause(UsceRecord, sort, SORTABLE), page)
 
 
-async def create_record(session: AsyncSession, cand: Candidate, data: UsceCreate, *, commit: bool = True
-                        ) -> UsceRecord:
+async def create_record(session: AsyncSession, cand: Candidate, data: UsceCreate, *,
+                        commit: bool | None = True) -> UsceRecord:
     values = data.model_dump()
     if values["hands_on"] is None:
         values["hands_on"] = HANDS_ON_BY_DEFAULT[values["kind"]]
@@ -59,7 +59,7 @@ async def create_record(session: AsyncSession, cand: Candidate, data: UsceCreate
 
 
 async def update_record(session: AsyncSession, rec: UsceRecord, data: UsceUpdate, if_match: str | None, *,
-                        commit: bool = True) -> UsceRecord:
+                        commit: bool | None = True) -> UsceRecord:
     changes = data.model_dump(exclude_unset=True)
     for name in NOT_NULLABLE:
         if name in changes and changes[name] is None:
@@ -71,7 +71,7 @@ async def update_record(session: AsyncSession, rec: UsceRecord, data: UsceUpdate
         raise ValidationFailed("end_on must be on or after start_on, within 5 years.",
                                errors=[field_error("body.end_on", "must be on or after start_on (max 5 years)",
                                                    "date_order")])
-    await update_versioned(session, rec, changes, if_match, CONFLICTS)
+    await update_versioned(session, rec, changes, if_match, CONFLICTS, flush=commit is not None)
     await finish(session, CONFLICTS, commit=commit)
     return rec
 
@@ -89,7 +89,7 @@ async def get_record_by_external_id(session: AsyncSession, cand: Any, external_i
 
 
 async def upsert_record(session: AsyncSession, cand: Any, external_id: str, data: UsceCreate,
-                        if_match: str | None, *, commit: bool = True,
+                        if_match: str | None, *, commit: bool | None = True,
                         known: dict[str, UsceRecord] | None = None) -> tuple[UsceRecord, UpsertOutcome]:
     """Create or replace the USCE record your system knows as `external_id` (fields left out take defaults).
     `known`: the candidate's records by external id, when the caller has loaded them already (an import)."""
