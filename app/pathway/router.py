@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -123,9 +125,37 @@ def _ics(body: bytes, cycle: int) -> Response:
 CohortSort = Literal["full_name", "-full_name", "score", "-score", "due", "-due"]
 
 
+_CSV_COLUMNS = list(CohortEntryPublic.model_fields)
+
+
+def _wants_csv(request: Request) -> bool:
+    """`Accept: text/csv` (before any JSON type, if both are named) asks for the spreadsheet form."""
+    accept = request.headers.get("accept", "").lower()
+    csv_at, json_at = accept.find("text/csv"), accept.find("application/json")
+    return csv_at >= 0 and (json_at < 0 or csv_at < json_at)
+
+
+def _csv(rows: list[Any]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=_CSV_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(CohortEntryPublic.model_validate(row).model_dump(mode="json"))
+    return out.getvalue().encode("utf-8")
+
+
 @cohort_router.get("/readiness", response_model=Page[CohortEntryPublic],
-                   responses=problem_responses(401, 403, 404, 422, 503))
+                   responses={200: {"description": "The page of the cohort; with `Accept: text/csv`, the same rows "
+                                                   "as CSV (RFC 4180, a header row, one candidate a line; the "
+                                                   "`X-Total-Count` header gives the total to page through).",
+                                    "content": {"text/csv": {"schema": {"type": "string"}}},
+                                    "headers": {"X-Total-Count": {"description": "CSV only: candidates in all.",
+                                                                  "schema": {"type": "integer"}},
+                                                "Vary": {"description": "`Accept`.",
+                                                         "schema": {"type": "string"}}}},
+                              **problem_responses(401, 403, 404, 422, 503)})
 async def get_cohort_readiness(
+    request: Request,
     session: SessionDep,
     principal: PrincipalDep,
     organization_id: uuid.UUID,
@@ -136,7 +166,14 @@ async def get_cohort_readiness(
     sort: Annotated[CohortSort, Query(description="`due`: next step's due date.")] = "full_name",
 ) -> Response:
     """The advisor's cohort view: every candidate of the organization with status, score, next step and the most
-    urgent blocker. Without `cycle`, each candidate is computed for their own target Match year."""
+    urgent blocker. Without `cycle`, each candidate is computed for their own target Match year. Send
+    `Accept: text/csv` for the page as a spreadsheet."""
     rows, total = await cohort_page(session, principal, organization_id, page=page, as_of=as_of,
                                     cycle=cycle, status=status, sort=sort)
-    return page_response(CohortEntryPublic, rows, total, page)
+    if _wants_csv(request):
+        return Response(_csv(rows), media_type="text/csv; charset=utf-8", headers={
+            "X-Total-Count": str(total), "Vary": "Accept",
+            "Content-Disposition": f'attachment; filename="cohort-{organization_id}.csv"'})
+    resp = page_response(CohortEntryPublic, rows, total, page)
+    resp.headers["Vary"] = "Accept"
+    return resp

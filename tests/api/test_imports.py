@@ -350,3 +350,27 @@ def test_two_workers_share_an_import_and_apply_no_item_twice(client, world):
         for w in workers:
             w.wait(15)
     _check_applied_once(client, h, job, n)
+
+
+# ---- the cohort as a spreadsheet -------------------------------------------------------------------------------
+
+def test_the_cohort_answers_text_csv_with_the_rows_of_its_json(client, world):
+    import csv
+    import io
+
+    h = world.north.advisor_headers
+    url = f"/v1/organizations/{world.north.org_id}/readiness"
+    params = {"as_of": "2026-09-01", "sort": "full_name"}
+    as_json = client.get(url, params=params, headers=h)
+    as_csv = client.get(url, params=params, headers={**h, "Accept": "text/csv"})
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"] == "text/csv; charset=utf-8"
+    assert as_csv.headers["x-total-count"] == str(as_json.json()["total"]) == "2"
+    assert as_csv.headers["vary"] == as_json.headers["vary"] == "Accept"
+    assert as_csv.headers["etag"] != as_json.headers["etag"]  # two representations, two tags
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [r["candidate_id"] for r in rows] == [i["candidate_id"] for i in as_json.json()["items"]]
+    assert [r["status"] for r in rows] == [i["status"] for i in as_json.json()["items"]]
+    assert set(rows[0]) == set(as_json.json()["items"][0])
+    both = client.get(url, params=params, headers={**h, "Accept": "application/json, text/csv"})
+    assert both.headers["content-type"].startswith("application/json")
+    problem(client.get(url, headers={**world.north.candidate_headers, "Accept": "text/csv"}), 403)
