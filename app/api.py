@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.accounts.router import auth_router, org_router, user_router
+from app.audit.router import access_log_router
 from app.audit.router import router as audit_router
 from app.calendars.router import feed_router as calendar_feed_router
 from app.calendars.router import router as calendar_subscriptions_router
@@ -15,6 +16,7 @@ from app.milestones.router import router as milestones_router
 from app.milestones.router import types_router as milestone_types_router
 from app.pathway.router import candidate_router as pathway_router
 from app.pathway.router import cohort_router, cycles_router
+from app.privacy.router import router as privacy_router
 from app.programs.router import lists_router as program_lists_router
 from app.programs.router import router as programs_router
 from app.usce.router import router as usce_router
@@ -43,6 +45,8 @@ api_routers: tuple[APIRouter, ...] = (
     webhooks_router,
     imports_router,
     export_router,
+    access_log_router,
+    privacy_router,
 )
 
 # The requests the service makes to its clients (the OpenAPI `webhooks` section).

@@ -7,13 +7,15 @@ from fastapi import APIRouter, Query, Response
 
 from app.audit import service
 from app.audit.schemas import AuditAction, AuditRecordPublic
+from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
-from app.core.errors import LIST, problem_responses
+from app.core.errors import LIST, READ, problem_responses
 from app.core.pagination import Page, PageDep, page_response
 from app.core.security import PrincipalDep
 from app.core.types import Instant
 
 router = APIRouter(prefix="/organizations/{organization_id}/audit", tags=["audit"])
+access_log_router = APIRouter(prefix="/candidates/{candidate_id}/access-log", tags=["audit"])
 
 
 @router.get("", response_model=Page[AuditRecordPublic], responses=problem_responses(*LIST, 404))
@@ -29,4 +31,12 @@ async def list_audit_records(
     newest first. Written by the write hook in the transaction of each change, append-only. Advisors and admins."""
     items, total = await service.list_audit(session, principal, organization_id, page, candidate_id=candidate_id,
                                             actor_id=actor_id, action=action, since=since, until=until)
+    return page_response(AuditRecordPublic, items, total, page)
+
+
+@access_log_router.get("", response_model=Page[AuditRecordPublic], responses=problem_responses(*READ))
+async def get_access_log(session: SessionDep, cand: CandidateDep, page: PageDep) -> Response:
+    """Who created, changed, deleted or exported this candidate's record and its parts, when and from where
+    (newest first): the candidate sees who handled their record; their office sees it too."""
+    items, total = await service.list_access_log(session, cand, page)
     return page_response(AuditRecordPublic, items, total, page)

@@ -35,3 +35,10 @@ async def list_audit(session: AsyncSession, principal: Principal, organization_i
     if until is not None:
         where.append(t.c.occurred_at < until)
     return await fetch_page(session, AuditRecord, where, [t.c.occurred_at.desc(), t.c.id.desc()], page)
+
+
+async def list_access_log(session: AsyncSession, cand: Any, page: PageParams) -> tuple[list[Any], int]:
+    """Who did what with one candidate's record, newest first: for the candidate themself, and their office."""
+    t = AuditRecord.__table__  # type: ignore[attr-defined]
+    return await fetch_page(session, AuditRecord, [t.c.candidate_id == cand.id],
+                            [t.c.occurred_at.desc(), t.c.id.desc()], page)

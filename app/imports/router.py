@@ -28,8 +28,8 @@ _BODY = {
                    "(50 MiB by default); over either, 413 names the limit.",
     "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/ImportRequest"}},
-        "application/x-ndjson": {"schema": {"$ref": "#/components/schemas/ImportCandidate"},
-                                 "description": "One `ImportCandidate` JSON object a line."},
+        "application/x-ndjson": {"schema": {"type": "string", "description": "One `ImportCandidate` JSON object a "
+                                            "line; a line that is not one is a rejected item."}},
     },
 }
 

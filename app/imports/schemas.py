@@ -47,9 +47,15 @@ class ImportCandidate(CandidateUpsert):
 
 
 class ImportRequest(InputModel):
-    """The JSON form of an import; the NDJSON form (`application/x-ndjson`) sends one candidate a line."""
+    """The JSON form of an import; the NDJSON form (`application/x-ndjson`) sends one candidate a line.
 
-    candidates: list[ImportCandidate] = Field(min_length=1)
+    The envelope is checked as a whole (a 4xx and nothing stored); each item on its own, as an `ImportCandidate`:
+    an item that is not one is rejected by itself, with its problem in the item list, and stops no other. So the
+    document does not refuse a request for its items; they are typed `ImportCandidate` in their description."""
+
+    candidates: list[Any] = Field(min_length=1, description="Each an `ImportCandidate` (see the schema of that "
+                                                            "name); an invalid one is a rejected item, not a "
+                                                            "refused request.")
 
 
 ImportStatus = Literal["queued", "running", "succeeded"]

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from app.candidates.deps import CandidateDep
+from app.core.db import SessionDep
+from app.core.errors import READ, problem_responses
+from app.core.http import json_response
+from app.privacy import service
+
+router = APIRouter(prefix="/candidates/{candidate_id}", tags=["privacy"])
+
+_EXAMPLE: dict[str, Any] = {
+    "exported_at": "2026-12-02T01:00:00Z", "candidate": {"id": "…", "full_name": "Amina Okafor"},
+    "milestones": [], "usce_records": [], "program_lists": [{"id": "…", "name": "IM 2028", "entries": []}],
+    "calendar_subscriptions": [], "computed": {"next_step": {}, "readiness": {}}, "access_log": []}
+
+
+@router.get("/export", responses={200: {"description": "Everything held about the candidate.", "content": {
+    "application/json": {"schema": {"type": "object", "additionalProperties": True}, "example": _EXAMPLE}},
+    "headers": {"Cache-Control": {"description": "`no-store`: personal data.", "schema": {"type": "string"}}}},
+    **problem_responses(*READ)})
+async def export_candidate(session: SessionDep, cand: CandidateDep) -> Response:
+    """The right of access: everything MatchReady holds about the candidate — profile, milestones, USCE records,
+    program lists with their entries, calendar subscriptions (not their secret URLs), the computed next step and
+    readiness, and the access log (who created, changed, deleted or exported what, when) — as one JSON document.
+    The candidate may ask for their own; their office may too. Each export is itself recorded in the access log."""
+    resp = json_response(await service.export_candidate(session, cand))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
