@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -79,23 +80,26 @@ def _invalid(exc: ValidationError) -> dict[str, Any]:
     return _problem(ValidationFailed(f"Invalid item: {fields}.", errors=errors))
 
 
-def _raw_items(body: bytes, content_type: str) -> list[Any]:
-    """The body's items before validation: a JSON object's `candidates`, or one NDJSON line each (a line that is
-    not JSON is kept as bytes, to be rejected as an item of its own)."""
+def _raw_items(body: bytes, content_type: str) -> tuple[int, Iterator[Any]]:
+    """How many items the body has, and the items before validation, one at a time (a large import is never
+    held parsed all at once): a JSON object's `candidates`, or one NDJSON line each (a line that is not JSON
+    comes as bytes, to be rejected as an item of its own)."""
     if content_type == NDJSON:
-        lines = body.split(b"\n")
-        items: list[Any] = []
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                items.append(json.loads(line))
-            except ValueError:
-                items.append(line)
-        if not items:
+        lines = [line for line in body.split(b"\n") if line.strip()]
+        if not lines:
             raise ValidationFailed("The import has no candidates.", errors=[
                 field_error("body", "send one candidate a line", "empty")])
-        return items
+
+        lines.reverse()  # handed out from the end (O(1) each), each line dropped once parsed
+
+        def parsed() -> Iterator[Any]:
+            while lines:
+                line = lines.pop()
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    yield line
+        return len(lines), parsed()
     try:
         doc = json.loads(body)
     except ValueError as exc:
@@ -107,10 +111,16 @@ def _raw_items(body: bytes, content_type: str) -> list[Any]:
     if extra:
         raise ValidationFailed(f"Unknown fields: {', '.join(extra)}.", errors=[
             field_error(f"body.{k}", "unknown field", "extra_forbidden") for k in extra])
-    if not doc["candidates"]:
+    items: list[Any] = doc.pop("candidates")
+    if not items:
         raise ValidationFailed("The import has no candidates.", errors=[
             field_error("body.candidates", "at least one candidate", "too_short")])
-    return list(doc["candidates"])
+    items.reverse()  # as for lines
+
+    def taken() -> Iterator[Any]:
+        while items:
+            yield items.pop()
+    return len(items), taken()
 
 
 def _check_role(principal: Principal) -> uuid.UUID:
@@ -121,17 +131,24 @@ def _check_role(principal: Principal) -> uuid.UUID:
 
 async def create_import(session: AsyncSession, principal: Principal, body: bytes, content_type: str,
                         dry_run: bool) -> ImportJob:
+    """Check the envelope and each item, and store them in chunks: the parsed import is never held whole."""
     org_id = _check_role(principal)
-    raw = _raw_items(body, content_type)
+    total, raw = _raw_items(body, content_type)
     limit = get_settings().import_max_items
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"An import takes at most {limit} candidates; this one has {len(raw)}. "
+    if total > limit:
+        raise PayloadTooLarge(f"An import takes at most {limit} candidates; this one has {total}. "
                               "Split it into several imports.", code="too_many_items")
+    actor = current_actor.get()
+    job = ImportJob(organization_id=org_id, dry_run=dry_run, total=total,
+                    actor_type="api_key" if principal.api_key_id else "user",
+                    actor_id=principal.api_key_id or principal.user_id, actor_role=principal.role.value,
+                    request_id=actor.request_id if actor else None)
+    session.add(job)
+    await session.flush()
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    job_id = uuid.uuid4()
     for position, item in enumerate(raw):
-        row: dict[str, Any] = {"import_id": job_id, "position": position, "external_id": None, "status": "pending",
+        row: dict[str, Any] = {"import_id": job.id, "position": position, "external_id": None, "status": "pending",
                                "candidate_id": None, "payload": None, "problem": None}
         ext = item.get("external_id") if isinstance(item, dict) else None
         if isinstance(ext, str) and len(ext) <= 64:
@@ -151,17 +168,13 @@ async def create_import(session: AsyncSession, principal: Principal, body: bytes
                         errors=[field_error("external_id", "repeated in this import", "duplicate")]))
                 else:
                     seen.add(parsed.external_id)
-                    row["payload"] = parsed.model_dump(mode="json")
+                    row["payload"] = item  # as sent (it validates; the worker validates it again)
         rows.append(row)
-    actor = current_actor.get()
-    job = ImportJob(id=job_id, organization_id=org_id, dry_run=dry_run, total=len(rows),
-                    actor_type="api_key" if principal.api_key_id else "user",
-                    actor_id=principal.api_key_id or principal.user_id, actor_role=principal.role.value,
-                    request_id=actor.request_id if actor else None)
-    session.add(job)
-    await session.flush()
-    for start in range(0, len(rows), 1000):
-        await session.execute(insert(_ITEMS), rows[start:start + 1000])
+        if len(rows) == 500:
+            await session.execute(insert(_ITEMS), rows)
+            rows = []
+    if rows:
+        await session.execute(insert(_ITEMS), rows)
     await session.commit()
     return job
 
