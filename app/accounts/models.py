@@ -20,6 +20,8 @@ class Organization(ResourceBase, table=True):
     deadline_lead_days: list[int] = Field(
         default_factory=lambda: list(DEFAULT_DEADLINE_LEAD_DAYS),
         sa_column=Column(JSON, nullable=False, server_default=text("'[30, 14, 3]'")))
+    # Whether a candidate may erase their own record and account (advisors and admins always may).
+    candidates_may_erase: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
 
 
 class User(ResourceBase, table=True):

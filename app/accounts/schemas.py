@@ -36,11 +36,15 @@ class OrganizationCreate(InputModel):
                                                              "deadline_lead_days": [30, 14, 3]}})
     name: Name
     deadline_lead_days: LeadDays = Field(default_factory=lambda: list(DEFAULT_DEADLINE_LEAD_DAYS))
+    candidates_may_erase: bool = Field(default=False, description="Let candidates erase their own record and "
+                                                                  "account (`POST /v1/candidates/{id}/erasure`).")
 
 
 class OrganizationUpdate(InputModel):
     name: Name | None = None
     deadline_lead_days: LeadDays | None = None
+    candidates_may_erase: bool | None = Field(default=None, description="Let candidates erase their own record "
+                                                                        "and account.")
 
 
 class OrganizationPublic(PublicModel):
@@ -48,6 +52,7 @@ class OrganizationPublic(PublicModel):
     name: str
     deadline_lead_days: list[int] = Field(description="Days before a step's latest safe date on which a "
                                                       "`deadline.approaching` event is sent, largest first.")
+    candidates_may_erase: bool
     version: int = Field(description="Bumped by every change; the value of the `ETag` (`\"v<version>\"`), so "
                                      "an item read from a list can be sent back with `If-Match`.")
     created_at: datetime

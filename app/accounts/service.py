@@ -92,7 +92,7 @@ async def create_organization(session: AsyncSession, data: OrganizationCreate) -
 async def update_organization(session: AsyncSession, org: Organization, data: OrganizationUpdate,
                               if_match: str | None) -> Organization:
     changes = data.model_dump(exclude_unset=True)
-    for name in ("name", "deadline_lead_days"):
+    for name in ("name", "deadline_lead_days", "candidates_may_erase"):
         if name in changes and changes[name] is None:
             raise ValidationFailed(f"{name} cannot be cleared.",
                                    errors=[field_error(f"body.{name}", "may not be null", "not_nullable")])

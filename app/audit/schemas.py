@@ -8,7 +8,7 @@ from pydantic import Field
 
 from app.core.types import PublicModel
 
-AuditAction = Literal["create", "update", "delete", "export"]
+AuditAction = Literal["create", "update", "delete", "export", "erase"]
 
 
 class AuditRecordPublic(PublicModel):

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
+from pydantic import Field
 
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import READ, problem_responses
 from app.core.http import json_response
-from app.privacy import service
+from app.core.security import PrincipalDep
+from app.core.types import PublicModel
+from app.privacy import erasure, service
 
 router = APIRouter(prefix="/candidates/{candidate_id}", tags=["privacy"])
 
@@ -28,5 +33,27 @@ async def export_candidate(session: SessionDep, cand: CandidateDep) -> Response:
     readiness, and the access log (who created, changed, deleted or exported what, when) — as one JSON document.
     The candidate may ask for their own; their office may too. Each export is itself recorded in the access log."""
     resp = json_response(await service.export_candidate(session, cand))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+class ErasureReceipt(PublicModel):
+    candidate_id: uuid.UUID
+    erased_at: datetime
+    removed: dict[str, int] = Field(description="What went besides the record itself: copies of the candidate's "
+                                                "data by the place they were kept (events' payloads, import items, "
+                                                "idempotency records, user accounts).")
+
+
+@router.post("/erasure", response_model=ErasureReceipt,
+             responses={200: {"description": "Erased.", "headers": {"Cache-Control": {
+                 "description": "`no-store`.", "schema": {"type": "string"}}}}, **problem_responses(401, 403, 404, 422,
+                                                                                                   503)})
+async def erase_candidate(session: SessionDep, principal: PrincipalDep, cand: CandidateDep) -> Response:
+    """The right to erasure: the candidate's record and account are deleted, with every copy of their personal
+    data (name, email, date of birth, USMLE ID, external id) the service kept — in the change feed's events,
+    import items and idempotency records. Audit rows stay, holding only ids. By the candidate's advisor or an
+    admin; by the candidate when their organization's `candidates_may_erase` allows it. Irreversible."""
+    resp = json_response(ErasureReceipt.model_validate(await erasure.erase_candidate(session, principal, cand)))
     resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -1,4 +1,4 @@
-"""imports: an import job per batch, one row per candidate in it
+"""imports: an import job per batch, one row per candidate in it; whether candidates may erase their record
 
 Revision ID: 4c2a7e91d5b8
 Revises: 9d3b6a41c2e7
@@ -51,9 +51,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("import_id", "position", name=op.f("pk_import_item")),
     )
     op.create_index("ix_import_item_status", "import_item", ["import_id", "status", "position"])
+    with op.batch_alter_table("organization") as batch:
+        batch.add_column(sa.Column("candidates_may_erase", sa.Boolean(), nullable=False,
+                                   server_default=sa.text("false")))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("organization") as batch:
+        batch.drop_column("candidates_may_erase")
     op.drop_index("ix_import_item_status", table_name="import_item")
     op.drop_table("import_item")
     op.drop_index("ix_import_job_status", table_name="import_job")

@@ -206,6 +206,8 @@ OPERATIONS: dict[str, Rule] = {
                                                                      "full_name": "Matrix Import"}]}),
     "imports-list-imports": Rule(ok=(N_ADV, N_KEY, S_ADV, S_KEY), forbidden=(ADMIN, *CANDIDATES)),
     "imports-get-import": Rule(ok=tuple(NORTH_STAFF)),
+    # erasure: people only (the advisor, an admin; the candidate when the organization allows, which north does not)
+    "privacy-erase-candidate": Rule(ok=(ADMIN, N_ADV), forbidden=(N_KEY, N_CAND)),
     "imports-list-import-items": Rule(ok=tuple(NORTH_STAFF)),
 }
 
