@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi_offline import FastAPIOffline
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from app.api import api_routers, api_webhooks
 from app.core.config import get_settings
@@ -143,6 +143,11 @@ def create_app() -> FastAPI:
                 if path.startswith("/v1/") and path != "/v1/auth/token":
                     op.setdefault("security", [{"BearerToken": []}, {"ApiKey": []}])  # public routes declare []
                 op["responses"].setdefault("422", unknown_query)  # any operation: an unknown query parameter
+                if "428" in op["responses"]:  # If-Match is required here: its absence is the declared 428
+                    for param in op.get("parameters", []):
+                        if param["name"] == "If-Match":
+                            param["required"] = True
+                            param["schema"] = {"type": "string", "maxLength": 512}
                 if method == "get":  # conditional GET (app.core.http.ConditionalGet)
                     params = op.setdefault("parameters", [])
                     if not any(p["name"] == "If-None-Match" for p in params):  # unless the route declares its own

@@ -41,6 +41,7 @@ class OrganizationCreate(InputModel):
 
 
 class OrganizationUpdate(InputModel):
+    not_nullable = ("name", "deadline_lead_days", "candidates_may_erase")
     name: Name | None = None
     deadline_lead_days: LeadDays | None = None
     candidates_may_erase: bool | None = Field(default=None, description="Let candidates erase their own record "
@@ -76,6 +77,7 @@ class UserCreate(InputModel):
 
 
 class UserUpdate(InputModel):
+    not_nullable = ("full_name", "is_active", "password")
     full_name: Name | None = None
     password: Password | None = None
     is_active: bool | None = None

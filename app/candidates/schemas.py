@@ -12,7 +12,7 @@ UsStatus = Literal["citizen", "permanent_resident", "none"]
 VisaNeed = Literal["none", "j1", "h1b", "either"]
 UsmleId = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]
 ExternalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:\-]{1,100}$")]
-Specialties = Annotated[list[Specialty], Field(max_length=5)]
+Specialties = Annotated[list[Specialty], Field(max_length=5, json_schema_extra={"uniqueItems": True})]
 
 _EXAMPLE: dict[str, Any] = {
     "full_name": "Amina Okafor",
@@ -72,6 +72,7 @@ class CandidateUpsert(_CandidateFields):
 
 
 class CandidateUpdate(InputModel):
+    not_nullable = ("full_name", "us_status", "target_specialties", "visa_need")
     model_config = ConfigDict(json_schema_extra={"example": {"target_match_year": 2028, "visa_need": "either"}})
     full_name: Name | None = None
     email: Email | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -14,10 +14,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
     ValidationInfo,
     field_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError
 
 
 def _no_control(value: str) -> str:
@@ -87,9 +90,27 @@ class InputModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, allow_inf_nan=False)
 
+    # Fields an update may leave out but not set to null (what cannot be cleared): the document says so (no `null`
+    # in their schema) and validation refuses a null with the code `not_nullable`.
+    not_nullable: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        for name in cls.not_nullable:
+            prop = target.get("properties", {}).get(name)
+            if prop is not None and "anyOf" in prop:
+                kept = [s for s in prop["anyOf"] if s.get("type") != "null"]
+                rest = {k: v for k, v in prop.items() if k not in ("anyOf", "default")}
+                target["properties"][name] = {**kept[0], **rest} if len(kept) == 1 else {"anyOf": kept, **rest}
+        return schema
+
     @field_validator("*", mode="before")
     @classmethod
     def _json_types(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in cls.not_nullable:
+            raise PydanticCustomError("not_nullable", "may not be null (leave the field out to keep it)")
         if value is None or info.field_name is None:
             return value
         kinds = _base_types(cls.model_fields[info.field_name].annotation) - {type(None)}

@@ -42,7 +42,7 @@ async def etag(session: AsyncSession, organization_id: uuid.UUID) -> str:
         _EV.c.organization_id == organization_id, _EV.c.type.in_(_RECORD_EVENTS)))).scalar_one()
     n = (await session.execute(select(func.count()).select_from(_CAND).where(
         _CAND.c.organization_id == organization_id))).scalar_one()
-    return f'W/"x{seq or 0}.{n}"'
+    return f'"x{seq or 0}.{n}"'
 
 
 def _plain(row: Any, fields: frozenset[str] | tuple[str, ...]) -> dict[str, Any]:

@@ -41,7 +41,7 @@ class ImportItem(SQLModel, table=True):
     import_id: uuid.UUID = Field(sa_column=Column(ForeignKey("import_job.id", ondelete="CASCADE"),
                                                   primary_key=True))
     position: int = Field(primary_key=True)
-    external_id: str | None = Field(default=None, max_length=64)
+    external_id: str | None = Field(default=None, max_length=100)
     status: str = Field(default="pending", max_length=16)  # pending | created | updated | unchanged | rejected
     candidate_id: uuid.UUID | None = None
     payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from app.candidates.schemas import CandidateUpsert
+from app.candidates.schemas import ExternalId as CandidateExternalId
 from app.core.errors import Problem
 from app.core.types import ExternalId, InputModel, PublicModel
 from app.milestones.schemas import MilestoneCreate
@@ -40,7 +41,7 @@ class ImportCandidate(CandidateUpsert):
         "milestones": [{"external_id": "SIS-000123-S1", "type_code": "usmle_step1", "status": "passed",
                         "completed_on": "2026-03-02"}],
         "usce_records": [], "program_lists": []}})
-    external_id: ExternalId = Field(description=_ID)
+    external_id: CandidateExternalId = Field(description=_ID)
     milestones: list[ImportMilestone] = Field(default_factory=list, max_length=200)
     usce_records: list[ImportUsceRecord] = Field(default_factory=list, max_length=100)
     program_lists: list[ImportProgramList] = Field(default_factory=list, max_length=50)

@@ -151,7 +151,7 @@ async def create_import(session: AsyncSession, principal: Principal, body: bytes
         row: dict[str, Any] = {"import_id": job.id, "position": position, "external_id": None, "status": "pending",
                                "candidate_id": None, "payload": None, "problem": None}
         ext = item.get("external_id") if isinstance(item, dict) else None
-        if isinstance(ext, str) and len(ext) <= 64:
+        if isinstance(ext, str) and len(ext) <= 100:
             row["external_id"] = ext
         if isinstance(item, bytes):
             row["status"], row["problem"] = "rejected", _problem(ValidationFailed(

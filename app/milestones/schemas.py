@@ -49,6 +49,7 @@ class MilestoneCreate(InputModel):
 
 
 class MilestoneUpdate(InputModel):
+    not_nullable = ("status",)
     model_config = ConfigDict(json_schema_extra={"example": {"status": "passed", "completed_on": "2026-08-14",
                                                              "result": {"score": 241}}})
     external_id: ExternalId | None = Field(default=None, description="null clears it.")

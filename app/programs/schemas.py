@@ -74,6 +74,7 @@ class ProgramCreate(_ProgramFields):
 
 
 class ProgramUpdate(InputModel):
+    not_nullable = ("acgme_id", "name", "institution", "specialty", "track", "source", "facts_as_of")
     model_config = ConfigDict(json_schema_extra={"example": {"min_step2ck": 230, "facts_as_of": "2026-10-01"}})
     acgme_id: AcgmeId | None = None
     nrmp_code: NrmpCode | None = None
@@ -159,6 +160,7 @@ class ProgramListCreate(InputModel):
 
 
 class ProgramListUpdate(InputModel):
+    not_nullable = ("name",)
     external_id: ExternalId | None = Field(default=None, description="null clears it.")
     name: ShortText | None = None
     cycle: int | None = Field(default=None, ge=2000, le=2100)
@@ -188,6 +190,7 @@ class EntryCreate(InputModel):
 
 
 class EntryUpdate(InputModel):
+    not_nullable = ("status",)
     status: EntryStatus | None = None
     signal: Signal | None = None
     rank_position: int | None = Field(default=None, ge=1, le=300)

@@ -54,6 +54,7 @@ class UsceCreate(_Dates):
 
 
 class UsceUpdate(_Dates):
+    not_nullable = ("kind", "hands_on", "institution", "start_on", "end_on", "us_letter")
     external_id: ExternalId | None = Field(default=None, description="null clears it.")
     kind: UsceKind | None = None
     hands_on: bool | None = None

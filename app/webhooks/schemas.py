@@ -47,6 +47,7 @@ class WebhookEndpointCreate(InputModel):
 
 
 class WebhookEndpointUpdate(InputModel):
+    not_nullable = ("url", "event_types", "enabled")
     model_config = ConfigDict(json_schema_extra={"example": {"enabled": True, "event_types": []}})
     url: WebhookUrl | None = None
     event_types: EventSelectors | None = None

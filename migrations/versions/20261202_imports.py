@@ -41,7 +41,7 @@ def upgrade() -> None:
         "import_item",
         sa.Column("import_id", sa.Uuid(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("external_id", sa.String(length=64), nullable=True),
+        sa.Column("external_id", sa.String(length=100), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("candidate_id", sa.Uuid(), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=True),
