@@ -175,12 +175,26 @@ class EffectiveScore:
 
 
 @dataclass(frozen=True, slots=True)
+class RetakeSpacing:
+    """USMLE spacing of attempts at the same exam (ECFMG Information Booklet; in force from `effective_from`)."""
+
+    max_attempts_in_window: int  # at most this many attempts at the same exam within `window_months`
+    window_months: int
+    later_after_first_months: int  # attempts beyond the window's count: this long after the first attempt
+    later_after_latest_months: int  # ... and this long after the most recent one
+    effective_from: date
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
 class UsmleRules:
     attempt_limit: Sourced[int]
     attempt_limit_from: date
     previous_attempt_limit: int | None
     step1_pass_fail_from: Sourced[date]
     passing_scores: Mapping[str, tuple[EffectiveScore, ...]]  # step code -> oldest first
+    attempt_limit_counts: Sourced[tuple[str, ...]]  # exams whose unpassed attempts count toward the limit
+    retake_spacing: RetakeSpacing
 
     def passing_score(self, step: str, on: date) -> EffectiveScore | None:
         """The passing standard in force on a date (None if the step has no entry in force)."""
@@ -518,13 +532,35 @@ def _parse_usmle(reader: _Reader, raw: Mapping[str, Any]) -> UsmleRules:
                 raise reader.fail(_join(item_where, "effective_from"), "entries must be in increasing date order")
             parsed.append(EffectiveScore(sourced.value, effective, sourced.provenance))
         scores[step] = tuple(parsed)
+    counts, _ = reader.sourced(table, "attempt_limit_counts", "usmle", list)
+    if not counts.value or not all(isinstance(code, str) for code in counts.value):
+        raise reader.fail("usmle.attempt_limit_counts.value", "must be a non-empty list of milestone codes")
     return UsmleRules(
         attempt_limit=limit,
         attempt_limit_from=limit_from,
         previous_attempt_limit=previous,
         step1_pass_fail_from=pass_fail,
         passing_scores=MappingProxyType(scores),
+        attempt_limit_counts=Sourced(tuple(counts.value), counts.provenance),
+        retake_spacing=_parse_retake_spacing(reader, table),
     )
+
+
+_SPACING_KEYS = ("max_attempts_in_window", "window_months", "later_after_first_months", "later_after_latest_months")
+
+
+def _parse_retake_spacing(reader: _Reader, table: Mapping[str, Any]) -> RetakeSpacing:
+    spacing, entry = reader.sourced(table, "retake_spacing", "usmle", dict, extra_keys=frozenset({"effective_from"}))
+    value = spacing.value or {}
+    if set(value) != set(_SPACING_KEYS) or not all(
+        isinstance(value[k], int) and not isinstance(value[k], bool) and value[k] > 0 for k in _SPACING_KEYS
+    ):
+        raise reader.fail("usmle.retake_spacing.value", f"needs a positive integer for each of {_SPACING_KEYS}")
+    effective = entry.get("effective_from")
+    if not isinstance(effective, date):
+        raise reader.fail("usmle.retake_spacing.effective_from", "must be a date")
+    return RetakeSpacing(**{k: value[k] for k in _SPACING_KEYS}, effective_from=effective,
+                         provenance=spacing.provenance)
 
 
 def _parse_ecfmg(reader: _Reader, raw: Mapping[str, Any]) -> EcfmgRules:

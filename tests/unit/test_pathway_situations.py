@@ -179,7 +179,8 @@ CASES = [
     # Graduated 2015, certified, applying in 2028: 12.2 years since graduation at application (2027-09-01).
     # Three programs cap it at 5 years; one at 15 and one unpublished remain. The ERAS 2028 application opens
     # 2027-09-01: next step, waiting for that date. 2027 is still open (registration until 2027-03-03), so the
-    # earliest feasible cycle is 2027. Score 30 -> at_risk.
+    # earliest feasible cycle is 2027. Step 2 CK 230 from 2022-03-15 is judged against that date's standard
+    # (209, domain notes section 1 / G): credit (230-209)/32 instead of (230-218)/32, +7 -> score 37 -> at_risk.
     Case("graduate_2015_applying_2028",
          facts(ID, passed("usmle_step1", date(2021, 5, 10)), passed("usmle_step2ck", date(2022, 3, 15), 230),
                oet(date(2026, 3, 1)), done("ecfmg_pathway", date(2026, 8, 1)), done("credentials_verified",
@@ -189,7 +190,7 @@ CASES = [
                                    entry(program(3, sponsors_j1=True, max_years_since_graduation=15)),
                                    entry(program(4, sponsors_j1=True)))),
          "eras_application", (), "at_risk", 2027, True, cycle=2028,
-         extra={"available_from": date(2027, 9, 1), "score": 30}),
+         extra={"available_from": date(2027, 9, 1), "score": 37}),
     # H-1B need, certified, Step 3 not taken. No program publishes a Step 3 deadline, so the rule file's default
     # (ROL deadline 2027-03-03) applies: sit Step 3 by 2027-02-03. Still possible -> pending, next step Step 3.
     Case("h1b_certified_step3_not_taken", facts(*CERTIFIED, *APPLIED27, visa="h1b"),
