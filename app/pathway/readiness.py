@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from .dates import months_before, years_between
 from .facts import CandidateFacts, ListEntryFact, MilestoneFact, ProgramFact, UsceFact, WhatIf
-from .results import BaseMatchRate, Factor, Gate, ReadinessResult
+from .results import POST_RANKING_STAGES, BaseMatchRate, Factor, Gate, ReadinessResult
 from .road import STEP_EXAMS, CycleEval, Profile, Scan, scan, title
 from .rules import CycleRules, FactorModel, RuleBook
 from .screening import ListCounts, Screenee, count_entries, h1b_step3_outcome, usce_weeks
@@ -262,7 +262,7 @@ def _contiguous(ev: CycleEval, model: FactorModel, entries: tuple[ListEntryFact,
 
 
 def factors(ev: CycleEval, counts: ListCounts, entries: tuple[ListEntryFact, ...],
-            screenee: Screenee | None = None) -> tuple[Factor, ...]:
+            screenee: Screenee | None = None, stage: str = "before_application_season") -> tuple[Factor, ...]:
     model = ev.rules.readiness
     screenee = screenee or Screenee(ev)
     app_on = counts.application_on
@@ -276,6 +276,12 @@ def factors(ev: CycleEval, counts: ListCounts, entries: tuple[ListEntryFact, ...
         "visa_sponsorship": _visa(ev, model.factor("visa_sponsorship"), entries, screenee),
         "contiguous_ranks": _contiguous(ev, model.factor("contiguous_ranks"), entries),
     }
+    if stage in POST_RANKING_STAGES:
+        # Applications and ranks are settled: nothing a factor measures can change this cycle's outcome.
+        gone = (f"No longer applies in the {stage.replace('_', ' ')} stage: the rank order list deadline "
+                f"({ev.rules.calendar.rol_deadline.on}) has passed.")
+        for d in drafts.values():
+            d.credit, d.note, d.advice = None, gone, "Not scored at this stage; see stage_advice."
     total_weight = sum(d.model.weight for d in drafts.values() if d.credit is not None)
     out = []
     for f in model.factors:
@@ -440,24 +446,115 @@ def base_rate(rules: CycleRules, facts: CandidateFacts) -> BaseMatchRate:
 _READY_GATES = ("usmle_attempt_limit", "ecfmg_exam_window", "oet_requirement", "match_eligibility", "step3_for_h1b")
 
 
-def readiness_status(ev: CycleEval, gate_list: tuple[Gate, ...], score: int) -> str:
+def stage_of(ev: CycleEval) -> str:
+    """Where the candidate is on the road for this cycle, from the recorded outcome and the calendar."""
+    cal, as_of = ev.rules.calendar, ev.profile.as_of
+    if ev.started or (ev.matched and as_of >= cal.residency_start.on):
+        return "in_residency"
+    if ev.matched:
+        return "matched"
+    if ev.unmatched and (as_of > cal.soap_end.on or ev.soap_known):
+        return "unmatched"
+    if ev.unmatched or as_of > cal.rol_deadline.on:
+        return "match_week"
+    if as_of >= cal.eras_program_review_open.on:
+        return "interviews_and_ranking"
+    if as_of >= cal.eras_open.on:
+        return "application_season"
+    return "before_application_season"
+
+
+# The gates that make a post-ranking stage complete ("ready"); the score then is the share of them met.
+_STAGE_GATES = {
+    "match_week": ("match_eligibility", "rank_order_list", "match_outcome"),
+    "matched": ("ecfmg_certification", "step3_for_h1b"),
+    "unmatched": ("match_outcome",),
+    "in_residency": ("step3_for_h1b",),
+}
+
+
+def stage_checklist(ev: CycleEval, stage: str, gate_list: tuple[Gate, ...]) -> tuple[bool, ...]:
+    """Done or not, for each item the post-ranking stage needs (empty before the rank order list deadline)."""
+    if stage not in POST_RANKING_STAGES:
+        return ()
+    wanted = _STAGE_GATES[stage]
+    items = [g.status == "met" for g in gate_list if g.code in wanted and not (
+        g.code == "step3_for_h1b" and ev.profile.facts.visa_need != "h1b")]
+    visa = ev.states["visa"]
+    if stage == "matched" and visa.applicable:
+        items.append(visa.done)
+    return tuple(items)
+
+
+def stage_advice(ev: CycleEval, stage: str, earliest: int | None) -> str:
+    rules, facts = ev.rules, ev.profile.facts
+    cal = rules.calendar
+    rol = cal.rol_deadline
+    if stage == "before_application_season":
+        return (f"Early stage: the ERAS season for the {rules.year} Match opens on {cal.eras_open.on}. Now is the "
+                "time for the USMLE/ECFMG ID, Step 1, Step 2 CK, OET and hands-on USCE; a low checklist score is "
+                "expected this early and rises as steps are recorded.")
+    if stage == "application_season":
+        return (f"Application season: submit ERAS from {cal.eras_submit_open.on} (programs review from "
+                f"{cal.eras_program_review_open.on}) and register with NRMP by "
+                f"{cal.nrmp_standard_reg_deadline.on}.")
+    if stage == "interviews_and_ranking":
+        return (f"Interviews and ranking: rank every program where you interviewed, in true preference order, and "
+                f"certify the rank order list by {rol.on} {rol.time} {rol.time_zone}.")
+    if stage == "match_week":
+        soap = cal.soap_end
+        close = f" {soap.time} {soap.time_zone}" if soap.time else ""
+        return (f"Match Week: match status on {cal.match_week_start.on}; unmatched applicants apply through SOAP "
+                f"until {soap.on}{close}; Match Day is {cal.match_day.on}.")
+    if stage == "matched":
+        st = ev.states
+        parts = [] if st["ecfmg_certification"].done else ["ECFMG certification"]
+        if facts.visa_need == "h1b" and not st["usmle_step3"].done:
+            parts.append("Step 3 (for the H-1B petition)")
+        if st["visa"].applicable and not st["visa"].done:
+            parts.append({"j1": "the J-1 visa through ECFMG", "h1b": "the H-1B visa through the program"}.get(
+                facts.visa_need, "the visa the program sponsors (J-1 through ECFMG, or H-1B with Step 3)"))
+        if not parts:
+            return f"Matched: everything needed before residency is done; residency starts on {cal.residency_start.on}."
+        return f"Matched: before residency starts on {cal.residency_start.on}, complete {', '.join(parts)}."
+    if stage == "unmatched":
+        nxt = f"the {earliest} cycle" if earliest else "a later cycle"
+        return (f"Unmatched after SOAP in the {rules.year} Match: plan {nxt}; strengthen the application and the "
+                "program list before the next ERAS season.")
+    return ("In residency: pass Step 3 (state licensure needs it, often within a time limit) and plan fellowship "
+            "applications if you intend one.")
+
+
+def readiness_status(ev: CycleEval, gate_list: tuple[Gate, ...], score: int,
+                     stage: str = "before_application_season") -> str:
+    """One meaning per status (written into the OpenAPI description of `status`):
+    not_ready: a hard blocker; at_risk: a required step is past or within due_soon_days of its latest safe date,
+    or the score is below on_track_threshold within competitiveness_window_days of ERAS submission; on_track:
+    every remaining step fits; ready: everything this stage needs is done."""
     model = ev.rules.readiness
     if ev.blockers:
         return "not_ready"
+    pending = [s for s in ev.states.values() if s.required and s.applicable and not s.done]
+    urgent = any(s.severity in ("due_soon", "overdue", "blocks_cycle") for s in pending)
+    behind = any(s.severity in ("overdue", "blocks_cycle") for s in pending)
+    if stage in POST_RANKING_STAGES:
+        checklist = stage_checklist(ev, stage, gate_list)
+        if ev.unmatched:
+            return "at_risk"
+        if all(checklist) and not behind:
+            return "ready"
+        return "at_risk" if urgent else "on_track"
     ready_gates = all(
         g.status == "met" for g in gate_list
         if g.code in _READY_GATES and not (g.code == "step3_for_h1b" and ev.profile.facts.visa_need == "either")
     )
-    pending = [s for s in ev.states.values() if s.required and s.applicable and not s.done]
-    urgent = any(s.severity in ("due_soon", "overdue", "blocks_cycle") for s in pending)
-    behind = any(s.severity in ("overdue", "blocks_cycle") for s in pending)
-    if ev.unmatched:
+    if urgent:
         return "at_risk"
-    if ready_gates and score >= model.ready_threshold and not behind:
+    if ready_gates and score >= model.ready_threshold:
         return "ready"
-    if score >= model.on_track_threshold and not urgent:
-        return "on_track"
-    return "at_risk"
+    submit_on = ev.rules.calendar.eras_submit_open.on
+    close = (submit_on - ev.profile.as_of).days <= model.competitiveness_window_days
+    return "at_risk" if close and score < model.on_track_threshold else "on_track"
 
 
 def _assess(facts: CandidateFacts, book: RuleBook, cycle: int, as_of: date) -> ReadinessResult:
@@ -469,16 +566,22 @@ def assess_scan(sc: Scan, cycle: int, as_of: date) -> ReadinessResult:
     profile = ev.profile
     facts = profile.facts
     screenee = Screenee(ev)
-    items = factors(ev, count_entries(ev, profile.active_entries, screenee), profile.active_entries, screenee)
-    score = score_of(items)
+    stage = stage_of(ev)
+    items = factors(ev, count_entries(ev, profile.active_entries, screenee), profile.active_entries, screenee, stage)
     gate_list = gates(ev)
+    checklist = stage_checklist(ev, stage, gate_list)
+    # After ranking the score is the share of the stage's checklist done; before, the weighted factors.
+    if stage in POST_RANKING_STAGES:
+        score = _round_half_up(100 * sum(checklist) / len(checklist)) if checklist else 100
+    else:
+        score = score_of(items)
     rules = ev.rules
     return ReadinessResult(
         cycle=cycle,
         as_of=as_of,
         rules_version=rules.rules_version,
         model_version=rules.model_version,
-        status=readiness_status(ev, gate_list, score),
+        status=readiness_status(ev, gate_list, score, stage),
         score=score,
         earliest_feasible_cycle=sc.earliest,
         deciding_gate=sc.deciding,
@@ -486,6 +589,8 @@ def assess_scan(sc: Scan, cycle: int, as_of: date) -> ReadinessResult:
         factors=items,
         blockers=ev.sorted_blockers(),
         base_match_rate=base_rate(rules, facts),
+        stage=stage,
+        stage_advice=stage_advice(ev, stage, sc.earliest),
     )
 
 

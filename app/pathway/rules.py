@@ -278,6 +278,7 @@ class ReadinessModel:
     on_track_threshold: int
     thresholds_provenance: Provenance
     due_soon_days: int
+    competitiveness_window_days: int  # a weak score counts toward at_risk only this close to ERAS submission
     factors: tuple[FactorModel, ...]
     step2ck_reference_default: Sourced[int]
     step2ck_reference_by_specialty: Mapping[str, Sourced[int]]
@@ -633,6 +634,9 @@ def _parse_readiness(reader: _Reader, raw: Mapping[str, Any]) -> ReadinessModel:
     if not (isinstance(ready, int) and isinstance(on_track, int) and 0 <= on_track <= ready <= 100):
         raise reader.fail("readiness.status_thresholds.value", "needs integers 0 <= on_track <= ready <= 100")
     due_soon, _ = reader.sourced(table, "due_soon_days", "readiness", int)
+    window, _ = reader.sourced(table, "competitiveness_window_days", "readiness", int)
+    if not 0 <= (window.value or 0) <= 366:
+        raise reader.fail("readiness.competitiveness_window_days.value", "must be a number of days between 0 and 366")
     factors_table = reader.table(table, "factors", "readiness")
     unknown = set(factors_table) - set(FACTOR_KEYS)
     if unknown:
@@ -681,6 +685,7 @@ def _parse_readiness(reader: _Reader, raw: Mapping[str, Any]) -> ReadinessModel:
         on_track_threshold=on_track,
         thresholds_provenance=thresholds.provenance,
         due_soon_days=due_soon.value or 0,
+        competitiveness_window_days=window.value or 0,
         factors=tuple(factors),
         step2ck_reference_default=default,
         step2ck_reference_by_specialty=MappingProxyType(by_specialty),

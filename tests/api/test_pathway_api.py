@@ -295,3 +295,40 @@ def test_attempt_limit_counts_step2cs_when_recording(client, world):  # type: ig
                     json={"type_code": "usmle_step2ck", "status": "scheduled", "scheduled_on": "2027-01-10"})
     body = assert_problem(r, 422)
     assert body["code"] == "attempt_limit_reached"
+
+
+# Stage and status through HTTP (issue 8, sections 1-2; dates of the 2027 rule file): the candidate's road as
+# recorded by _record_road, read at calendar points of the 2027 cycle, and once matched (2026 Match).
+@pytest.mark.parametrize(("as_of", "matched", "stage"), [
+    ("2026-05-01", False, "before_application_season"),  # ERAS opens 2026-06-03
+    ("2026-07-01", False, "application_season"),  # programs review from 2026-09-23
+    ("2026-11-25", False, "interviews_and_ranking"),  # ROL deadline 2027-03-03
+    ("2026-04-01", True, "matched"),  # matched on Match Day 2026-03-20, asking about the 2026 cycle
+])
+def test_readiness_names_the_stage(client, world, as_of, matched, stage):  # type: ignore[no-untyped-def]
+    _record_road(client, world)
+    cid, h = world.north.candidate_id, world.north.advisor_headers
+    if matched:
+        _post(client, f"/v1/candidates/{cid}/milestones", h, {"type_code": "match_result", "status": "completed",
+                                                               "completed_on": "2026-03-20",
+                                                               "result": {"outcome": "matched"}})
+    cycle = 2026 if matched else 2027
+    body = client.get(f"/v1/candidates/{cid}/readiness", params={"as_of": as_of, "cycle": cycle}, headers=h).json()
+    assert body["stage"] == stage and body["stage_advice"]
+    if matched:
+        # Not told to build a list of programs: the list no longer counts once ranking has closed.
+        program_list = {f["key"]: f for f in body["factors"]}["program_list"]
+        assert program_list["credit"] is None and "Build a list" not in program_list["advice"]
+        # Matched but not certified, with the diploma and transcript unverified on 2026-04-01: certification
+        # (56 days of credential verification) cannot be done by the 2026-07-01 start, so the stage's gate is
+        # the blocker, and the advice names it.
+        assert body["status"] == "not_ready"
+        assert [b["code"] for b in body["blockers"]] == ["certification_not_in_time"]
+        assert "complete ECFMG certification" in body["stage_advice"]
+
+
+def test_status_definitions_are_in_the_contract(client):  # type: ignore[no-untyped-def]
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["ReadinessPublic"]["properties"]
+    for term in ("`not_ready`", "`at_risk`", "`on_track`", "`ready`", "due_soon_days", "competitiveness_window_days"):
+        assert term in schema["status"]["description"]
+    assert "match_week" in schema["stage"]["description"]
