@@ -911,6 +911,20 @@ def _notices(ev: CycleEval) -> None:
             "you for J-1 only.",
             "usmle_step3",
         ))
+    payment = rules.h1b_payment
+    if payment is not None and visa_need in ("h1b", "either") and facts.us_status == "none":
+        expired = profile.as_of > payment.expires_on
+        ev.warnings.append(Notice(
+            "h1b_payment_abroad",
+            f"H-1B for applicants abroad: a presidential proclamation requires a USD {payment.amount_usd:,} "
+            f"payment on new H-1B petitions filed from {payment.effective_from} for beneficiaries outside the US "
+            "without a valid H-1B visa (not for extensions or changes of status inside the US), so programs may "
+            f"offer J-1 only. It was set to expire on {payment.expires_on} unless extended"
+            + ("; that date has passed and no extension was found: verify before relying on either." if expired
+               else "; verify before relying on it.")
+            + f" Sources: {payment.provenance.source}",
+            "visa",
+        ))
     if profile.graduation_on is None:
         ev.warnings.append(Notice(
             "graduation_date_missing",

@@ -298,6 +298,16 @@ class ReadinessModel:
 
 
 @dataclass(frozen=True, slots=True)
+class H1bPayment:
+    """The proclamation payment on new H-1B petitions for beneficiaries abroad, with its stated end."""
+
+    amount_usd: int
+    effective_from: date
+    expires_on: date
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
 class CycleRules:
     year: int
     rules_version: str
@@ -308,6 +318,7 @@ class CycleRules:
     ecfmg: EcfmgRules
     nrmp: NrmpRules
     h1b_default_step3_deadline: Sourced[str]
+    h1b_payment: H1bPayment | None
     match_rate: MatchRate
     lead_times: LeadTimes
     readiness: ReadinessModel
@@ -730,6 +741,17 @@ def parse_cycle(raw: Mapping[str, Any], file_name: str) -> CycleRules:
     step3_deadline, _ = reader.sourced(h1b, "default_step3_deadline", "h1b", str)
     if step3_deadline.value not in STEP3_DEADLINE_CHOICES:
         raise reader.fail("h1b.default_step3_deadline.value", f"must be one of {STEP3_DEADLINE_CHOICES}")
+    payment: H1bPayment | None = None
+    if "proclamation_payment" in h1b:
+        paid, _ = reader.sourced(h1b, "proclamation_payment", "h1b", dict)
+        value = paid.value or {}
+        amount, start, end = value.get("amount_usd"), value.get("effective_from"), value.get("expires_on")
+        if set(value) != {"amount_usd", "effective_from", "expires_on"} or not (
+            isinstance(amount, int) and isinstance(start, date) and isinstance(end, date) and start < end
+        ):
+            raise reader.fail("h1b.proclamation_payment.value",
+                              "needs amount_usd (integer), effective_from and a later expires_on (dates)")
+        payment = H1bPayment(amount, start, end, paid.provenance)
     return CycleRules(
         year=year,
         rules_version=rules_version,
@@ -743,6 +765,7 @@ def parse_cycle(raw: Mapping[str, Any], file_name: str) -> CycleRules:
             soap_max_applications=reader.sourced(nrmp, "soap_max_applications", "nrmp", int)[0],
         ),
         h1b_default_step3_deadline=step3_deadline,
+        h1b_payment=payment,
         match_rate=_parse_match_rate(reader, raw, year),
         lead_times=_parse_lead_times(reader, raw),
         readiness=_parse_readiness(reader, raw),

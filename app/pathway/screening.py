@@ -212,22 +212,25 @@ def decide(c: Screenee, program: ProgramFact) -> tuple[list[tuple[str, str]], li
                 out.append(("step3_for_h1b", step3))
 
     usce = c.usce
+    # A program that does not require USCE cannot exclude for its kind, length or recency: those criteria say
+    # which USCE it values, not who may apply.
+    optional = program.usce_required is False
     if program.usce_required is None:
         unpublished.append("usce_required")
     elif program.usce_required and not usce:
         out.append(("usce_required", "fail"))
     if program.usce_hands_on_only is None:
         unpublished.append("usce_hands_on_only")
-    elif program.usce_hands_on_only and not c.has_hands_on:
+    elif program.usce_hands_on_only and not c.has_hands_on and not optional:
         out.append(("usce_hands_on_only", "fail"))
     recency = program.usce_recency_months
     if program.usce_min_weeks is None:
         unpublished.append("usce_min_weeks")
-    elif c.qualifying_weeks(recency, bool(program.usce_hands_on_only)) < program.usce_min_weeks:
+    elif not optional and c.qualifying_weeks(recency, bool(program.usce_hands_on_only)) < program.usce_min_weeks:
         out.append(("usce_min_weeks", "fail"))
     if recency is None:
         unpublished.append("usce_recency")
-    elif c.last_usce is None or c.last_usce < months_before(c.app_on, recency):
+    elif not optional and (c.last_usce is None or c.last_usce < months_before(c.app_on, recency)):
         out.append(("usce_recency", "fail"))
 
     if program.min_letters is None:

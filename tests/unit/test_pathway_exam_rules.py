@@ -17,7 +17,7 @@ from datetime import date
 
 import pytest
 
-from app.pathway import MilestoneFact, next_step, readiness, screen, timeline
+from app.pathway import MilestoneFact, UsceFact, next_step, readiness, screen, timeline
 from app.pathway.dates import add_months
 from app.pathway.next_step import why
 from app.pathway.road import Profile, earliest_retake, evaluate
@@ -269,3 +269,56 @@ def test_visa_reason_describes_the_candidates_visa(visa: str, says: str, not_say
     assert says in text
     if not_says:
         assert not_says not in text
+
+
+# --- H-1B proclamation payment for applicants abroad (domain notes, section G) ---------------------------------
+
+@pytest.mark.parametrize(("visa", "us_status", "as_of", "warned", "verify_text"), [
+    # An H-1B seeker without US status: warned; before the stated end (2026-09-21) "verify before relying on it".
+    ("h1b", "none", date(2026, 6, 1), True, "verify before relying on it."),
+    # After the stated end: flagged for re-checking, the extension being a gap.
+    ("h1b", "none", AS_OF, True, "that date has passed and no extension was found"),
+    ("either", "none", AS_OF, True, "that date has passed"),
+    ("j1", "none", AS_OF, False, None),  # J-1 only: the payment does not concern the candidate
+    ("none", "citizen", AS_OF, False, None),
+])
+def test_h1b_payment_warning(visa: str, us_status: str, as_of: date, warned: bool, verify_text: str | None) -> None:
+    candidate = facts(*CERTIFIED, visa=visa, us_status=us_status)
+    notices = [w for w in next_step(candidate, BOOK, 2027, as_of).warnings if w.code == "h1b_payment_abroad"]
+    assert bool(notices) is warned
+    if notices:
+        text = notices[0].detail
+        assert "USD 100,000" in text and "from 2025-09-21" in text and "expire on 2026-09-21" in text
+        assert verify_text is not None and verify_text in text
+        assert "mondaq.com" in text
+
+
+def test_h1b_payment_is_sourced_data() -> None:
+    payment = BOOK.cycle(2027).h1b_payment
+    assert payment is not None and payment.amount_usd == 100000
+    assert (payment.effective_from, payment.expires_on) == (date(2025, 9, 21), date(2026, 9, 21))
+    assert payment.provenance.verified_on == date(2026, 12, 1)
+
+
+# --- Screening criteria interplay: USCE quality criteria only bind when USCE is required ------------------------
+
+OLD_OBSERVERSHIP = (UsceFact("observership", False, "internal_medicine", date(2020, 1, 6), date(2020, 2, 28), False),)
+
+
+@pytest.mark.parametrize(("required", "usce", "kw", "excluded_by"), [
+    # Not required: a 12-month recency window, 8 weeks or hands-on only cannot exclude (no USCE, or old observing).
+    (False, (), {"usce_recency_months": 12}, ()),
+    (False, OLD_OBSERVERSHIP, {"usce_recency_months": 12, "usce_min_weeks": 8, "usce_hands_on_only": True}, ()),
+    # Required: the same criteria exclude.
+    (True, (), {"usce_recency_months": 12}, ("usce_required", "usce_recency")),
+    (True, OLD_OBSERVERSHIP, {"usce_recency_months": 12, "usce_min_weeks": 8, "usce_hands_on_only": True},
+     ("usce_hands_on_only", "usce_min_weeks", "usce_recency")),
+    # Unpublished requirement: a published recency window still applies (the program values recent USCE).
+    (None, (), {"usce_recency_months": 12}, ("usce_recency",)),
+])
+def test_usce_criteria_bind_only_when_required(required: bool | None, usce: tuple[UsceFact, ...],
+                                               kw: dict[str, object], excluded_by: tuple[str, ...]) -> None:
+    p = program(1, sponsors_j1=True, usce_required=required, **kw)
+    result = screen(facts(*CERTIFIED, usce=usce), (entry(p),), BOOK, 2027, AS_OF)
+    got = tuple(sorted(c.criterion for c in result.entries[0].failed if c.criterion.startswith("usce")))
+    assert got == tuple(sorted(excluded_by))
