@@ -42,6 +42,11 @@ def years_between(start: date, end: date) -> float:
     return (end - start).days / 365.25
 
 
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later (clamped to the month's last day)."""
+    return months_before(day, -months)
+
+
 def months_before(day: date, months: int) -> date:
     """The same day `months` earlier (clamped to the month's last day)."""
     month_index = day.year * 12 + (day.month - 1) - months

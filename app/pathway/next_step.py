@@ -88,7 +88,11 @@ def why(code: str, ev: CycleEval) -> str:  # noqa: C901 - one sentence per step
                 f"first and graduation verification can take up to {lead.days('step3_graduation_verification')} "
                 "days.")
     if code == "visa":
-        return f"A J-1 (sponsored by ECFMG) or H-1B (sponsored by the program) is needed by {cal.residency_start.on}."
+        need = ev.profile.facts.visa_need
+        visa = {"j1": "A J-1 visa (sponsored by ECFMG, which needs ECFMG certification)",
+                "h1b": "An H-1B visa (petitioned by the program, which needs Step 3 and ECFMG certification)"}.get(
+            need, "A J-1 (sponsored by ECFMG) or H-1B (sponsored by the program)")
+        return f"{visa} is needed by {cal.residency_start.on}."
     if code == "residency_start":
         return f"Residency starts on {cal.residency_start.on}."
     return title(code)

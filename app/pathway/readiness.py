@@ -16,12 +16,17 @@ from datetime import date, timedelta
 
 from .dates import months_before, years_between
 from .facts import CandidateFacts, ListEntryFact, MilestoneFact, ProgramFact, UsceFact, WhatIf
-from .results import BaseMatchRate, Factor, Gate, ReadinessResult
+from .results import POST_RANKING_STAGES, BaseMatchRate, Factor, Gate, ReadinessResult
 from .road import STEP_EXAMS, CycleEval, Profile, Scan, scan, title
 from .rules import CycleRules, FactorModel, RuleBook
-from .screening import ListCounts, count_entries, usce_weeks
+from .screening import ListCounts, Screenee, count_entries, h1b_step3_outcome, usce_weeks
 
 _VISA_TEXT = {"j1": "J-1", "h1b": "H-1B", "either": "J-1 or H-1B"}
+
+
+def _n(count: int, noun: str) -> str:
+    """ "1 program", "2 programs". """
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _clamp(x: float) -> float:
@@ -49,8 +54,12 @@ class _FactorDraft:
 def _step2ck(ev: CycleEval, model: FactorModel) -> _FactorDraft:
     profile = ev.profile
     rules = ev.rules
-    passing_entry = rules.usmle.passing_score("usmle_step2ck", profile.as_of)
-    passing = passing_entry.score if passing_entry and passing_entry.score is not None else 0
+    best = profile.best_score["usmle_step2ck"] if ev.states["usmle_step2ck"].done else None
+    # A score is judged against the standard in force on its exam date, not today's (domain notes, section G).
+    best_on = next((r.completed_on for r in profile.records.get("usmle_step2ck", ())
+                    if r.status == "passed" and r.score == best and r.completed_on), None) if best else None
+    current = _passing(rules, "usmle_step2ck", profile.as_of)
+    passing = _passing(rules, "usmle_step2ck", best_on) if best_on else current
     specialty = profile.targets[0] if profile.targets else None
     reference = rules.readiness.step2ck_reference(specialty)
     margin = int(model.params["full_credit_margin"])
@@ -61,12 +70,12 @@ def _step2ck(ev: CycleEval, model: FactorModel) -> _FactorDraft:
         note = (f"No published Step 2 CK reference for matched IMGs in {label}"
                 f"{': ' + reference.provenance.note if reference.provenance.note else ''}. Scored on the margin "
                 f"above the passing score ({passing}) instead; full credit at {passing + margin} (service heuristic).")
-    best = profile.best_score["usmle_step2ck"] if ev.states["usmle_step2ck"].done else None
     if best is not None:
         span = (reference.value - passing) if ref_ok and reference.value is not None else margin
         credit = _clamp((best - passing) / span)
         target_score = reference.value if ref_ok else passing + margin
-        text = f"{best} (passing {passing}" + (f", reference {reference.value})" if ref_ok else ")")
+        standard = f" on {best_on}; {current} today" if passing != current else ""
+        text = f"{best} (passing {passing}{standard}" + (f", reference {reference.value})" if ref_ok else ")")
         advice = ("Score at or above the target; keep it on every application." if credit >= 1 else
                   f"{best} is {best - passing} points above passing; programs that set a Step 2 CK minimum may "
                   f"screen it out. Target {target_score}.")
@@ -79,6 +88,11 @@ def _step2ck(ev: CycleEval, model: FactorModel) -> _FactorDraft:
     return _FactorDraft(model, None, text, 0.0,
                         f"Pass Step 2 CK with a margin; aim for {passing + margin}+ and have the score on the "
                         "application.", reference_available=ref_ok, note=note)
+
+
+def _passing(rules: CycleRules, step: str, on: date) -> int:
+    entry = rules.usmle.passing_score(step, on)
+    return entry.score if entry and entry.score is not None else 0
 
 
 def _first_attempt(ev: CycleEval, model: FactorModel) -> _FactorDraft:
@@ -100,7 +114,7 @@ def _years_since_graduation(ev: CycleEval, model: FactorModel, counts: ListCount
     app_on = counts.application_on
     capped = counts.excluded_by_graduation
     on_list = counts.total
-    list_text = f"; {capped} of {on_list} programs on the list exclude it" if on_list else ""
+    list_text = f"; {capped} of {_n(on_list, 'program')} on the list exclude it" if on_list else ""
     if grad is None:
         return _FactorDraft(model, None, "graduation date not recorded", None,
                             "Record the graduation date (past or expected).",
@@ -172,39 +186,59 @@ def _program_list(model: FactorModel, summary: ListCounts) -> _FactorDraft:
                             f"Build a list of at least {target} programs whose published filters you pass.")
     remaining = summary.eligible + summary.unknown
     credit = _clamp(remaining / target) if target else 1.0
-    text = (f"{summary.total} programs; {summary.excluded} screen you out; {remaining} remain "
+    text = (f"{_n(summary.total, 'program')}; {summary.excluded} screen you out; {remaining} remain "
             f"({summary.eligible} eligible, {summary.unknown} unknown)")
-    advice = (f"Replace the {summary.excluded} programs that screen you out." if summary.excluded and credit < 1
-              else f"Add {target - remaining} programs that do not screen you out." if remaining < target
+    advice = (f"Replace the {_n(summary.excluded, 'program')} that screen you out." if summary.excluded and credit < 1
+              else f"Add {_n(target - remaining, 'program')} that do not screen you out." if remaining < target
               else "Enough programs that do not screen you out.")
     return _FactorDraft(model, float(remaining), text, credit, advice)
 
 
-def _visa(ev: CycleEval, model: FactorModel, entries: tuple[ListEntryFact, ...]) -> _FactorDraft:
+def _visa(ev: CycleEval, model: FactorModel, entries: tuple[ListEntryFact, ...], c: Screenee) -> _FactorDraft:
     need = ev.profile.facts.visa_need
+    visa = _VISA_TEXT.get(need, need)
     if need == "none":
         return _FactorDraft(model, None, "no visa needed", 1.0, "No sponsorship needed.")
     if not entries:
-        return _FactorDraft(model, None, f"needs {_VISA_TEXT.get(need, need)}; no programs on the list yet", None,
-                            f"Choose programs that sponsor {_VISA_TEXT.get(need, need)}.",
+        return _FactorDraft(model, None, f"needs {visa}; no programs on the list yet", None,
+                            f"Choose programs that sponsor {visa}.",
                             note="Not scored without a list; its weight is shared among the others.")
     unknown_credit = float(model.params["unknown_credit"])
-    sponsoring = unknown = 0
+    sponsoring = unknown = pending = too_late = 0
     for entry in entries:
         p = entry.program
         flags = (p.sponsors_j1,) if need == "j1" else (p.sponsors_h1b,) if need == "h1b" else (
             p.sponsors_j1, p.sponsors_h1b)
         if any(f is True for f in flags):
+            # H-1B sponsorship needs Step 3 by the program's deadline: judged as screening judges it.
+            if need == "h1b" or (need == "either" and p.sponsors_j1 is not True):
+                step3 = h1b_step3_outcome(c, p)
+                if step3 == "pending":
+                    pending += 1
+                    continue
+                if step3 == "fail":
+                    too_late += 1
+                    continue
             sponsoring += 1
         elif any(f is None for f in flags):
             unknown += 1
-    share = (sponsoring + unknown_credit * unknown) / len(entries)
-    text = (f"needs {_VISA_TEXT.get(need, need)}: {sponsoring} of {len(entries)} programs sponsor it, "
-            f"{unknown} have not published")
-    not_sponsoring = len(entries) - sponsoring - unknown
-    advice = ("Every program on the list sponsors the visa." if not_sponsoring == 0 and unknown == 0 else
-              f"Drop the {not_sponsoring} programs that do not sponsor {_VISA_TEXT.get(need, need)}"
-              + (f" and check sponsorship with the {unknown} that have not published." if unknown else "."))
+    share = (sponsoring + unknown_credit * (unknown + pending)) / len(entries)
+    text = f"needs {visa}: {sponsoring} of {_n(len(entries), 'program')} sponsor it"
+    if pending:
+        text += f", {pending} only once Step 3 is passed by the program's deadline"
+    if too_late:
+        text += f", {too_late} not for you this cycle (Step 3 cannot be passed by the program's deadline)"
+    text += f", {unknown} have not published"
+    not_sponsoring = len(entries) - sponsoring - unknown - pending - too_late
+    if pending or too_late:
+        advice = (f"Pass Step 3 by the programs' deadline: {_n(pending + too_late, 'H-1B program')} on the list "
+                  "sponsor you only with Step 3 passed" + (f" ({too_late} cannot be reached this cycle)"
+                                                           if too_late else "") + "; the screening marks them.")
+    elif not_sponsoring == 0 and unknown == 0:
+        advice = "Every program on the list sponsors the visa."
+    else:
+        advice = (f"Drop the {_n(not_sponsoring, 'program')} that do not sponsor {visa}"
+                  + (f" and check sponsorship with the {unknown} that have not published." if unknown else "."))
     return _FactorDraft(model, round(share, 3), text, _clamp(share), advice)
 
 
@@ -227,8 +261,10 @@ def _contiguous(ev: CycleEval, model: FactorModel, entries: tuple[ListEntryFact,
     )
 
 
-def factors(ev: CycleEval, counts: ListCounts, entries: tuple[ListEntryFact, ...]) -> tuple[Factor, ...]:
+def factors(ev: CycleEval, counts: ListCounts, entries: tuple[ListEntryFact, ...],
+            screenee: Screenee | None = None, stage: str = "before_application_season") -> tuple[Factor, ...]:
     model = ev.rules.readiness
+    screenee = screenee or Screenee(ev)
     app_on = counts.application_on
     drafts = {
         "step2ck": _step2ck(ev, model.factor("step2ck")),
@@ -237,9 +273,15 @@ def factors(ev: CycleEval, counts: ListCounts, entries: tuple[ListEntryFact, ...
         "usce": _usce(ev, model.factor("usce"), app_on),
         "us_letters": _letters(ev, model.factor("us_letters")),
         "program_list": _program_list(model.factor("program_list"), counts),
-        "visa_sponsorship": _visa(ev, model.factor("visa_sponsorship"), entries),
+        "visa_sponsorship": _visa(ev, model.factor("visa_sponsorship"), entries, screenee),
         "contiguous_ranks": _contiguous(ev, model.factor("contiguous_ranks"), entries),
     }
+    if stage in POST_RANKING_STAGES:
+        # Applications and ranks are settled: nothing a factor measures can change this cycle's outcome.
+        gone = (f"No longer applies in the {stage.replace('_', ' ')} stage: the rank order list deadline "
+                f"({ev.rules.calendar.rol_deadline.on}) has passed.")
+        for d in drafts.values():
+            d.credit, d.note, d.advice = None, gone, "Not scored at this stage; see stage_advice."
     total_weight = sum(d.model.weight for d in drafts.values() if d.credit is not None)
     out = []
     for f in model.factors:
@@ -404,24 +446,115 @@ def base_rate(rules: CycleRules, facts: CandidateFacts) -> BaseMatchRate:
 _READY_GATES = ("usmle_attempt_limit", "ecfmg_exam_window", "oet_requirement", "match_eligibility", "step3_for_h1b")
 
 
-def readiness_status(ev: CycleEval, gate_list: tuple[Gate, ...], score: int) -> str:
+def stage_of(ev: CycleEval) -> str:
+    """Where the candidate is on the road for this cycle, from the recorded outcome and the calendar."""
+    cal, as_of = ev.rules.calendar, ev.profile.as_of
+    if ev.started or (ev.matched and as_of >= cal.residency_start.on):
+        return "in_residency"
+    if ev.matched:
+        return "matched"
+    if ev.unmatched and (as_of > cal.soap_end.on or ev.soap_known):
+        return "unmatched"
+    if ev.unmatched or as_of > cal.rol_deadline.on:
+        return "match_week"
+    if as_of >= cal.eras_program_review_open.on:
+        return "interviews_and_ranking"
+    if as_of >= cal.eras_open.on:
+        return "application_season"
+    return "before_application_season"
+
+
+# The gates that make a post-ranking stage complete ("ready"); the score then is the share of them met.
+_STAGE_GATES = {
+    "match_week": ("match_eligibility", "rank_order_list", "match_outcome"),
+    "matched": ("ecfmg_certification", "step3_for_h1b"),
+    "unmatched": ("match_outcome",),
+    "in_residency": ("step3_for_h1b",),
+}
+
+
+def stage_checklist(ev: CycleEval, stage: str, gate_list: tuple[Gate, ...]) -> tuple[bool, ...]:
+    """Done or not, for each item the post-ranking stage needs (empty before the rank order list deadline)."""
+    if stage not in POST_RANKING_STAGES:
+        return ()
+    wanted = _STAGE_GATES[stage]
+    items = [g.status == "met" for g in gate_list if g.code in wanted and not (
+        g.code == "step3_for_h1b" and ev.profile.facts.visa_need != "h1b")]
+    visa = ev.states["visa"]
+    if stage == "matched" and visa.applicable:
+        items.append(visa.done)
+    return tuple(items)
+
+
+def stage_advice(ev: CycleEval, stage: str, earliest: int | None) -> str:
+    rules, facts = ev.rules, ev.profile.facts
+    cal = rules.calendar
+    rol = cal.rol_deadline
+    if stage == "before_application_season":
+        return (f"Early stage: the ERAS season for the {rules.year} Match opens on {cal.eras_open.on}. Now is the "
+                "time for the USMLE/ECFMG ID, Step 1, Step 2 CK, OET and hands-on USCE; a low checklist score is "
+                "expected this early and rises as steps are recorded.")
+    if stage == "application_season":
+        return (f"Application season: submit ERAS from {cal.eras_submit_open.on} (programs review from "
+                f"{cal.eras_program_review_open.on}) and register with NRMP by "
+                f"{cal.nrmp_standard_reg_deadline.on}.")
+    if stage == "interviews_and_ranking":
+        return (f"Interviews and ranking: rank every program where you interviewed, in true preference order, and "
+                f"certify the rank order list by {rol.on} {rol.time} {rol.time_zone}.")
+    if stage == "match_week":
+        soap = cal.soap_end
+        close = f" {soap.time} {soap.time_zone}" if soap.time else ""
+        return (f"Match Week: match status on {cal.match_week_start.on}; unmatched applicants apply through SOAP "
+                f"until {soap.on}{close}; Match Day is {cal.match_day.on}.")
+    if stage == "matched":
+        st = ev.states
+        parts = [] if st["ecfmg_certification"].done else ["ECFMG certification"]
+        if facts.visa_need == "h1b" and not st["usmle_step3"].done:
+            parts.append("Step 3 (for the H-1B petition)")
+        if st["visa"].applicable and not st["visa"].done:
+            parts.append({"j1": "the J-1 visa through ECFMG", "h1b": "the H-1B visa through the program"}.get(
+                facts.visa_need, "the visa the program sponsors (J-1 through ECFMG, or H-1B with Step 3)"))
+        if not parts:
+            return f"Matched: everything needed before residency is done; residency starts on {cal.residency_start.on}."
+        return f"Matched: before residency starts on {cal.residency_start.on}, complete {', '.join(parts)}."
+    if stage == "unmatched":
+        nxt = f"the {earliest} cycle" if earliest else "a later cycle"
+        return (f"Unmatched after SOAP in the {rules.year} Match: plan {nxt}; strengthen the application and the "
+                "program list before the next ERAS season.")
+    return ("In residency: pass Step 3 (state licensure needs it, often within a time limit) and plan fellowship "
+            "applications if you intend one.")
+
+
+def readiness_status(ev: CycleEval, gate_list: tuple[Gate, ...], score: int,
+                     stage: str = "before_application_season") -> str:
+    """One meaning per status (written into the OpenAPI description of `status`):
+    not_ready: a hard blocker; at_risk: a required step is past or within due_soon_days of its latest safe date,
+    or the score is below on_track_threshold within competitiveness_window_days of ERAS submission; on_track:
+    every remaining step fits; ready: everything this stage needs is done."""
     model = ev.rules.readiness
     if ev.blockers:
         return "not_ready"
+    pending = [s for s in ev.states.values() if s.required and s.applicable and not s.done]
+    urgent = any(s.severity in ("due_soon", "overdue", "blocks_cycle") for s in pending)
+    behind = any(s.severity in ("overdue", "blocks_cycle") for s in pending)
+    if stage in POST_RANKING_STAGES:
+        checklist = stage_checklist(ev, stage, gate_list)
+        if ev.unmatched:
+            return "at_risk"
+        if all(checklist) and not behind:
+            return "ready"
+        return "at_risk" if urgent else "on_track"
     ready_gates = all(
         g.status == "met" for g in gate_list
         if g.code in _READY_GATES and not (g.code == "step3_for_h1b" and ev.profile.facts.visa_need == "either")
     )
-    pending = [s for s in ev.states.values() if s.required and s.applicable and not s.done]
-    urgent = any(s.severity in ("due_soon", "overdue", "blocks_cycle") for s in pending)
-    behind = any(s.severity in ("overdue", "blocks_cycle") for s in pending)
-    if ev.unmatched:
+    if urgent:
         return "at_risk"
-    if ready_gates and score >= model.ready_threshold and not behind:
+    if ready_gates and score >= model.ready_threshold:
         return "ready"
-    if score >= model.on_track_threshold and not urgent:
-        return "on_track"
-    return "at_risk"
+    submit_on = ev.rules.calendar.eras_submit_open.on
+    close = (submit_on - ev.profile.as_of).days <= model.competitiveness_window_days
+    return "at_risk" if close and score < model.on_track_threshold else "on_track"
 
 
 def _assess(facts: CandidateFacts, book: RuleBook, cycle: int, as_of: date) -> ReadinessResult:
@@ -432,16 +565,23 @@ def assess_scan(sc: Scan, cycle: int, as_of: date) -> ReadinessResult:
     ev = sc.requested
     profile = ev.profile
     facts = profile.facts
-    items = factors(ev, count_entries(ev, profile.active_entries), profile.active_entries)
-    score = score_of(items)
+    screenee = Screenee(ev)
+    stage = stage_of(ev)
+    items = factors(ev, count_entries(ev, profile.active_entries, screenee), profile.active_entries, screenee, stage)
     gate_list = gates(ev)
+    checklist = stage_checklist(ev, stage, gate_list)
+    # After ranking the score is the share of the stage's checklist done; before, the weighted factors.
+    if stage in POST_RANKING_STAGES:
+        score = _round_half_up(100 * sum(checklist) / len(checklist)) if checklist else 100
+    else:
+        score = score_of(items)
     rules = ev.rules
     return ReadinessResult(
         cycle=cycle,
         as_of=as_of,
         rules_version=rules.rules_version,
         model_version=rules.model_version,
-        status=readiness_status(ev, gate_list, score),
+        status=readiness_status(ev, gate_list, score, stage),
         score=score,
         earliest_feasible_cycle=sc.earliest,
         deciding_gate=sc.deciding,
@@ -449,6 +589,8 @@ def assess_scan(sc: Scan, cycle: int, as_of: date) -> ReadinessResult:
         factors=items,
         blockers=ev.sorted_blockers(),
         base_match_rate=base_rate(rules, facts),
+        stage=stage,
+        stage_advice=stage_advice(ev, stage, sc.earliest),
     )
 
 

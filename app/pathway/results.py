@@ -12,6 +12,10 @@ from .facts import WhatIf
 
 SEVERITIES = ("on_track", "due_soon", "overdue", "blocks_cycle")
 READINESS_STATUSES = ("not_ready", "at_risk", "on_track", "ready")
+# Stages of the road, in order. After the rank order list deadline the competitiveness factors no longer apply.
+STAGES = ("before_application_season", "application_season", "interviews_and_ranking", "match_week",
+          "matched", "unmatched", "in_residency")
+POST_RANKING_STAGES = frozenset({"match_week", "matched", "unmatched", "in_residency"})
 GATE_STATUSES = ("met", "unmet", "pending")
 ENTRY_STATUSES = ("eligible", "excluded", "unknown")
 CRITERION_OUTCOMES = ("pass", "fail", "pending", "unpublished")
@@ -153,6 +157,8 @@ class ReadinessResult:
     factors: tuple[Factor, ...]
     blockers: tuple[Blocker, ...]
     base_match_rate: BaseMatchRate
+    stage: str = "before_application_season"  # one of STAGES
+    stage_advice: str = ""
     what_if: WhatIf | None = None
     baseline_score: int | None = None  # score without the what-if (set only with a what-if)
     baseline_status: str | None = None

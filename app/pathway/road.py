@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from .catalogue import by_code
-from .dates import add_years
+from .dates import add_months, add_years
 from .facts import CandidateFacts, MilestoneFact, OetScores
 from .results import Blocker, DeadlineRef, Notice
-from .rules import CycleRules, OetMinimum, RuleBook
+from .rules import CycleRules, OetMinimum, RetakeSpacing, RuleBook
 
 STEP_EXAMS = ("usmle_step1", "usmle_step2ck", "usmle_step3")
 DONE = frozenset({"passed", "completed"})
@@ -96,6 +96,7 @@ ANCHOR_BLOCKER = {
 }
 BLOCKER_PRIORITY = {code: i for i, code in enumerate((
     "attempt_limit_reached",
+    "retake_too_soon",
     "pathways_unavailable",
     "cycle_closed_unmatched",
     "not_soap_eligible",
@@ -173,6 +174,7 @@ class Profile:
         "facts", "as_of", "home_cycle", "records", "passes", "passed", "failed", "unpassed", "best_score",
         "any_score", "cert_done", "cert_on", "pathway_done", "pathway_on", "credentials_done", "id_registered",
         "specialty_decided", "targets", "letters", "active_entries", "graduation_on", "declared_na",
+        "attempt_dates",
     )
 
     def __init__(self, facts: CandidateFacts, as_of: date, home_cycle: int) -> None:
@@ -191,6 +193,7 @@ class Profile:
         self.unpassed: dict[str, int] = {}
         self.best_score: dict[str, int | None] = {}
         self.any_score: dict[str, int | None] = {}
+        self.attempt_dates: dict[str, tuple[date, ...]] = {}
         for step in (*STEP_EXAMS, "usmle_step2cs"):
             recs = self.records.get(step, ())
             passed = [r for r in recs if r.status == "passed"]
@@ -204,6 +207,8 @@ class Profile:
             self.best_score[step] = max(scores) if scores else None
             every = [r.score for r in recs if r.score is not None and r.status in TAKEN]
             self.any_score[step] = max(every) if every else None
+            # Taken attempts (a failed record stands for incomplete attempts too), oldest first.
+            self.attempt_dates[step] = tuple(sorted(r.on for r in recs if r.status in TAKEN and r.on))
         cert = [r for r in self.records.get("ecfmg_certification", ()) if r.status in DONE]
         self.cert_done = bool(cert)
         self.cert_on = min((r.completed_on for r in cert if r.completed_on), default=None)
@@ -233,10 +238,26 @@ class Profile:
         return tuple(r for r in self.records.get(code, ()) if _record_cycle(code, r, self.home_cycle) == year)
 
 
+def earliest_retake(attempts: tuple[date, ...], spacing: RetakeSpacing) -> date | None:
+    """The first day the next attempt at an exam is allowed, None when spacing sets no limit.
+
+    At most `max_attempts_in_window` attempts within `window_months`; every attempt beyond that count at least
+    `later_after_first_months` after the first attempt and `later_after_latest_months` after the most recent."""
+    window = spacing.max_attempts_in_window
+    dated = [on for on in attempts if on >= spacing.effective_from]
+    if len(attempts) < window or not dated:
+        return None
+    return max(
+        add_months(attempts[-window], spacing.window_months),
+        add_months(attempts[0], spacing.later_after_first_months),
+        add_months(attempts[-1], spacing.later_after_latest_months),
+    )
+
+
 class NodeState:
     __slots__ = (
         "code", "applicable", "required", "done", "done_on", "done_note", "status", "scheduled_on", "eff_start",
-        "limits", "recommended_by", "opens_on", "waits_on", "available", "severity", "late",
+        "limits", "recommended_by", "opens_on", "waits_on", "available", "severity", "late", "earliest_start",
     )
 
     def __init__(self, code: str) -> None:
@@ -256,6 +277,14 @@ class NodeState:
         self.available = False
         self.severity = "on_track"
         self.late: tuple[str, ...] = ()
+        self.earliest_start: date | None = None  # the first day an attempt is allowed (retake spacing)
+
+    def start_on(self, as_of: date) -> date:
+        """When the step can start at the earliest: as scheduled, else today, never before it is allowed."""
+        start = self.eff_start or as_of
+        if self.earliest_start is not None and self.earliest_start > start:
+            return self.earliest_start
+        return start
 
     @property
     def due_by(self) -> date | None:
@@ -355,6 +384,7 @@ def evaluate(profile: Profile, rules: CycleRules) -> CycleEval:
     _mark_done(ev, valid_pass, oet_done, oet_on)
     _mark_applicable(ev)
     _mark_under_way(ev)
+    _retake_spacing(ev)
     _latest_safe_dates(ev, window_cap)
     _severity_and_lateness(ev)
     _standing_gates(ev)
@@ -392,7 +422,8 @@ def _exam_history(ev: CycleEval) -> tuple[dict[str, bool], tuple[str, date] | No
     valid_pass = {step: profile.passed[step] for step in STEP_EXAMS}
     limit = rules.usmle.attempt_limit_on(as_of)
     if limit is not None:
-        ev.attempt_barred = tuple(s for s in STEP_EXAMS if profile.unpassed[s] >= limit)
+        counted = rules.usmle.attempt_limit_counts.value or STEP_EXAMS
+        ev.attempt_barred = tuple(s for s in counted if profile.unpassed.get(s, 0) >= limit)
     window_years = rules.ecfmg.exam_window_years.value or 7
     p1, p2 = profile.passes["usmle_step1"], profile.passes["usmle_step2ck"]
     window_cap: tuple[str, date] | None = None
@@ -573,6 +604,11 @@ def _mark_done(ev: CycleEval, valid_pass: dict[str, bool], oet_done: bool, oet_o
         return bool(recs), (recs[-1].completed_on if recs else None), None
 
     implied = "implied by ECFMG certification"
+
+    def recorded_on(code: str) -> date | None:
+        """When a completed record says the step was done (the latest such record)."""
+        return max((r.completed_on for r in profile.records.get(code, ()) if r.status in DONE and r.completed_on),
+                   default=None)
     done: dict[str, tuple[bool, date | None, str | None]] = {
         "usmle_step1": (cert_done or valid_pass["usmle_step1"], p1[-1] if p1 and valid_pass["usmle_step1"] else None,
                         implied if cert_done and not valid_pass["usmle_step1"] else None),
@@ -581,16 +617,18 @@ def _mark_done(ev: CycleEval, valid_pass: dict[str, bool], oet_done: bool, oet_o
                           implied if cert_done and not valid_pass["usmle_step2ck"] else None),
         "oet_medicine": (oet_done, oet_on, None),
         "ecfmg_pathway": (cert_done or profile.pathway_done, profile.pathway_on, None),
-        "credentials_verified": (cert_done or profile.credentials_done, None, None),
+        "credentials_verified": (cert_done or profile.credentials_done, recorded_on("credentials_verified"), None),
         "ecfmg_certification": (cert_done, profile.cert_on, None),
-        "specialty_decided": (profile.specialty_decided, None, None),
-        "mentor_contact": (any(r.status in DONE for r in profile.records.get("mentor_contact", ())), None, None),
+        "specialty_decided": (profile.specialty_decided, recorded_on("specialty_decided"), None),
+        "mentor_contact": (any(r.status in DONE for r in profile.records.get("mentor_contact", ())),
+                           recorded_on("mentor_contact"), None),
         "match_result": (ev.match_known or ev.matched, ev.match_on, None),
         "soap": (ev.soap_known, ev.soap_on, None),
         "usmle_step3": (valid_pass["usmle_step3"], p3[-1] if valid_pass["usmle_step3"] and p3 else None, None),
     }
     exam_done = any(done[c][0] for c in ("usmle_step1", "usmle_step2ck", "oet_medicine", "ecfmg_pathway"))
-    done["usmle_id_registered"] = (profile.id_registered or exam_done or cert_done, None, None)
+    done["usmle_id_registered"] = (profile.id_registered or exam_done or cert_done,
+                                   recorded_on("usmle_id_registered"), None)
     for code in ("eras_application", "nrmp_registration", "rank_order_list", "visa", "residency_start"):
         done[code] = cycle_done(code)
     # A recorded outcome implies the steps before it.
@@ -651,6 +689,30 @@ def _mark_under_way(ev: CycleEval) -> None:
             s.status = last.status
             s.scheduled_on = last.scheduled_on
             s.eff_start = last.scheduled_on
+
+
+def _retake_spacing(ev: CycleEval) -> None:
+    """No attempt before the spacing rule allows it: a booked attempt that is too early cannot stand."""
+    profile, spacing = ev.profile, ev.rules.usmle.retake_spacing
+    for code in STEP_EXAMS:
+        s = ev.states[code]
+        if s.done or not s.applicable:
+            continue
+        allowed = earliest_retake(profile.attempt_dates.get(code, ()), spacing)
+        if allowed is None or allowed <= profile.as_of and (s.eff_start is None or s.eff_start >= allowed):
+            continue
+        s.earliest_start = allowed
+        attempts = profile.attempt_dates[code]
+        if s.eff_start is not None and s.eff_start < allowed:
+            ev.blockers.append(Blocker(
+                "retake_too_soon",
+                f"{title(code)} is booked for {s.eff_start}, but after {len(attempts)} attempts (first {attempts[0]}, "
+                f"latest {attempts[-1]}) the next one is allowed from {allowed}: at most "
+                f"{spacing.max_attempts_in_window} attempts at the same exam within {spacing.window_months} months, "
+                f"later ones {spacing.later_after_first_months} months after the first and "
+                f"{spacing.later_after_latest_months} after the most recent. Rebook on or after {allowed}.",
+                code, (code,), False, None, False,
+            ))
 
 
 def _edge_lead(ev: CycleEval, prereq: str, dependent: str) -> int:
@@ -749,10 +811,13 @@ def _severity_and_lateness(ev: CycleEval) -> None:
                 waits.append(node.opens)
         if node.code in STEP_EXAMS and ev.attempt_barred:
             waits.append("attempt_limit")
+        if s.earliest_start is not None and s.earliest_start > as_of:
+            waits.append("retake_spacing")
+            s.opens_on = max(s.earliest_start, s.opens_on or s.earliest_start)
         s.waits_on = tuple(waits)
         s.available = not waits
-        late = [a for a, limit_on in s.limits.items()
-                if (s.eff_start is not None and s.eff_start > limit_on) or (s.eff_start is None and as_of > limit_on)]
+        start = s.start_on(as_of)
+        late = [a for a, limit_on in s.limits.items() if start > limit_on]
         s.late = tuple(sorted(late, key=ANCHOR_ORDER.index))
         if node.kind == "event":
             event_on = cal.on(node.opens) if node.opens else None
@@ -787,15 +852,18 @@ def _standing_gates(ev: CycleEval) -> None:
     cal, year = rules.calendar, rules.year
     if ev.attempt_barred:
         worst = ev.attempt_barred[0]
-        needed = [c for c in ev.attempt_barred if st[c].applicable and st[c].required and not st[c].done]
+        # Four unpassed attempts at any Step bar every Step, not only the one failed.
+        needed = [c for c in STEP_EXAMS if st[c].applicable and st[c].required and not st[c].done]
         text = (f"{profile.unpassed[worst]} unpassed attempts on {title(worst)}: under the USMLE attempt limit "
                 f"({rules.usmle.attempt_limit_on(profile.as_of)}, for applications from "
                 f"{rules.usmle.attempt_limit_from}) no Step can be taken again.")
+        if worst == "usmle_step2cs":
+            text += " Attempts at the former Step 2 CS count toward the limit."
         if needed:
             ev.blockers.append(Blocker(
                 "attempt_limit_reached",
                 text + f" {', '.join(title(c) for c in needed)} can no longer be passed.",
-                worst, tuple(ev.attempt_barred), True, None, True,
+                worst, tuple(dict.fromkeys((*ev.attempt_barred, *needed))), True, None, True,
             ))
         else:
             ev.warnings.append(Notice("attempt_limit_reached", text, worst))
@@ -842,6 +910,20 @@ def _notices(ev: CycleEval) -> None:
             f"H-1B sponsorship needs Step 3 passed by {ev.step3_deadline.on}; without it, programs will consider "
             "you for J-1 only.",
             "usmle_step3",
+        ))
+    payment = rules.h1b_payment
+    if payment is not None and visa_need in ("h1b", "either") and facts.us_status == "none":
+        expired = profile.as_of > payment.expires_on
+        ev.warnings.append(Notice(
+            "h1b_payment_abroad",
+            f"H-1B for applicants abroad: a presidential proclamation requires a USD {payment.amount_usd:,} "
+            f"payment on new H-1B petitions filed from {payment.effective_from} for beneficiaries outside the US "
+            "without a valid H-1B visa (not for extensions or changes of status inside the US), so programs may "
+            f"offer J-1 only. It was set to expire on {payment.expires_on} unless extended"
+            + ("; that date has passed and no extension was found: verify before relying on either." if expired
+               else "; verify before relying on it.")
+            + f" Sources: {payment.provenance.source}",
+            "visa",
         ))
     if profile.graduation_on is None:
         ev.warnings.append(Notice(
@@ -907,11 +989,15 @@ def _lateness_blocker(ev: CycleEval, key: str, nodes: list[NodeState]) -> Blocke
         )
     limit_key = "residency_start" if key == "visa" else key
     limits = [s.limits[limit_key] for s in nodes]
-    lost = any(as_of > limit_on for limit_on in limits)
+    # Lost when the date has passed, or when no attempt is allowed before it (rebooking cannot help).
+    lost = any(as_of > s.limits[limit_key] or (s.earliest_start is not None and s.earliest_start > s.limits[limit_key])
+               for s in nodes)
     resolvable_by = None if lost else min(limits)
     parts = []
     for s in nodes:
         when = f"scheduled {s.eff_start}" if s.eff_start else "not done"
+        if s.earliest_start is not None:
+            when += f", next attempt allowed from {s.earliest_start} (retake spacing)"
         parts.append(f"{title(s.code)} ({when}; latest safe date {s.limits[limit_key]})")
     plan = "; ".join(parts)
     ref = ev.anchors.get(key)
@@ -1005,7 +1091,7 @@ def earliest_certification(ev: CycleEval) -> date:
     for code in ("usmle_step1", "usmle_step2ck"):
         s = st[code]
         if not s.done:
-            ready.append((s.eff_start or start) + timedelta(days=lead.days("step_score_release")))
+            ready.append(s.start_on(start) + timedelta(days=lead.days("step_score_release")))
     if not st["ecfmg_pathway"].done:
         oet = st["oet_medicine"]
         oet_ready = as_of if oet.done else (oet.eff_start or start) + timedelta(days=lead.days("oet_results"))

@@ -175,12 +175,26 @@ class EffectiveScore:
 
 
 @dataclass(frozen=True, slots=True)
+class RetakeSpacing:
+    """USMLE spacing of attempts at the same exam (ECFMG Information Booklet; in force from `effective_from`)."""
+
+    max_attempts_in_window: int  # at most this many attempts at the same exam within `window_months`
+    window_months: int
+    later_after_first_months: int  # attempts beyond the window's count: this long after the first attempt
+    later_after_latest_months: int  # ... and this long after the most recent one
+    effective_from: date
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
 class UsmleRules:
     attempt_limit: Sourced[int]
     attempt_limit_from: date
     previous_attempt_limit: int | None
     step1_pass_fail_from: Sourced[date]
     passing_scores: Mapping[str, tuple[EffectiveScore, ...]]  # step code -> oldest first
+    attempt_limit_counts: Sourced[tuple[str, ...]]  # exams whose unpassed attempts count toward the limit
+    retake_spacing: RetakeSpacing
 
     def passing_score(self, step: str, on: date) -> EffectiveScore | None:
         """The passing standard in force on a date (None if the step has no entry in force)."""
@@ -264,6 +278,7 @@ class ReadinessModel:
     on_track_threshold: int
     thresholds_provenance: Provenance
     due_soon_days: int
+    competitiveness_window_days: int  # a weak score counts toward at_risk only this close to ERAS submission
     factors: tuple[FactorModel, ...]
     step2ck_reference_default: Sourced[int]
     step2ck_reference_by_specialty: Mapping[str, Sourced[int]]
@@ -283,6 +298,16 @@ class ReadinessModel:
 
 
 @dataclass(frozen=True, slots=True)
+class H1bPayment:
+    """The proclamation payment on new H-1B petitions for beneficiaries abroad, with its stated end."""
+
+    amount_usd: int
+    effective_from: date
+    expires_on: date
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
 class CycleRules:
     year: int
     rules_version: str
@@ -293,6 +318,7 @@ class CycleRules:
     ecfmg: EcfmgRules
     nrmp: NrmpRules
     h1b_default_step3_deadline: Sourced[str]
+    h1b_payment: H1bPayment | None
     match_rate: MatchRate
     lead_times: LeadTimes
     readiness: ReadinessModel
@@ -518,13 +544,35 @@ def _parse_usmle(reader: _Reader, raw: Mapping[str, Any]) -> UsmleRules:
                 raise reader.fail(_join(item_where, "effective_from"), "entries must be in increasing date order")
             parsed.append(EffectiveScore(sourced.value, effective, sourced.provenance))
         scores[step] = tuple(parsed)
+    counts, _ = reader.sourced(table, "attempt_limit_counts", "usmle", list)
+    if not counts.value or not all(isinstance(code, str) for code in counts.value):
+        raise reader.fail("usmle.attempt_limit_counts.value", "must be a non-empty list of milestone codes")
     return UsmleRules(
         attempt_limit=limit,
         attempt_limit_from=limit_from,
         previous_attempt_limit=previous,
         step1_pass_fail_from=pass_fail,
         passing_scores=MappingProxyType(scores),
+        attempt_limit_counts=Sourced(tuple(counts.value), counts.provenance),
+        retake_spacing=_parse_retake_spacing(reader, table),
     )
+
+
+_SPACING_KEYS = ("max_attempts_in_window", "window_months", "later_after_first_months", "later_after_latest_months")
+
+
+def _parse_retake_spacing(reader: _Reader, table: Mapping[str, Any]) -> RetakeSpacing:
+    spacing, entry = reader.sourced(table, "retake_spacing", "usmle", dict, extra_keys=frozenset({"effective_from"}))
+    value = spacing.value or {}
+    if set(value) != set(_SPACING_KEYS) or not all(
+        isinstance(value[k], int) and not isinstance(value[k], bool) and value[k] > 0 for k in _SPACING_KEYS
+    ):
+        raise reader.fail("usmle.retake_spacing.value", f"needs a positive integer for each of {_SPACING_KEYS}")
+    effective = entry.get("effective_from")
+    if not isinstance(effective, date):
+        raise reader.fail("usmle.retake_spacing.effective_from", "must be a date")
+    return RetakeSpacing(**{k: value[k] for k in _SPACING_KEYS}, effective_from=effective,
+                         provenance=spacing.provenance)
 
 
 def _parse_ecfmg(reader: _Reader, raw: Mapping[str, Any]) -> EcfmgRules:
@@ -597,6 +645,9 @@ def _parse_readiness(reader: _Reader, raw: Mapping[str, Any]) -> ReadinessModel:
     if not (isinstance(ready, int) and isinstance(on_track, int) and 0 <= on_track <= ready <= 100):
         raise reader.fail("readiness.status_thresholds.value", "needs integers 0 <= on_track <= ready <= 100")
     due_soon, _ = reader.sourced(table, "due_soon_days", "readiness", int)
+    window, _ = reader.sourced(table, "competitiveness_window_days", "readiness", int)
+    if not 0 <= (window.value or 0) <= 366:
+        raise reader.fail("readiness.competitiveness_window_days.value", "must be a number of days between 0 and 366")
     factors_table = reader.table(table, "factors", "readiness")
     unknown = set(factors_table) - set(FACTOR_KEYS)
     if unknown:
@@ -645,6 +696,7 @@ def _parse_readiness(reader: _Reader, raw: Mapping[str, Any]) -> ReadinessModel:
         on_track_threshold=on_track,
         thresholds_provenance=thresholds.provenance,
         due_soon_days=due_soon.value or 0,
+        competitiveness_window_days=window.value or 0,
         factors=tuple(factors),
         step2ck_reference_default=default,
         step2ck_reference_by_specialty=MappingProxyType(by_specialty),
@@ -689,6 +741,17 @@ def parse_cycle(raw: Mapping[str, Any], file_name: str) -> CycleRules:
     step3_deadline, _ = reader.sourced(h1b, "default_step3_deadline", "h1b", str)
     if step3_deadline.value not in STEP3_DEADLINE_CHOICES:
         raise reader.fail("h1b.default_step3_deadline.value", f"must be one of {STEP3_DEADLINE_CHOICES}")
+    payment: H1bPayment | None = None
+    if "proclamation_payment" in h1b:
+        paid, _ = reader.sourced(h1b, "proclamation_payment", "h1b", dict)
+        value = paid.value or {}
+        amount, start, end = value.get("amount_usd"), value.get("effective_from"), value.get("expires_on")
+        if set(value) != {"amount_usd", "effective_from", "expires_on"} or not (
+            isinstance(amount, int) and isinstance(start, date) and isinstance(end, date) and start < end
+        ):
+            raise reader.fail("h1b.proclamation_payment.value",
+                              "needs amount_usd (integer), effective_from and a later expires_on (dates)")
+        payment = H1bPayment(amount, start, end, paid.provenance)
     return CycleRules(
         year=year,
         rules_version=rules_version,
@@ -702,6 +765,7 @@ def parse_cycle(raw: Mapping[str, Any], file_name: str) -> CycleRules:
             soap_max_applications=reader.sourced(nrmp, "soap_max_applications", "nrmp", int)[0],
         ),
         h1b_default_step3_deadline=step3_deadline,
+        h1b_payment=payment,
         match_rate=_parse_match_rate(reader, raw, year),
         lead_times=_parse_lead_times(reader, raw),
         readiness=_parse_readiness(reader, raw),

@@ -25,6 +25,26 @@ from .timeline import CALENDAR_LABELS
 
 Severity = Literal["on_track", "due_soon", "overdue", "blocks_cycle"]
 ReadinessStatus = Literal["not_ready", "at_risk", "on_track", "ready"]
+ReadinessStage = Literal["before_application_season", "application_season", "interviews_and_ranking", "match_week",
+                         "matched", "unmatched", "in_residency"]
+STATUS_DESCRIPTION = (
+    "One meaning per status. `not_ready`: a hard blocker is unmet; the cycle cannot be reached unless the candidate "
+    "acts by the blocker's `resolvable_by` date (or at all, when it has none). `at_risk`: the cycle is reachable, "
+    "but a required step is past its latest safe date or within the rule file's `due_soon_days` of it, or the "
+    "checklist score is below the `on_track` threshold within `competitiveness_window_days` of ERAS submission "
+    "opening (both values are data, per cycle); an applicant who is unmatched and in SOAP is also at_risk. "
+    "`on_track`: every remaining required step fits before its latest safe date; early in the road a low score "
+    "is expected and does not make the status at_risk. `ready`: everything this stage needs is done (before "
+    "ranking closes: the hard gates met and the score at or above the `ready` threshold; after it: the stage's "
+    "checklist done, e.g. ECFMG certification and the visa once matched)."
+)
+STAGE_DESCRIPTION = (
+    "Where the candidate is on the road for this cycle: before_application_season (before ERAS opens), "
+    "application_season (until programs start reviewing), interviews_and_ranking (until the rank order list "
+    "deadline), match_week (Match Week and SOAP), matched (until residency starts), unmatched (after SOAP; plan "
+    "the next cycle) or in_residency. From match_week on the competitiveness factors are not scored "
+    "(`credit` null) and `score` is the share of the stage's checklist done."
+)
 GateStatus = Literal["met", "unmet", "pending"]
 EntryStatus = Literal["eligible", "excluded", "unknown"]
 CriterionOutcome = Literal["pass", "fail", "pending", "unpublished"]
@@ -180,7 +200,7 @@ class ReadinessPublic(_Public):
     as_of: date
     rules_version: str
     model_version: str
-    status: ReadinessStatus
+    status: ReadinessStatus = Field(description=STATUS_DESCRIPTION)
     score: int = Field(ge=0, le=100)
     earliest_feasible_cycle: int | None
     deciding_gate: BlockerPublic | None
@@ -188,6 +208,8 @@ class ReadinessPublic(_Public):
     factors: list[FactorPublic]
     blockers: list[BlockerPublic]
     base_match_rate: BaseMatchRatePublic
+    stage: ReadinessStage = Field(description=STAGE_DESCRIPTION)
+    stage_advice: str = Field(description="What this stage asks of the candidate, with the cycle's dates.")
     what_if: WhatIfPublic | None
     baseline_score: int | None
     baseline_status: ReadinessStatus | None

@@ -68,7 +68,7 @@ class Screenee:
         "ev", "rules", "as_of", "app_on", "grad", "grad_text", "step2ck_best", "step2ck_failed_best",
         "step2ck_scheduled", "failures", "attempts", "usce", "letters", "cert_done", "cert_on", "_earliest_cert",
         "step3_done", "step3_on", "step3_scheduled", "visa_need", "dates", "has_hands_on", "last_usce",
-        "max_attempts", "_weeks",
+        "max_attempts", "_weeks", "step3_allowed",
     )
 
     def __init__(self, ev: CycleEval) -> None:
@@ -103,6 +103,7 @@ class Screenee:
         self.step3_done = st["usmle_step3"].done
         self.step3_on = st["usmle_step3"].done_on
         self.step3_scheduled = st["usmle_step3"].eff_start
+        self.step3_allowed = st["usmle_step3"].earliest_start  # retake spacing
         self.visa_need = p.facts.visa_need
         cal = rules.calendar
         self.dates = {
@@ -130,15 +131,29 @@ class Screenee:
     def earliest_step3(self) -> date:
         lead = self.rules.lead_times
         release = timedelta(days=lead.days("step_score_release"))
+        allowed = self.step3_allowed or date.min
         if self.step3_scheduled and self.cert_done:
-            return self.step3_scheduled + release
+            return max(self.step3_scheduled, allowed) + release
         verification = timedelta(days=lead.days("step3_graduation_verification"))
-        return max(self.earliest_cert, self.as_of) + verification + release
+        return max(max(self.earliest_cert, self.as_of) + verification, allowed) + release
 
     def failures_text(self) -> str:
         if not self.failures:
             return "no failed attempts"
         return "failed attempts: " + ", ".join(f"{title(s)} x{n}" for s, n in sorted(self.failures.items()))
+
+
+def h1b_step3_outcome(c: Screenee, program: ProgramFact) -> str | None:
+    """For an H-1B-sponsoring program: None when Step 3 is passed by its deadline, else pending | fail, or
+    unpublished when the program gives no Step 3 deadline. Screening and the readiness visa factor both use it."""
+    by = program.step3_required_by
+    if by is None:
+        return "unpublished"
+    due = c.dates.get(by, c.dates["rank_deadline"])
+    if c.step3_done and (c.step3_on is None or c.step3_on <= due):
+        return None
+    late = c.step3_done or c.earliest_step3() > due
+    return "fail" if late else "pending"
 
 
 def decide(c: Screenee, program: ProgramFact) -> tuple[list[tuple[str, str]], list[str]]:  # noqa: C901
@@ -190,32 +205,32 @@ def decide(c: Screenee, program: ProgramFact) -> tuple[list[tuple[str, str]], li
         elif not ok:
             out.append(("visa_sponsorship", "fail"))
         if h1b is True and (need == "h1b" or (need == "either" and j1 is not True)):
-            by = program.step3_required_by
-            if by is None:
+            step3 = h1b_step3_outcome(c, program)
+            if step3 == "unpublished":
                 unpublished.append("step3_for_h1b")
-            else:
-                due = c.dates.get(by, c.dates["rank_deadline"])
-                if not (c.step3_done and (c.step3_on is None or c.step3_on <= due)):
-                    late = c.step3_done or c.earliest_step3() > due
-                    out.append(("step3_for_h1b", "fail" if late else "pending"))
+            elif step3 is not None:
+                out.append(("step3_for_h1b", step3))
 
     usce = c.usce
+    # A program that does not require USCE cannot exclude for its kind, length or recency: those criteria say
+    # which USCE it values, not who may apply.
+    optional = program.usce_required is False
     if program.usce_required is None:
         unpublished.append("usce_required")
     elif program.usce_required and not usce:
         out.append(("usce_required", "fail"))
     if program.usce_hands_on_only is None:
         unpublished.append("usce_hands_on_only")
-    elif program.usce_hands_on_only and not c.has_hands_on:
+    elif program.usce_hands_on_only and not c.has_hands_on and not optional:
         out.append(("usce_hands_on_only", "fail"))
     recency = program.usce_recency_months
     if program.usce_min_weeks is None:
         unpublished.append("usce_min_weeks")
-    elif c.qualifying_weeks(recency, bool(program.usce_hands_on_only)) < program.usce_min_weeks:
+    elif not optional and c.qualifying_weeks(recency, bool(program.usce_hands_on_only)) < program.usce_min_weeks:
         out.append(("usce_min_weeks", "fail"))
     if recency is None:
         unpublished.append("usce_recency")
-    elif c.last_usce is None or c.last_usce < months_before(c.app_on, recency):
+    elif not optional and (c.last_usce is None or c.last_usce < months_before(c.app_on, recency)):
         out.append(("usce_recency", "fail"))
 
     if program.min_letters is None:
@@ -368,8 +383,8 @@ class ListCounts:
     excluded_by_graduation: int
 
 
-def count_entries(ev: CycleEval, entries: Iterable[ListEntryFact]) -> ListCounts:
-    c = Screenee(ev)
+def count_entries(ev: CycleEval, entries: Iterable[ListEntryFact], c: Screenee | None = None) -> ListCounts:
+    c = c or Screenee(ev)
     total = eligible = excluded = yog = 0
     for entry in entries:
         total += 1

@@ -48,6 +48,11 @@ def timeline(facts: CandidateFacts, book: RuleBook, cycle: int, as_of: date) -> 
         note = why(node.code, ev)
         if s.scheduled_on:
             note = f"{s.status.replace('_', ' ')} {s.scheduled_on}. {note}"
+        if s.earliest_start is not None and s.earliest_start > due:
+            # Never propose an attempt the retake spacing forbids: the step sits at its first allowed day.
+            note = (f"Next attempt allowed from {s.earliest_start} (retake spacing), after the latest safe date "
+                    f"{due}: this cycle cannot be reached with it. {note}")
+            due = s.earliest_start
         items.append(TimelineItem(
             on=due,
             code=node.code,

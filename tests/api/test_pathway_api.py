@@ -244,3 +244,91 @@ def test_readiness_uses_a_constant_number_of_statements(client, world):
     with _count_statements() as again:  # nothing changed: the kept answer, after the candidate's own read
         assert client.get(url, params={"as_of": AS_OF}, headers=world.north.advisor_headers).status_code == 200
     assert len(again) == 1, again
+
+
+# Exam rules of the domain notes, section G, through HTTP. Each case records milestones, then reads one view.
+# - step2ck_2024: a 216 from 2024-05-01 passed against the 214 in force then (218 only from 2025-07-01).
+# - ck_spacing: three Step 2 CK failures in 2026 (Feb, May, Aug): the fourth attempt is allowed from 2027-02-01,
+#   after the last safe sitting for 2027 (2027-01-20), so 2027 is lost and 2028 is the earliest cycle.
+# - cs_limit: four failed Step 2 CS attempts (2017-2020) count toward the limit of four: every Step is barred.
+_CK_FAILS = [("usmle_step2ck", "failed", "2026-02-01"), ("usmle_step2ck", "failed", "2026-05-01"),
+             ("usmle_step2ck", "failed", "2026-08-01")]
+_CS_FAILS = [("usmle_step2cs", "failed", f"{2017 + i}-03-01") for i in range(4)]
+
+
+@pytest.mark.parametrize(("case", "records", "path", "expect"), [
+    ("step2ck_2024", [("usmle_step2ck", "passed", "2024-05-01", 216)], "readiness",
+     {"step2ck_text": "216 (passing 214 on 2024-05-01; 218 today)"}),
+    ("ck_spacing", _CK_FAILS, "next-step",
+     {"cycle_reachable": False, "earliest_feasible_cycle": 2028, "blocker": "match_requirements_not_verifiable"}),
+    ("ck_spacing_readiness", _CK_FAILS, "readiness", {"status": "not_ready", "earliest_feasible_cycle": 2028}),
+    ("cs_limit", [("usmle_step1", "passed", "2016-05-01"), *_CS_FAILS], "next-step",
+     {"cycle_reachable": False, "earliest_feasible_cycle": None, "blocker": "attempt_limit_reached"}),
+])
+def test_exam_rules_through_http(client, world, case, records, path, expect):  # type: ignore[no-untyped-def]
+    cid, h = world.north.candidate_id, world.north.advisor_headers
+    for code, status, on, *score in records:
+        body = {"type_code": code, "status": status, "completed_on": on}
+        if score:
+            body["result"] = {"score": score[0]}
+        _post(client, f"/v1/candidates/{cid}/milestones", h, body)
+    r = client.get(f"/v1/candidates/{cid}/{path}", params={"as_of": AS_OF, "cycle": 2027}, headers=h)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    if "step2ck_text" in expect:
+        factor = {f["key"]: f for f in got["factors"]}["step2ck"]
+        assert factor["value_text"] == expect["step2ck_text"]
+    for key in ("cycle_reachable", "earliest_feasible_cycle", "status"):
+        if key in expect:
+            assert got[key] == expect[key]
+    if "blocker" in expect:
+        assert expect["blocker"] in [b["code"] for b in got["blockers"]]
+
+
+def test_attempt_limit_counts_step2cs_when_recording(client, world):  # type: ignore[no-untyped-def]
+    """Booking Step 2 CK after four failed Step 2 CS attempts is refused: the attempt limit bars every Step."""
+    cid, h = world.north.candidate_id, world.north.advisor_headers
+    for code, status, on in _CS_FAILS:
+        _post(client, f"/v1/candidates/{cid}/milestones", h, {"type_code": code, "status": status,
+                                                               "completed_on": on})
+    r = client.post(f"/v1/candidates/{cid}/milestones", headers=h,
+                    json={"type_code": "usmle_step2ck", "status": "scheduled", "scheduled_on": "2027-01-10"})
+    body = assert_problem(r, 422)
+    assert body["code"] == "attempt_limit_reached"
+
+
+# Stage and status through HTTP (issue 8, sections 1-2; dates of the 2027 rule file): the candidate's road as
+# recorded by _record_road, read at calendar points of the 2027 cycle, and once matched (2026 Match).
+@pytest.mark.parametrize(("as_of", "matched", "stage"), [
+    ("2026-05-01", False, "before_application_season"),  # ERAS opens 2026-06-03
+    ("2026-07-01", False, "application_season"),  # programs review from 2026-09-23
+    ("2026-11-25", False, "interviews_and_ranking"),  # ROL deadline 2027-03-03
+    ("2026-04-01", True, "matched"),  # matched on Match Day 2026-03-20, asking about the 2026 cycle
+])
+def test_readiness_names_the_stage(client, world, as_of, matched, stage):  # type: ignore[no-untyped-def]
+    _record_road(client, world)
+    cid, h = world.north.candidate_id, world.north.advisor_headers
+    if matched:
+        _post(client, f"/v1/candidates/{cid}/milestones", h, {"type_code": "match_result", "status": "completed",
+                                                               "completed_on": "2026-03-20",
+                                                               "result": {"outcome": "matched"}})
+    cycle = 2026 if matched else 2027
+    body = client.get(f"/v1/candidates/{cid}/readiness", params={"as_of": as_of, "cycle": cycle}, headers=h).json()
+    assert body["stage"] == stage and body["stage_advice"]
+    if matched:
+        # Not told to build a list of programs: the list no longer counts once ranking has closed.
+        program_list = {f["key"]: f for f in body["factors"]}["program_list"]
+        assert program_list["credit"] is None and "Build a list" not in program_list["advice"]
+        # Matched but not certified, with the diploma and transcript unverified on 2026-04-01: certification
+        # (56 days of credential verification) cannot be done by the 2026-07-01 start, so the stage's gate is
+        # the blocker, and the advice names it.
+        assert body["status"] == "not_ready"
+        assert [b["code"] for b in body["blockers"]] == ["certification_not_in_time"]
+        assert "complete ECFMG certification" in body["stage_advice"]
+
+
+def test_status_definitions_are_in_the_contract(client):  # type: ignore[no-untyped-def]
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["ReadinessPublic"]["properties"]
+    for term in ("`not_ready`", "`at_risk`", "`on_track`", "`ready`", "due_soon_days", "competitiveness_window_days"):
+        assert term in schema["status"]["description"]
+    assert "match_week" in schema["stage"]["description"]

@@ -104,8 +104,11 @@ def test_usmle_rules_by_effective_date() -> None:
     assert step2ck(date(2022, 7, 1)) == 214
     assert step2ck(date(2025, 6, 30)) == 214
     assert step2ck(date(2025, 7, 1)) == 218
+    # Step 3: 198 -> 200 from 2024-01-01 (domain notes, section G; third-party, to be verified).
     step3 = usmle.passing_score("usmle_step3", date(2026, 1, 1))
-    assert step3 is not None and step3.score is None and step3.provenance.gap and step3.provenance.note
+    assert step3 is not None and step3.score == 200 and step3.provenance.confidence == "third_party"
+    before = usmle.passing_score("usmle_step3", date(2023, 12, 31))
+    assert before is not None and before.score == 198
 
 
 def test_gaps_are_null_with_a_note_and_heuristics_are_labelled() -> None:

@@ -132,8 +132,9 @@ CASES = [
     # by 2026-10-28 (passed); 2028 and 2029 fail on graduation (credentials must start by ~March before a July
     # start). In 2030 the first step is ID registration (latest 2029-10-24: OET 2029-12-05 minus 42 days).
     # No blockers for 2030, score 22 (two full factors of 90 scored weight) -> at_risk.
+    # Status (issue 8 section 2): every remaining step fits and ERAS is years away, so on_track despite the low score.
     Case("student_year2_nothing_done", facts(grad=date(2029, 6, 30), year=2030), "usmle_id_registered", (),
-         "at_risk", 2030, True, cycle=2030,
+         "on_track", 2030, True, cycle=2030,
          extra={"deciding": "graduation_too_late", "score": 22, "due_by": date(2029, 10, 24)}),
     # Step 2 CK booked on 2027-03-10, after the last safe sitting (2027-01-20): the score would not be verified
     # before the ROL deadline. It is still 2026-11-25, so rebooking saves the cycle: a blocker resolvable by
@@ -179,7 +180,9 @@ CASES = [
     # Graduated 2015, certified, applying in 2028: 12.2 years since graduation at application (2027-09-01).
     # Three programs cap it at 5 years; one at 15 and one unpublished remain. The ERAS 2028 application opens
     # 2027-09-01: next step, waiting for that date. 2027 is still open (registration until 2027-03-03), so the
-    # earliest feasible cycle is 2027. Score 30 -> at_risk.
+    # earliest feasible cycle is 2027. Step 2 CK 230 from 2022-03-15 is judged against that date's standard
+    # (209, domain notes section 1 / G): credit (230-209)/32 instead of (230-218)/32, +7 -> score 37 -> at_risk.
+    # Status: ERAS 2028 submission (2027-09-01) is more than 120 days away, so a weak score alone is not at_risk.
     Case("graduate_2015_applying_2028",
          facts(ID, passed("usmle_step1", date(2021, 5, 10)), passed("usmle_step2ck", date(2022, 3, 15), 230),
                oet(date(2026, 3, 1)), done("ecfmg_pathway", date(2026, 8, 1)), done("credentials_verified",
@@ -188,8 +191,8 @@ CASES = [
                                      for i in range(3)),
                                    entry(program(3, sponsors_j1=True, max_years_since_graduation=15)),
                                    entry(program(4, sponsors_j1=True)))),
-         "eras_application", (), "at_risk", 2027, True, cycle=2028,
-         extra={"available_from": date(2027, 9, 1), "score": 30}),
+         "eras_application", (), "on_track", 2027, True, cycle=2028,
+         extra={"available_from": date(2027, 9, 1), "score": 37}),
     # H-1B need, certified, Step 3 not taken. No program publishes a Step 3 deadline, so the rule file's default
     # (ROL deadline 2027-03-03) applies: sit Step 3 by 2027-02-03. Still possible -> pending, next step Step 3.
     Case("h1b_certified_step3_not_taken", facts(*CERTIFIED, *APPLIED27, visa="h1b"),
@@ -222,8 +225,9 @@ CASES = [
     Case("fully_ready_j1", full(), "rank_order_list", (), "ready", 2027, True,
          extra={"score": 96, "due_by": date(2027, 3, 3), "available_from": date(2027, 2, 1)}),
     # Matched on 2027-03-19, certified: the J-1 visa is next, by 2027-05-02 (38 days: on track).
+    # Stage matched: the visa is still to come and fits before its latest safe date -> on_track, not ready.
     Case("matched_awaiting_visa", full(ROL27, done("match_result", date(2027, 3, 19), match_outcome="matched")),
-         "visa", (), "ready", 2027, True, as_of=date(2027, 3, 25),
+         "visa", (), "on_track", 2027, True, as_of=date(2027, 3, 25),
          extra={"due_by": date(2027, 5, 2), "severity": "on_track"}),
     # Matched, but no visa on 2027-05-10, past the latest safe date (2027-05-02): the start may slip; the match
     # stands, so the cycle is not lost. Not ready until the visa is in hand.
@@ -242,10 +246,11 @@ CASES = [
          "eras_application", ("cycle_closed_unmatched",), "not_ready", 2028, False, as_of=date(2027, 3, 22),
          extra={"planning_cycle": 2028}),
     # Matched through SOAP: a match all the same; the visa is next.
+    # Stage matched: the visa is still to come -> on_track.
     Case("matched_in_soap",
          full(ROL27, done("match_result", date(2027, 3, 15), match_outcome="unmatched"),
               done("soap", date(2027, 3, 17), match_outcome="matched")),
-         "visa", (), "ready", 2027, True, as_of=date(2027, 3, 20)),
+         "visa", (), "on_track", 2027, True, as_of=date(2027, 3, 20)),
     # Step 1 (2016-05-01) and Step 2 CK (2024-06-01) more than 7 years apart: the Step 1 pass stops counting;
     # it must be passed again by 2027-01-20 for the Match (window until 2031-06-01). Not a lost cycle.
     Case("ecfmg_window_broken",
@@ -299,7 +304,8 @@ CASES = [
          "credentials_verified", (), "at_risk", 2027, True, extra={"available_from": date(2027, 1, 15)}),
     # No specialty chosen, certified, aiming at 2028: decide by ERAS submission (2027-09-01). 2027 is still
     # reachable (registration open until 2027-03-03).
-    Case("no_specialty_yet", facts(*CERTIFIED, targets=(), year=2028), "specialty_decided", (), "at_risk", 2027,
+    # Status: the decision is due 2027-09-01, far off, and ERAS is more than 120 days away -> on_track.
+    Case("no_specialty_yet", facts(*CERTIFIED, targets=(), year=2028), "specialty_decided", (), "on_track", 2027,
          True, cycle=2028, extra={"due_by": date(2027, 9, 1)}),
     # Graduate with nothing done on 2026-11-25: the ID registration was due by 2026-10-28 for 2027.
     # 2028: ID registration by 2027-10-27.
@@ -326,8 +332,9 @@ CASES = [
     # 2027-02-05, not registered: after the standard deadline (2027-01-31), before the late deadline -> overdue.
     Case("nrmp_after_standard_deadline", full(drop=("nrmp_registration",)), "nrmp_registration", (), "at_risk",
          2027, True, as_of=date(2027, 2, 5), extra={"severity": "overdue", "due_by": date(2027, 3, 3)}),
-    # Ranking open on 2027-02-20, list not certified: due 2027-03-03, 11 days -> due soon; still ready.
-    Case("ranking_open_list_not_certified", full(), "rank_order_list", (), "ready", 2027, True,
+    # Ranking open on 2027-02-20, list not certified: due 2027-03-03, 11 days -> due soon. A required step within
+    # due_soon_days of its latest safe date is at_risk (issue 8, section 2), whatever the score.
+    Case("ranking_open_list_not_certified", full(), "rank_order_list", (), "at_risk", 2027, True,
          as_of=date(2027, 2, 20), extra={"severity": "due_soon"}),
     # Step 2 CK booked on 2026-12-15, in time; no score yet (0 of 25): 75 points, but the Match requirements are
     # still pending -> on_track.
