@@ -4,8 +4,8 @@
 
 Builds a scratch database (SQLite in a temporary directory; with `--postgres`, the schema `bench_imports` of that
 database, dropped and made again) with one organization and one API key, and starts the service (uvicorn, one
-process) and `--workers` workers (`python -m app worker`, imports only; on PostgreSQL several share an import). Each candidate has 10 milestones and 2 USCE
-records, all keyed by external ids: 13 rows.
+process) and `--workers` workers (`python -m app worker`, imports only; on PostgreSQL several share an import).
+Each candidate has 10 milestones and 2 USCE records, all keyed by external ids: 13 rows.
 
 * baseline: `--baseline` candidates sent the way a sync without imports sends them, one upsert request per row
   (`PUT .../by-external-id/...`, 13 per candidate, one at a time): rows/s;
