@@ -41,7 +41,7 @@ from app.core.db import db, sync_url  # noqa: E402
 
 get_settings.cache_clear()
 
-TABLES = ["import_item", "import_job", "webhook_attempt", "webhook_delivery", "webhook_endpoint", "event_consumer",
+TABLES = ["import_item", "import_job", "webhook_attempt", "webhook_delivery", "webhook_endpoint",
           "computed_state", "feed_consumer", "calendar_subscription", "audit_record", "event", "idempotency_record",
           "program_list_entry", "program_list", "program", "usce_record", "milestone", "user_account", "api_key",
           "candidate", "organization"]

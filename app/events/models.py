@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer
 from sqlmodel import Field, SQLModel
 
-from app.core.db import UtcDateTime
+from app.core.db import UtcDateTime, utcnow
 
 # SQLite numbers rows only through an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
@@ -38,3 +38,18 @@ class Event(SQLModel, table=True):
     subject_external_id: str | None = Field(default=None, max_length=100)
     subject_version: int | None = None
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class FeedConsumer(SQLModel, table=True):
+    """One row per consumer of the change feed (the computed events, the webhook fan-out): the position it has
+    read up to, (txid, seq) as in app.events.service, advanced in the transaction of what it wrote for those
+    events. A sweep keeps its progress here too (the day and the last candidate done)."""
+
+    __tablename__ = "feed_consumer"
+
+    name: str = Field(primary_key=True, max_length=64)
+    txid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    swept_on: date | None = None
+    swept_after: uuid.UUID | None = None
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)  # type: ignore[call-overload]

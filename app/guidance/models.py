@@ -1,5 +1,5 @@
-"""What the computed events job keeps between runs: its place in the feed and each candidate's last computed
-state (what is compared to decide whether an event is due)."""
+"""What the computed events job keeps between runs: each candidate's last computed state (what is compared to
+decide whether an event is due). Its place in the feed is a `FeedConsumer` row (app.events.models)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,10 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UtcDateTime, utcnow
-
-
-class FeedConsumer(SQLModel, table=True):
-    """One row per consumer of the change feed: the position it has read up to, advanced in the transaction of
-    what it wrote for those events. A sweep keeps its progress here too (the day and the last candidate done)."""
-
-    __tablename__ = "feed_consumer"
-
-    name: str = Field(primary_key=True, max_length=64)
-    txid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
-    seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
-    swept_on: date | None = None
-    swept_after: uuid.UUID | None = None
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)  # type: ignore[call-overload]
 
 
 class ComputedState(SQLModel, table=True):

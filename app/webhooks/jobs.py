@@ -1,7 +1,7 @@
 """The webhook jobs of the worker (app.worker): fan-out, deliver, purge.
 
 Fan-out reads the change feed in its order, (txid, seq), from a position of its own (the `webhooks` row of
-`event_consumer`) and queues one delivery per enabled endpoint of the event's organization that selects its type;
+`feed_consumer`) and queues one delivery per enabled endpoint of the event's organization that selects its type;
 the deliveries and the new position commit together, so an event is queued once. On PostgreSQL the position row
 is locked (`FOR UPDATE SKIP LOCKED`: a second worker skips the turn rather than queue the same events again), and
 only events of transactions older than every one still running are read, as for `GET /v1/events`, so an event
@@ -23,11 +23,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import db, utcnow
-from app.events.models import Event
+from app.events.models import Event, FeedConsumer
 from app.events.service import _visible as visible_events  # the feed's visibility rule, one source for both
 from app.events.service import retention_cutoff
 from app.webhooks import delivery
-from app.webhooks.models import EventConsumer, WebhookDelivery, WebhookEndpoint
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 from app.webhooks.schemas import EVENT_SELECTORS
 from app.worker import job
 
@@ -36,7 +36,7 @@ FAN_OUT_BATCH = 1000
 _PURGE_BATCH = 5000
 POLL_SECONDS = 0.2  # the idle wait between polls: most of the latency from commit to delivery
 
-C = EventConsumer.__table__  # type: ignore[attr-defined]
+C = FeedConsumer.__table__  # type: ignore[attr-defined]
 D = WebhookDelivery.__table__  # type: ignore[attr-defined]
 E = WebhookEndpoint.__table__  # type: ignore[attr-defined]
 EV = Event.__table__  # type: ignore[attr-defined]

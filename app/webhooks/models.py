@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UtcDateTime, new_id, utcnow
@@ -71,14 +71,3 @@ class WebhookAttempt(SQLModel, table=True):
     status_code: int | None = None
     duration_ms: int
     error: str | None = Field(default=None, max_length=500)
-
-
-class EventConsumer(SQLModel, table=True):
-    """A reader's position in the change feed, (txid, seq) as in app.events.service; one row per consumer."""
-
-    __tablename__ = "event_consumer"
-
-    name: str = Field(primary_key=True, max_length=64)
-    txid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)  # type: ignore[call-overload]

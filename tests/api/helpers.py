@@ -138,7 +138,7 @@ def get_ok(client: Any, url: str, headers: dict[str, str]) -> tuple[dict[str, An
 # ---- database snapshots ----------------------------------------------------------------------------------------
 
 _VERSIONED = {t for t in TABLES if t not in ("idempotency_record", "event", "audit_record", "feed_consumer",
-                                             "computed_state", "webhook_attempt", "event_consumer",
+                                             "computed_state", "webhook_attempt",
                                              "import_job", "import_item")}
 
 

@@ -645,7 +645,7 @@ def test_a_second_fan_out_skips_its_turn_while_another_holds_the_position(client
     add_milestone(client, world, type_code="mentor_contact")
     with sync_engine().connect() as other:  # another worker, in the middle of its fan-out
         tx = other.begin()
-        other.execute(text("SELECT seq FROM event_consumer WHERE name = 'webhooks' FOR UPDATE"))
+        other.execute(text("SELECT seq FROM feed_consumer WHERE name = 'webhooks' FOR UPDATE"))
         out, thread = _in_thread(jobs.fan_out)
         thread.join(3)
         tx.rollback()
