@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -44,14 +45,38 @@ class _Stdout(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+def _drop_color_message(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    event.pop("color_message", None)  # uvicorn's copy of the message with terminal colours
+    return event
+
+
 def _processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,  # request_id (and whatever else a request binds)
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        _drop_color_message,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+
+
+def _formatter(fmt: str) -> logging.Formatter:
+    renderer: Processor = (structlog.processors.JSONRenderer() if fmt == "json"
+                           else structlog.dev.ConsoleRenderer(colors=False))
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_processors(),
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    *([structlog.processors.format_exc_info] if fmt == "json" else []), renderer],
+    )
+
+
+def uvicorn_formatter() -> logging.Formatter:
+    """The formatter of `app/logging.json`, uvicorn's `--log-config`: under `--workers` the supervising process
+    never imports the app, and logs its own lines (start, stop, restarted workers) with this."""
+    from app.core.config import get_settings
+
+    return _formatter(get_settings().resolved_log_format)
 
 
 def configure_logging(settings: Settings, *, force: bool = False) -> None:
@@ -62,8 +87,6 @@ def configure_logging(settings: Settings, *, force: bool = False) -> None:
     if _configured == key and not force:
         return
     shared = _processors()
-    renderer: Processor = (structlog.processors.JSONRenderer() if fmt == "json"
-                           else structlog.dev.ConsoleRenderer(colors=False))
     structlog.configure(
         processors=[*shared, structlog.stdlib.PositionalArgumentsFormatter(),
                     structlog.processors.StackInfoRenderer(), structlog.processors.format_exc_info,
@@ -74,11 +97,7 @@ def configure_logging(settings: Settings, *, force: bool = False) -> None:
     )
     handler = _Stdout()
     handler.set_name("matchready")
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    *([structlog.processors.format_exc_info] if fmt == "json" else []), renderer],
-    ))
+    handler.setFormatter(_formatter(fmt))
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == "matchready"]:
         root.removeHandler(old)

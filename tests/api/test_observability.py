@@ -234,6 +234,7 @@ def test_the_server_commands_hide_the_server_header():
         for line in (ROOT / path).read_text().splitlines():
             if "uvicorn app.main:app" in line:
                 assert "--no-server-header" in line and "--no-access-log" in line, (path, line)
+                assert "--log-config app/logging.json" in line, (path, line)
 
 
 # ---- metrics -----------------------------------------------------------------------------------------------------
@@ -323,9 +324,11 @@ def test_metrics_sum_over_several_uvicorn_workers(tmp_path: Path):
     env = {**os.environ, "DATABASE_URL": DATABASE_URL, "ENVIRONMENT": "test", "METRICS_TOKEN": METRICS_TOKEN,
            "LOG_FORMAT": "json", "TMPDIR": str(tmp_path)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    output = (tmp_path / "server.log").open("w")
+    # uvicorn's own access log left on: the app silences it (it prints raw paths and query strings)
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port",
-                             str(port), "--workers", "2", "--no-access-log", "--no-server-header"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             str(port), "--workers", "2", "--no-server-header", "--log-config", "app/logging.json"],
+                            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -350,9 +353,22 @@ def test_metrics_sum_over_several_uvicorn_workers(tmp_path: Path):
             totals.append(_sample(m.text, "matchready_http_requests_total", method="GET", route="/livez",
                                   status="200"))
         assert set(totals) == {sent + 1}, totals  # the first /livez (the wait loop) included
+        secret = "calendar-token-" + uuid.uuid4().hex
+        assert httpx.get(f"{base}/v1/calendar/{secret}.ics", timeout=5).status_code == 404
+        assert httpx.get(f"{base}/livez", params={"q": SEEDED["email"]}, timeout=5).status_code == 422
         shared = tmp_path / f"matchready-metrics-{proc.pid}"
         pids = {p.stem.rsplit("_", 1)[1] for p in shared.glob("*.db")}
         assert len(pids) >= 1, list(shared.iterdir())
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        output.close()
+    log = (tmp_path / "server.log").read_text()
+    assert secret not in log and SEEDED["email"] not in log and "zebulon" not in log, log[-2000:]
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    routes = [(a["route"], a["status"]) for a in lines if a.get("logger") == "matchready.access"]
+    assert ("/v1/calendar/{token}.ics", 404) in routes and ("/livez", 422) in routes, routes
+    assert len(routes) >= sent + 8, len(routes)
+    # JSON lines only, the supervisor's own included (app/logging.json)
+    assert all(line.startswith("{") for line in log.splitlines() if line.strip()), log[:3000]
+    assert "color_message" not in log and "parent process" in log
