@@ -372,3 +372,11 @@ def test_metrics_sum_over_several_uvicorn_workers(tmp_path: Path):
     # JSON lines only, the supervisor's own included (app/logging.json)
     assert all(line.startswith("{") for line in log.splitlines() if line.strip()), log[:3000]
     assert "color_message" not in log and "parent process" in log
+
+
+@pytest.mark.parametrize("name", ["sqlalchemy.engine.Engine", "httpx", "httpcore.connection", "uvicorn.access",
+                                  "psycopg.pool"])
+def test_libraries_that_log_request_data_stay_quiet_at_debug(debug_json_logs, name):
+    """SQL parameters, URLs with their query strings, raw request paths: never logged, whatever LOG_LEVEL says."""
+    assert logging.getLogger().isEnabledFor(logging.DEBUG)
+    assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
