@@ -1,14 +1,21 @@
-"""Liveness (the process answers) and readiness (the database answers and is migrated to head)."""
+"""Liveness (the process answers), readiness (the database answers and is migrated to head), and the metrics.
+
+`/metrics` is for the operator's scraper, not for API clients: it is left out of the OpenAPI document, answers 404
+unless METRICS_TOKEN is set, and then wants `Authorization: Bearer <METRICS_TOKEN>`.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import hmac
+
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from app.core.config import get_settings
 from app.core.db import db
 from app.core.errors import problem_response, problem_responses
 from app.core.http import json_response
+from app.core.metrics import CONTENT_TYPE, exposition
 from app.core.migrate import current_revisions, head_revisions
 
 router = APIRouter(tags=["health"])
@@ -39,3 +46,15 @@ async def readyz() -> Response:
                                 "The database schema is not at the latest migration; run `make migrate`.",
                                 "/readyz", headers={"Retry-After": "30"})
     return json_response(Health(status="ok", detail=f"schema at {','.join(sorted(heads))}"))
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    token = get_settings().metrics_token
+    if token is None:
+        return problem_response(404, "not-found", "No such path.", "/metrics")
+    scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        return problem_response(401, "unauthorized", "Send `Authorization: Bearer <METRICS_TOKEN>`.", "/metrics",
+                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    return Response(await exposition(), media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})

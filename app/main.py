@@ -25,6 +25,9 @@ from app.core.http import (
     reject_unknown_query_parameters,
 )
 from app.core.links import add_links
+from app.core.logs import configure_logging
+from app.core.metrics import process_exiting
+from app.core.observe import REQUEST_ID_HEADER, Observe, record_route_templates
 from app.core.security import SECURITY_SCHEMES
 from app.health import router as health_router
 from app.models import import_all_models
@@ -50,6 +53,10 @@ IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "sc
                  "description": "ETags of representations you hold (or `*`): a current one answers 304 without a body."}
 NOT_MODIFIED = {"description": "Not Modified: the representation is the one named by `If-None-Match`; no body.",
                 "headers": {"ETag": ETAG_HEADER}}
+# On every answer (see app.core.observe): the request's id, for support and for the logs.
+REQUEST_ID = {"description": "The request's id: the `X-Request-Id` you sent (up to 64 letters, digits and `._:-`), "
+                             "or one made for this request. Quote it when reporting a problem.",
+              "schema": {"type": "string", "maxLength": 64}}
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -81,9 +88,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop.set()
         await worker
     await db.dispose()
+    process_exiting()
 
 
 def create_app() -> FastAPI:
+    configure_logging(get_settings())
     import_all_models()  # every table and every sink of the write hook, whatever the routers import
     # FastAPIOffline: a FastAPI app whose /docs loads Swagger UI from the service, not from a CDN
     app = FastAPIOffline(
@@ -104,6 +113,7 @@ def create_app() -> FastAPI:
     for router in api_webhooks:
         app.webhooks.include_router(router)
     reject_unknown_query_parameters(app)  # after every router is in: it wraps each route
+    record_route_templates(app)  # outside that check: a refused request still names its route
     # The last added is the outermost: CORS wraps everything, so the middlewares' own problems (413, 415) and every
     # handled error carry its headers too.
     app.add_middleware(SessionMiddleware)
@@ -112,6 +122,7 @@ def create_app() -> FastAPI:
     cors_origins = get_settings().cors_origins
     if cors_origins:
         app.add_middleware(CORS, allow_origins=cors_origins, **CORS_POLICY)
+    app.add_middleware(Observe)  # outermost: request id, security headers, access log and metrics on every answer
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -154,6 +165,8 @@ def create_app() -> FastAPI:
                         params.append(IF_NONE_MATCH)
                     op["responses"]["200"].setdefault("headers", {})["ETag"] = ETAG_HEADER
                     op["responses"]["304"] = NOT_MODIFIED
+                for response in op["responses"].values():
+                    response.setdefault("headers", {})[REQUEST_ID_HEADER] = REQUEST_ID
                 op["responses"] = dict(sorted(op["responses"].items()))
         schema = add_links(schema)
         app.openapi_schema = schema

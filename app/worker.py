@@ -22,8 +22,8 @@ from dataclasses import dataclass
 log = logging.getLogger("matchready.worker")
 
 # The modules that register jobs; imported when a worker starts.
-JOB_MODULES: tuple[str, ...] = ("app.events.jobs", "app.guidance.computed", "app.webhooks.jobs",
-                                "app.imports.jobs")
+JOB_MODULES: tuple[str, ...] = ("app.core.idempotency", "app.events.jobs", "app.guidance.computed",
+                                "app.webhooks.jobs", "app.imports.jobs")
 
 
 @dataclass(frozen=True)
@@ -97,10 +97,12 @@ async def run_worker(stop: asyncio.Event) -> None:
 
 def main() -> int:
     """`python -m app worker`: a worker process of its own, stopped gracefully by SIGTERM or SIGINT."""
+    from app.core.config import get_settings
     from app.core.db import db
+    from app.core.logs import configure_logging
     from app.main import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(get_settings())  # JSON lines (console in development), as the server's
     create_app()  # every table and every sink of the write hook, as in the server
 
     async def run() -> None:

@@ -24,5 +24,5 @@ class AuditRecordPublic(PublicModel):
     subject_type: str
     subject_id: uuid.UUID
     changed_fields: list[str] = Field(description="Names of the fields an update changed; never their values.")
-    request_id: str | None = Field(description="The request's `X-Request-Id`, when it had one.")
+    request_id: str | None = Field(description="The request's id: its `X-Request-Id` if valid, else one made for it.")
     client_address: str | None

@@ -66,6 +66,23 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     webhook_concurrency: int = Field(default=50, ge=1, le=500)
     webhook_allow_private_urls: bool = False
+    # Logs: the level, and the format (`json` lines, or `console` for a person; default: console in development,
+    # json otherwise).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] | None = None
+    # The bearer token `/metrics` wants (Prometheus text format); unset: `/metrics` answers 404.
+    metrics_token: str | None = Field(default=None, min_length=16)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def resolved_log_format(self) -> Literal["json", "console"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "console" if self.environment == "development" else "json"
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

@@ -112,7 +112,9 @@ def compact_json(value: Any) -> str:
 
 def build_engine(settings: Settings) -> AsyncEngine:
     url = async_url(settings.database_url)
-    kwargs: dict[str, Any] = {"echo": settings.db_echo, "json_serializer": compact_json}
+    # Statement parameters (names, e-mails) stay out of error messages, hence out of logs, unless DB_ECHO is on.
+    kwargs: dict[str, Any] = {"echo": settings.db_echo, "json_serializer": compact_json,
+                              "hide_parameters": not settings.db_echo}
     if url.startswith("sqlite"):
         from sqlalchemy.pool import AsyncAdaptedQueuePool
 
@@ -209,6 +211,19 @@ class Database:
         """Test the read pool's idle connections and drop those that no longer work (the server restarted)."""
         if self._pg_reads is not None:
             await self._pg_reads.check()
+
+    def pool_stats(self) -> dict[str, tuple[int, int]]:
+        """`{pool: (open connections, checked out)}` for the pools this process holds (for the metrics)."""
+        out: dict[str, tuple[int, int]] = {}
+        pool: Any = self.engine.sync_engine.pool if self.engine is not None else None
+        if pool is not None and hasattr(pool, "checkedout"):  # a QueuePool (not the tests' NullPool)
+            checked_out = int(pool.checkedout())
+            out["sessions"] = (checked_out + int(pool.checkedin()), checked_out)
+        if self._pg_reads is not None:
+            stats = self._pg_reads.get_stats()
+            size = int(stats.get("pool_size", 0))
+            out["reads"] = (size, size - int(stats.get("pool_available", 0)))
+        return out
 
     @property
     def pool_timeout(self) -> float:

@@ -241,11 +241,17 @@ def database_failure_response(request: Request, exc: BaseException) -> Response:
     """503 for a database that is unavailable (logged without a traceback: one line per request in an outage);
     otherwise the error is a fault of the service: 500, logged with its traceback."""
     if database_unavailable(exc):
-        log.warning("database unavailable on %s %s: %s: %s", request.method, request.url.path,
+        log.warning("database unavailable on %s %s: %s: %s", request.method, route_of(request),
                     exc.__class__.__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "")
         return unavailable_response(request.url.path)
-    log.exception("database error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.exception("database error on %s %s", request.method, route_of(request), exc_info=exc)
     return problem_response(500, "internal-error", None, request.url.path)
+
+
+def route_of(request: Request) -> str:
+    """The route template of the request, for logs: its path may carry a secret (a calendar URL's token)."""
+    state = request.scope.get("state") or {}
+    return str(state.get("route_template") or "(unmatched)")
 
 
 def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -321,10 +327,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:
+        # Starlette sends this answer itself, past the middlewares: it gets their headers here (request id, etc.).
+        from app.core.observe import answer_headers
+
         if database_unavailable(exc):  # raised outside the routes' handlers, e.g. by a middleware
-            return database_failure_response(request, exc)
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(500, "internal-error", None, request.url.path)
+            response = database_failure_response(request, exc)
+        else:
+            log.exception("unhandled error on %s %s", request.method, route_of(request))
+            response = problem_response(500, "internal-error", None, request.url.path)
+        response.raw_headers[:] = answer_headers(request.scope, list(response.raw_headers))
+        return response
 
     @app.get("/problems/{slug}", include_in_schema=False)
     async def _problem_page(slug: str) -> Response:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote_plus
 
@@ -222,7 +221,8 @@ def _query_check(app: ASGIApp, allowed: frozenset[str]) -> ASGIApp:
 
 CORS_POLICY: dict[str, Any] = {
     "allow_methods": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-    "allow_headers": ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-API-Key"],
+    "allow_headers": ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-API-Key",
+                      "X-Request-Id"],
     # What a page's script may read: the write protocol's headers, and those of rate limits and tracing to come.
     "expose_headers": ["ETag", "Location", "Retry-After", "Idempotent-Replayed", "Link", "RateLimit",
                        "RateLimit-Policy", "X-Request-Id"],
@@ -323,20 +323,19 @@ class RequestGuard:
         await resp(scope, _empty_receive, send)
 
     async def _idempotent(self, scope: Scope, send: Send, body: bytes, caller: str, key: str) -> None:
+        from app.core.idempotency import expired_before, fingerprints
+
         path = scope["path"]
-        fingerprint = hashlib.sha256(
-            b"\0".join([scope["method"].encode(), path.encode(), scope.get("query_string", b""), body])
-        ).hexdigest()
-        ttl = timedelta(hours=get_settings().idempotency_ttl_hours)
+        fingerprint, legacy = fingerprints(scope["method"], path, scope.get("query_string", b""), body)
         now = utcnow()
         # These sessions are opened here, outside the app and its exception handlers: a database that is unavailable
         # must answer 503 here too, not escape as a bare 500.
         try:
-            claimed = await self._claim(scope, send, caller, key, fingerprint, now - ttl, now)
+            claimed = await self._claim(scope, send, caller, key, (fingerprint, legacy), expired_before(), now)
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
-            log.warning("database unavailable on POST %s (Idempotency-Key): %s", path, exc.__class__.__name__)
+            log.warning("database unavailable claiming an Idempotency-Key: %s", exc.__class__.__name__)
             await unavailable_response(path)(scope, _empty_receive, send)
             return
         if not claimed:
@@ -362,20 +361,24 @@ class RequestGuard:
                     raise
                 # The response has been sent. The key stays in flight (409) until it expires: the first request's
                 # outcome is unknown to us, so it cannot be replayed, nor safely run again.
-                log.error("database unavailable recording the outcome of Idempotency-Key %r on %s: %s", key, path,
+                log.error("database unavailable recording the outcome of an Idempotency-Key: %s",
                           exc.__class__.__name__)
 
-    async def _claim(self, scope: Scope, send: Send, caller: str, key: str, fingerprint: str, expired: Any,
-                     now: Any) -> bool:
+    async def _claim(self, scope: Scope, send: Send, caller: str, key: str, fingerprint: tuple[str, str],
+                     expired: Any, now: Any) -> bool:
         """Record the key as in flight: True to go on and run the request; False when the answer has been sent
-        (the replayed response, or a 409/422 for a key in flight or reused)."""
+        (the replayed response, or a 409/422 for a key in flight or reused). `fingerprint`: the request's, and
+        the form rows written before it may hold."""
         from app.core.idempotency import IdempotencyRecord as R  # noqa: N814
+        from app.core.idempotency import Unreadable, unseal
 
         path = scope["path"]
         async with db.session() as session:
-            await session.execute(delete(R).where(R.created_at < expired))  # type: ignore[arg-type]
+            # This key's expired record (the worker's `idempotency.purge` removes the others).
+            await session.execute(delete(R).where(R.scope_key == caller, R.key == key,
+                                                  R.created_at < expired))  # type: ignore[arg-type]
             try:
-                await session.execute(insert(R).values(scope_key=caller, key=key, fingerprint=fingerprint,
+                await session.execute(insert(R).values(scope_key=caller, key=key, fingerprint=fingerprint[0],
                                                        state="in_flight", created_at=now))
                 await session.commit()
             except IntegrityError:
@@ -383,7 +386,7 @@ class RequestGuard:
                 row = (await session.execute(select(R).where(R.scope_key == caller, R.key == key))).scalars().first()
                 if row is None:  # expired and purged between the two statements
                     resp = problem_response(409, "idempotency-in-flight", "Retry the request.", path)
-                elif row.fingerprint != fingerprint:
+                elif row.fingerprint not in fingerprint:
                     pt = PROBLEM_TYPES["idempotency-key-reused"]
                     resp = problem_response(pt.status, pt.slug,
                                             "This Idempotency-Key was used with a different request; "
@@ -395,8 +398,12 @@ class RequestGuard:
                 else:
                     headers = dict(row.response_headers or {})
                     headers["Idempotent-Replayed"] = "true"
-                    resp = Response(row.response_body or b"", status_code=row.response_status or 200,
-                                    headers=headers)
+                    try:
+                        resp = Response(unseal(row.response_body), status_code=row.response_status or 200,
+                                        headers=headers)
+                    except Unreadable:
+                        resp = problem_response(409, "conflict", "The first response to this Idempotency-Key "
+                                                "can no longer be replayed; use a new key.", path)
                 await resp(scope, _empty_receive, send)
                 return False
         return True
@@ -404,8 +411,9 @@ class RequestGuard:
     async def _settle(self, caller: str, key: str, captured: dict[str, Any]) -> None:
         """Keep a success for replay; forget a failure, so the client may fix the cause and retry with the key.
         A response marked no-store carries a secret shown once (an API key, a webhook signing secret): it is not
-        kept in plaintext here, so its key is released as after a failure."""
+        kept here, so its key is released as after a failure. What is kept is encrypted (app.core.idempotency)."""
         from app.core.idempotency import IdempotencyRecord as R  # noqa: N814
+        from app.core.idempotency import seal
 
         status = captured["status"]
         no_store = any(k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in captured["headers"])
@@ -417,7 +425,7 @@ class RequestGuard:
                 await session.execute(
                     update(R).where(R.scope_key == caller, R.key == key).values(
                         state="done", response_status=status, response_headers=headers,
-                        response_body=b"".join(captured["body"]))
+                        response_body=seal(b"".join(captured["body"])))
                 )
             else:  # failures are not remembered: the client may fix the cause and retry with the same key
                 await session.execute(delete(R).where(R.scope_key == caller, R.key == key))

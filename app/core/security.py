@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, select
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Forbidden, Unauthorized
+from app.core.observe import request_id_of, set_principal_id
 from app.core.reads import TypedRead, read
 
 
@@ -180,9 +181,9 @@ current_actor: ContextVar[Actor | None] = ContextVar("current_actor", default=No
 
 async def get_principal(request: Request) -> Principal:
     principal = await _principal(request)
-    request_id = request.headers.get("x-request-id")
-    current_actor.set(Actor(principal, request.client.host if request.client else None,
-                            request_id[:64] if request_id else None))
+    # The id the access log and the answer carry (app.core.observe): validated, or made for this request.
+    current_actor.set(Actor(principal, request.client.host if request.client else None, request_id_of(request.scope)))
+    set_principal_id(request.scope, principal.api_key_id or principal.user_id)
     return principal
 
 

@@ -13,15 +13,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import LargeBinary, delete, func, literal, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Organization, User
 from app.audit.writer import record
 from app.candidates.models import Candidate
-from app.core.db import db
 from app.core.errors import Forbidden
-from app.core.idempotency import IdempotencyRecord
+from app.core.idempotency import forget_idempotency_for
 from app.core.security import Principal, Role
 from app.events.models import Event
 from app.imports.models import ImportItem, ImportJob
@@ -33,7 +32,6 @@ ERASERS: dict[str, Eraser] = {}
 _EV = Event.__table__  # type: ignore[attr-defined]
 _ITEMS = ImportItem.__table__  # type: ignore[attr-defined]
 _JOBS = ImportJob.__table__  # type: ignore[attr-defined]
-_IDEM = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 
 
 async def _events(session: AsyncSession, cand: Candidate) -> int:
@@ -53,14 +51,9 @@ async def _import_items(session: AsyncSession, cand: Candidate) -> int:
 
 
 async def _idempotency(session: AsyncSession, cand: Candidate) -> int:
-    """Replays kept for Idempotency-Key retries whose answer was about the candidate (it names their id)."""
-    needle = str(cand.id).encode()
-    body = _IDEM.c.response_body
-    # SQLite's LIKE does not look into a BLOB; instr does. PostgreSQL's position does the same for bytea.
-    found = func.instr(body, needle) > 0 if db.dialect_name == "sqlite" else func.position(
-        literal(needle, LargeBinary()).op("IN")(body)) > 0
-    r = await session.execute(delete(_IDEM).where(found))
-    return int(r.rowcount or 0)  # type: ignore[attr-defined]
+    """Replays kept for Idempotency-Key retries of requests about the candidate's record (they are encrypted, so
+    they are found by the `Location` they answered with)."""
+    return await forget_idempotency_for(session, candidate_id=cand.id)
 
 
 ERASERS["events"] = _events
@@ -86,6 +79,8 @@ async def erase_candidate(session: AsyncSession, principal: Principal, cand_row:
     removed: dict[str, int] = {"user_accounts": len(users)}
     for name, eraser in ERASERS.items():
         removed[name] = await eraser(session, cand)
+    for user in users:  # and what the candidate's own requests left behind
+        removed["idempotency_records"] += await forget_idempotency_for(session, user_id=user.id)
     await session.run_sync(lambda s: record(s.connection(), action="erase", organization_id=org_id,
                                             candidate_id=cand_id, subject_type="candidate", subject_id=cand_id))
     await session.commit()

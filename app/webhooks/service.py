@@ -7,13 +7,14 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Organization
 from app.core.crud import delete_versioned, fetch_page, update_versioned
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed, field_error
+from app.core.metrics import backlog
 from app.core.pagination import PageParams
 from app.core.serialization import dumps
 from app.events.schemas import EventSubject
@@ -177,3 +178,19 @@ async def send_test(session: AsyncSession, ep: WebhookEndpoint) -> dict[str, Any
 
 def delivery_public(row: dict[str, Any]) -> WebhookDeliveryPublic:
     return WebhookDeliveryPublic.model_validate(row)
+
+
+# ---- the worker's backlog, for the metrics (`matchready_worker_backlog{queue=...}`) --------------------------
+
+@backlog("webhook_deliveries_waiting")
+async def count_waiting_deliveries(session: AsyncSession) -> int:
+    """Deliveries not yet settled (pending, or failed and to be retried), whether due or not."""
+    return int((await session.execute(
+        select(func.count()).select_from(D).where(D.c.next_attempt_at.is_not(None)))).scalar_one())
+
+
+@backlog("webhook_deliveries_due")
+async def count_due_deliveries(session: AsyncSession) -> int:
+    """Deliveries whose time has come: a worker keeping up holds this near zero."""
+    return int((await session.execute(
+        select(func.count()).select_from(D).where(D.c.next_attempt_at <= utcnow()))).scalar_one())

@@ -12,12 +12,10 @@ import secrets
 from datetime import datetime
 from functools import lru_cache
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.fernet import InvalidToken
 from standardwebhooks import Webhook
 
-from app.core.config import get_settings
+from app.core.crypto import fernet_for
 
 SECRET_PREFIX = "whsec_"
 _SECRET_BYTES = 32
@@ -27,15 +25,11 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(_SECRET_BYTES)).decode()
 
 
-@lru_cache(maxsize=4)
-def _fernet(secret_key: str) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-               info=b"matchready webhook signing secrets v1").derive(secret_key.encode())
-    return Fernet(base64.urlsafe_b64encode(key))
+_PURPOSE = b"matchready webhook signing secrets v1"
 
 
 def encrypt_secret(secret: str) -> str:
-    return _fernet(get_settings().secret_key).encrypt(secret.encode()).decode()
+    return fernet_for(_PURPOSE).encrypt(secret.encode()).decode()
 
 
 class SecretUnreadable(Exception):
@@ -44,7 +38,7 @@ class SecretUnreadable(Exception):
 
 def decrypt_secret(token: str) -> str:
     try:
-        return _fernet(get_settings().secret_key).decrypt(token.encode()).decode()
+        return fernet_for(_PURPOSE).decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise SecretUnreadable("the endpoint's signing secret cannot be decrypted; rotate it") from exc
 
