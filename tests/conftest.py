@@ -41,7 +41,8 @@ from app.core.db import db, sync_url  # noqa: E402
 
 get_settings.cache_clear()
 
-TABLES = ["webhook_attempt", "webhook_delivery", "webhook_endpoint", "event_consumer", "computed_state",
+TABLES = ["invitation", "password_reset", "refresh_token", "auth_session",
+          "webhook_attempt", "webhook_delivery", "webhook_endpoint", "event_consumer", "computed_state",
           "feed_consumer", "calendar_subscription", "audit_record", "event", "idempotency_record",
           "program_list_entry", "program_list", "program", "usce_record", "milestone", "user_account", "api_key",
           "candidate", "organization"]

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Response
 
-from app.accounts import service
+from app.accounts import service, sessions
 from app.accounts.deps import OrganizationDep, UserDep
 from app.accounts.schemas import (
     ApiKeyCreate,
@@ -36,14 +36,30 @@ PeopleManagerDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.a
 @auth_router.post("/token", response_model=Token, responses=problem_responses(400, 401, 413, 415, 422, 503))
 async def issue_token(
     session: SessionDep,
-    username: Annotated[str, Form(min_length=3, max_length=254, description="Your email address.")],
-    password: Annotated[str, Form(min_length=1, max_length=128)],
+    username: Annotated[str | None, Form(min_length=3, max_length=254, description="Your email address "
+                                                                                    "(password grant).")] = None,
+    password: Annotated[str | None, Form(min_length=1, max_length=128, description="(password grant)")] = None,
+    grant_type: Annotated[Literal["password", "refresh_token"], Form()] = "password",
+    refresh_token: Annotated[str | None, Form(min_length=1, max_length=128,
+                                              description="(refresh_token grant)")] = None,
 ) -> Response:
-    """Sign in with email and password (OAuth2 password form); returns a short-lived bearer token."""
-    token, ttl = await service.issue_token(session, email=username, password=password)
-    resp = json_response(Token(access_token=token, expires_in=ttl))
+    """Sign in with email and password (OAuth2 password grant), or renew with a refresh token (`refresh_token`
+    grant: the token is spent and a new one returned; a spent one presented again ends the session, 401 with
+    `code` `invalid_grant`). Returns a short-lived bearer token and a refresh token."""
+    issued = await sessions.grant(session, grant_type, username=username, password=password,
+                                  refresh_token=refresh_token)
+    resp = json_response(Token(access_token=issued.access_token, expires_in=issued.expires_in,
+                               refresh_token=issued.refresh_token, refresh_expires_in=issued.refresh_expires_in))
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+@auth_router.post("/logout", status_code=204, responses=problem_responses(401, 403, 503))
+async def logout(session: SessionDep, principal: PrincipalDep) -> Response:
+    """End this sign-in session: its refresh tokens stop at once, its access tokens on every server within
+    SESSION_CHECK_SECONDS (README). Other sessions of the user go on."""
+    await sessions.logout(session, principal)
+    return Response(status_code=204)
 
 
 @auth_router.get("/me", response_model=Me, responses=problem_responses(401, 503))

@@ -113,7 +113,11 @@ class ApiKeyCreated(ApiKeyPublic):
 class Token(PublicModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
-    expires_in: int = Field(description="Seconds until the token expires.")
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str = Field(description="Opaque, single-use: send it with `grant_type=refresh_token` for the next "
+                                           "access token and refresh token. Presenting a used one again ends the "
+                                           "sign-in session.")
+    refresh_expires_in: int = Field(description="Seconds until the refresh token expires.")
 
 
 class Me(PublicModel):

@@ -98,6 +98,8 @@ OPERATIONS: dict[str, Rule] = {
     "auth-issue-token": Rule(ok=tuple(PRINCIPALS), form=True,
                              body=lambda c, p: {"username": c.known_email, "password": KNOWN_PASSWORD}),
     "auth-who-am-i": EVERYONE,
+    # a bearer token ends its own session; API keys do not sign in
+    "auth-logout": Rule(ok=(ADMIN, N_ADV, N_CAND, S_ADV, S_CAND), forbidden=(N_KEY, S_KEY)),
     # organizations and their API keys
     "organizations-list-organizations": Rule(ok=(ADMIN, N_ADV, N_KEY, S_ADV, S_KEY), forbidden=tuple(CANDIDATES)),
     "organizations-create-organization": Rule(ok=(ADMIN,), forbidden=tuple(p for p in SIGNED_IN if p != ADMIN),
