@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Form, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Response
 
-from app.accounts import service, sessions
+from app.accounts import passwords, service, sessions
 from app.accounts.deps import OrganizationDep, UserDep
 from app.accounts.schemas import (
     ApiKeyCreate,
@@ -15,11 +15,15 @@ from app.accounts.schemas import (
     OrganizationCreate,
     OrganizationPublic,
     OrganizationUpdate,
+    PasswordChange,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     Token,
     UserCreate,
     UserPublic,
     UserUpdate,
 )
+from app.core import mail
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, Forbidden, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
@@ -68,6 +72,35 @@ async def who_am_i(principal: PrincipalDep) -> Response:
     return json_response(Me(role=principal.role.value, user_id=principal.user_id,
                             organization_id=principal.organization_id, candidate_id=principal.candidate_id,
                             api_key_id=principal.api_key_id))
+
+
+@auth_router.post("/password", status_code=204, responses=problem_responses(400, 401, 403, 413, 415, 422, 503))
+async def change_password(session: SessionDep, principal: PrincipalDep, body: PasswordChange) -> Response:
+    """Change your password, giving the current one. Your other sessions end (this one goes on)."""
+    await passwords.change_password(session, principal, body)
+    return Response(status_code=204)
+
+
+@auth_router.post("/password-reset", status_code=202, openapi_extra={"security": []},
+                  responses={202: {"description": "Accepted. If the address belongs to an active account, a reset "
+                                                  "token is mailed to it; the answer is the same either way."},
+                             **problem_responses(400, 413, 415, 422, 503)})
+async def request_password_reset(session: SessionDep, body: PasswordResetRequest,
+                                 background: BackgroundTasks) -> Response:
+    """Ask for a password reset token by mail (good for PASSWORD_RESET_MINUTES, once)."""
+    message = await passwords.request_reset(session, body.email)
+    if message is not None:
+        background.add_task(mail.send, message)  # after the answer: its timing tells nothing
+    return Response(status_code=202)
+
+
+@auth_router.post("/password-reset/confirm", status_code=204, openapi_extra={"security": []},
+                  responses=problem_responses(400, 413, 415, 422, 503))
+async def confirm_password_reset(session: SessionDep, body: PasswordResetConfirm) -> Response:
+    """Set a new password with the mailed token. Every session of the account ends. An unusable token (unknown,
+    expired, used) is a 400 with `code` `invalid_token`, whatever the reason."""
+    await passwords.confirm_reset(session, body)
+    return Response(status_code=204)
 
 
 # ---- organizations -------------------------------------------------------------------------------------------

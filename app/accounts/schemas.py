@@ -126,3 +126,23 @@ class Me(PublicModel):
     organization_id: uuid.UUID | None
     candidate_id: uuid.UUID | None
     api_key_id: uuid.UUID | None
+
+
+OneTimeToken = Annotated[str, Field(min_length=16, max_length=128, description="The token from the mail.")]
+
+
+class PasswordChange(InputModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"current_password": "the old passphrase",
+                                                             "new_password": "a new long passphrase"}})
+    current_password: Annotated[str, Field(min_length=1, max_length=128)]
+    new_password: Password
+
+
+class PasswordResetRequest(InputModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"email": "advisor@north.example"}})
+    email: Email
+
+
+class PasswordResetConfirm(InputModel):
+    token: OneTimeToken
+    new_password: Password

@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     # A password reset link is good this long, once; an invitation this many days, once.
     password_reset_minutes: int = Field(default=60, ge=5, le=24 * 60)
     invitation_days: int = Field(default=7, ge=1, le=60)
+    # Outgoing mail (password resets, invitations). No SMTP_HOST: each mail is written as an .eml file under MAIL_DIR
+    # (development). SMTP_TLS: `starttls` (submission, port 587), `ssl` (implicit TLS, 465) or `none` (a local relay).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    mail_from: str = "MatchReady <no-reply@matchready.invalid>"
+    mail_dir: str = "var/mail"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=24)
     db_pool_size: int = Field(default=10, ge=1)

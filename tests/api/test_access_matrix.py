@@ -100,6 +100,14 @@ OPERATIONS: dict[str, Rule] = {
     "auth-who-am-i": EVERYONE,
     # a bearer token ends its own session; API keys do not sign in
     "auth-logout": Rule(ok=(ADMIN, N_ADV, N_CAND, S_ADV, S_CAND), forbidden=(N_KEY, S_KEY)),
+    # the world's people sign in with a password the matrix does not know: past access control, a 422
+    "auth-change-password": Rule(ok=(ADMIN, N_ADV, N_CAND, S_ADV, S_CAND), forbidden=(N_KEY, S_KEY),
+                                 ok_status={p: 422 for p in (ADMIN, N_ADV, N_CAND, S_ADV, S_CAND)},
+                                 body=lambda c, p: {"current_password": "not the one", "new_password": "x" * 12}),
+    # open to all; the answer never says whether the account exists, and an unknown token is a 400
+    "auth-request-password-reset": Rule(ok=tuple(PRINCIPALS), body=lambda c, p: {"email": "nobody@example.org"}),
+    "auth-confirm-password-reset": Rule(ok=tuple(PRINCIPALS), ok_status={p: 400 for p in PRINCIPALS},
+                                        body=lambda c, p: {"token": "t" * 43, "new_password": "x" * 12}),
     # organizations and their API keys
     "organizations-list-organizations": Rule(ok=(ADMIN, N_ADV, N_KEY, S_ADV, S_KEY), forbidden=tuple(CANDIDATES)),
     "organizations-create-organization": Rule(ok=(ADMIN,), forbidden=tuple(p for p in SIGNED_IN if p != ADMIN),
