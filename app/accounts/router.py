@@ -5,12 +5,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Response
 
-from app.accounts import passwords, service, sessions
+from app.accounts import invitations, passwords, service, sessions
 from app.accounts.deps import OrganizationDep, UserDep
 from app.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPublic,
+    InvitationAccept,
+    InvitationCreate,
+    InvitationPublic,
     Me,
     OrganizationCreate,
     OrganizationPublic,
@@ -33,6 +36,7 @@ from app.core.security import AdminDep, Principal, PrincipalDep, Role, require_r
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 org_router = APIRouter(prefix="/organizations", tags=["organizations"])
 user_router = APIRouter(prefix="/users", tags=["users"])
+invitation_router = APIRouter(prefix="/invitations", tags=["invitations"])
 
 PeopleManagerDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.advisor))]
 
@@ -218,3 +222,35 @@ async def delete_user(session: SessionDep, principal: PrincipalDep, user: UserDe
                       if_match: IfMatchHeader = None) -> Response:
     await service.delete_user(session, principal, user, if_match)
     return Response(status_code=204)
+
+
+# ---- invitations ---------------------------------------------------------------------------------------------
+
+@invitation_router.post("", status_code=201, response_model=InvitationPublic, responses=problem_responses(*WRITE_BODY))
+async def create_invitation(session: SessionDep, _: PeopleManagerDep, principal: PrincipalDep,
+                            body: InvitationCreate, background: BackgroundTasks,
+                            idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    """Invite someone to an account: admins invite advisors (and candidates), advisors their organization's
+    candidates (linked to the candidate record). The invitee gets a one-time token by mail, good for
+    INVITATION_DAYS, with which they set their password (`POST /v1/invitations/accept`)."""
+    invitation, message = await invitations.invite(session, principal, body)
+    background.add_task(mail.send, message)
+    return json_response(InvitationPublic.model_validate(invitation), status_code=201,
+                         etag_version=invitation.version, location=f"/v1/invitations/{invitation.id}")
+
+
+@invitation_router.get("/{invitation_id}", response_model=InvitationPublic, responses=problem_responses(*READ, 403))
+async def get_invitation(session: SessionDep, principal: PeopleManagerDep, invitation_id: uuid.UUID) -> Response:
+    invitation = await invitations.get_invitation(session, principal, invitation_id)
+    return json_response(InvitationPublic.model_validate(invitation), etag_version=invitation.version)
+
+
+@invitation_router.post("/accept", status_code=201, response_model=UserPublic, openapi_extra={"security": []},
+                        responses=problem_responses(400, 409, 413, 415, 422, 503))
+async def accept_invitation(session: SessionDep, body: InvitationAccept) -> Response:
+    """Accept an invitation with its mailed token and the password you choose: the account is created (sign in
+    with it at `POST /v1/auth/token`). An unusable token (unknown, expired, used) is a 400 with `code`
+    `invalid_token`, whatever the reason."""
+    user = await invitations.accept(session, body)
+    return json_response(UserPublic.model_validate(user), status_code=201, etag_version=user.version,
+                         location=f"/v1/users/{user.id}")

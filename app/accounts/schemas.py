@@ -146,3 +146,35 @@ class PasswordResetRequest(InputModel):
 class PasswordResetConfirm(InputModel):
     token: OneTimeToken
     new_password: Password
+
+
+class InvitationCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "email": "amina@example.org", "full_name": "Amina Okafor", "role": "candidate",
+        "candidate_id": "0b9f5e1c-6f7e-4a8e-9a59-3c2f8f0d7c11"}})
+    email: Email
+    full_name: Name
+    role: Literal["advisor", "candidate"]
+    organization_id: uuid.UUID | None = Field(
+        default=None, description="Required for advisors; for candidates it is taken from the candidate record.")
+    candidate_id: uuid.UUID | None = Field(default=None, description="Required for the candidate role: the "
+                                                                     "record the account will be linked to.")
+
+
+class InvitationPublic(PublicModel):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    role: Literal["advisor", "candidate"]
+    organization_id: uuid.UUID
+    candidate_id: uuid.UUID | None
+    expires_at: datetime
+    accepted_at: datetime | None
+    user_id: uuid.UUID | None = Field(description="The account made by accepting it.")
+    version: int = Field(description="Bumped by every change; the value of the `ETag` (`\"v<version>\"`).")
+    created_at: datetime
+
+
+class InvitationAccept(InputModel):
+    token: OneTimeToken
+    password: Password

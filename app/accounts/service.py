@@ -137,26 +137,38 @@ async def list_users(session: AsyncSession, principal: Principal, page: PagePara
 
 
 async def create_user(session: AsyncSession, principal: Principal, data: UserCreate) -> User:
-    org_id = data.organization_id
+    org_id, candidate_id = await account_placement(session, principal, data.role, data.organization_id,
+                                                   data.candidate_id)
+    user = User(email=data.email, full_name=data.full_name, password_hash=hash_password(data.password),
+                role=data.role, organization_id=org_id, candidate_id=candidate_id)
+    session.add(user)
+    await commit_or_conflict(session, USER_CONFLICTS)
+    return user
+
+
+async def account_placement(session: AsyncSession, principal: Principal, role: str, org_id: uuid.UUID | None,
+                            requested_candidate: uuid.UUID | None) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    """Who may make an account of `role`, and its organization and candidate record (for users and
+    invitations alike): admins any, advisors only their candidates'."""
     candidate_id = None
-    if principal.role is Role.advisor and data.role != "candidate":
+    if principal.role is Role.advisor and role != "candidate":
         raise Forbidden("Advisors may create candidate accounts only.")
-    if data.role == "admin":
-        if org_id or data.candidate_id:
+    if role == "admin":
+        if org_id or requested_candidate:
             raise ValidationFailed("Admins belong to no organization or candidate.", errors=[
                 field_error("body.organization_id", "must be empty for admins", "not_allowed")])
-    elif data.role == "advisor":
-        if org_id is None or data.candidate_id:
+    elif role == "advisor":
+        if org_id is None or requested_candidate:
             raise ValidationFailed("An advisor needs an organization_id and no candidate_id.", errors=[
                 field_error("body.organization_id", "required for advisors", "missing")])
         if await session.get(Organization, org_id) is None:
             raise ValidationFailed("No such organization.", errors=[
                 field_error("body.organization_id", "unknown organization", "unknown")])
     else:
-        if data.candidate_id is None:
+        if requested_candidate is None:
             raise ValidationFailed("A candidate account needs candidate_id.", errors=[
                 field_error("body.candidate_id", "required for the candidate role", "missing")])
-        cand = await session.get(Candidate, data.candidate_id)
+        cand = await session.get(Candidate, requested_candidate)
         if cand is None or not principal.can_see_org(cand.organization_id):
             raise ValidationFailed("No such candidate.", errors=[
                 field_error("body.candidate_id", "unknown candidate", "unknown")])
@@ -164,11 +176,7 @@ async def create_user(session: AsyncSession, principal: Principal, data: UserCre
             raise ValidationFailed("organization_id does not match the candidate's organization.", errors=[
                 field_error("body.organization_id", "differs from the candidate's", "mismatch")])
         org_id, candidate_id = cand.organization_id, cand.id
-    user = User(email=data.email, full_name=data.full_name, password_hash=hash_password(data.password),
-                role=data.role, organization_id=org_id, candidate_id=candidate_id)
-    session.add(user)
-    await commit_or_conflict(session, USER_CONFLICTS)
-    return user
+    return org_id, candidate_id
 
 
 async def update_user(session: AsyncSession, principal: Principal, user: User, data: UserUpdate,

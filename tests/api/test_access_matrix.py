@@ -131,6 +131,14 @@ OPERATIONS: dict[str, Rule] = {
     "users-get-user": Rule(ok=(ADMIN, N_ADV)),
     "users-update-user": Rule(ok=(ADMIN, N_ADV), body=lambda c, p: {"full_name": "Renamed By Matrix"}),
     "users-delete-user": Rule(ok=(ADMIN, N_ADV)),
+    # invitations: like creating users; accepting is open to all (an unknown token is a 400)
+    "invitations-create-invitation": Rule(
+        ok=(ADMIN, N_ADV), forbidden=(N_CAND, N_KEY, S_CAND, S_KEY), other={S_ADV: 422},
+        body=lambda c, p: {"email": "matrix-invitee@example.org", "full_name": "Matrix Invitee", "role": "candidate",
+                           "candidate_id": c.world.north.other_candidate_id}),
+    "invitations-get-invitation": Rule(ok=(ADMIN, N_ADV), forbidden=(N_CAND, N_KEY, S_CAND, S_KEY)),
+    "invitations-accept-invitation": Rule(ok=tuple(PRINCIPALS), ok_status={p: 400 for p in PRINCIPALS},
+                                          body=lambda c, p: {"token": "t" * 43, "password": "x" * 12}),
     # candidates
     "candidates-list-candidates": EVERYONE,
     "candidates-create-candidate": Rule(
