@@ -16,7 +16,7 @@ from app.accounts.passwords import InvalidToken
 from app.accounts.schemas import InvitationAccept, InvitationCreate
 from app.accounts.service import USER_CONFLICTS, account_placement
 from app.core.config import get_settings
-from app.core.crud import commit_or_conflict
+from app.core.crud import commit_or_conflict, flush_or_conflict
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
 from app.core.mail import Mail
@@ -61,7 +61,8 @@ async def accept(session: AsyncSession, data: InvitationAccept) -> User:
         raise InvalidToken()
     user = User(email=found.email, full_name=found.full_name, password_hash=hash_password(data.password),
                 role=found.role, organization_id=found.organization_id, candidate_id=found.candidate_id)
-    session.add(user)  # its id is made here, so the invitation can name it before the flush
+    session.add(user)
+    await flush_or_conflict(session, USER_CONFLICTS)  # the row first: the invitation names it (a foreign key)
     found.accepted_at = now
     found.user_id = user.id
     await commit_or_conflict(session, USER_CONFLICTS)
