@@ -143,3 +143,22 @@ def test_each_grant_needs_its_fields(client, world, form, field):  # type: ignor
     body = problem(client.post("/v1/auth/token", data=form), 422, "validation-error")
     assert field in {e["field"] for e in body["errors"]}
     problem(client.post("/v1/auth/token", data={"grant_type": "client_credentials"}), 422, "validation-error")
+
+
+def test_sessions_and_their_tokens_are_in_the_audit_trail_by_field_names_only(client, world):  # type: ignore[no-untyped-def]
+    user, addr = _user(client, world)
+    tokens = _sign_in(client, addr)
+    rotated = _refresh(client, tokens["refresh_token"]).json()
+    assert client.post("/v1/auth/logout", headers=_bearer(rotated)).status_code == 204
+    r = client.get(f"/v1/organizations/{world.north.org_id}/audit", headers=world.admin_headers,
+                   params={"limit": 100})
+    assert r.status_code == 200, r.text
+    rows = [(x["subject_type"], x["action"], x["changed_fields"]) for x in r.json()["items"]]
+    assert ("auth_session", "create", []) in rows
+    assert ("refresh_token", "create", []) in rows
+    assert ("refresh_token", "update", ["spent_at"]) in rows
+    assert ("auth_session", "update", ["revoked_at"]) in rows
+    logout = next(x for x in r.json()["items"] if x["changed_fields"] == ["revoked_at"])
+    assert (logout["actor_type"], logout["actor_id"]) == ("user", user["id"])
+    for secret in (tokens["refresh_token"], rotated["refresh_token"], tokens["access_token"]):
+        assert secret not in r.text
