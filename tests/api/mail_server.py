@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from app.core.config import get_settings
 
@@ -50,14 +51,28 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
-    """The body of a test module's `mailbox` fixture: `yield from serve(monkeypatch)`."""
+def serve(monkeypatch: pytest.MonkeyPatch, *, login: tuple[str, str] | None = None,
+          configured_login: tuple[str, str] | None = None) -> Iterator[Mailbox]:
+    """The body of a test module's `mailbox` fixture: `yield from serve(monkeypatch)`. With `login`, the server
+    accepts only that user and password (AUTH, over the loopback without TLS); `configured_login` is what the
+    service is given (default: the same)."""
     box = Mailbox()
     port = _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    extra: dict[str, Any] = {}
+    if login is not None:
+        def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+            ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == login
+            return AuthResult(success=ok, handled=False)
+
+        extra = {"authenticator": authenticate, "auth_required": True, "auth_require_tls": False}
+    controller = Controller(box, hostname="127.0.0.1", port=port, **extra)
     controller.start()
-    for name, value in (("SMTP_HOST", "127.0.0.1"), ("SMTP_PORT", str(port)), ("SMTP_TLS", "none"),
-                        ("MAIL_FROM", "MatchReady <no-reply@matchready.test>")):
+    settings = [("SMTP_HOST", "127.0.0.1"), ("SMTP_PORT", str(port)), ("SMTP_TLS", "none"),
+                ("MAIL_FROM", "MatchReady <no-reply@matchready.test>")]
+    given = configured_login or login
+    if given is not None:
+        settings += [("SMTP_USER", given[0]), ("SMTP_PASSWORD", given[1])]
+    for name, value in settings:
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     try:

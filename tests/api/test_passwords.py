@@ -164,3 +164,13 @@ def test_without_smtp_a_mail_is_written_where_a_developer_reads_it(client, world
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("configured,delivered", [(("mailer", "smtp-secret"), True),
+                                                  (("mailer", "wrong-secret"), False)])
+def test_mail_is_sent_with_the_smtp_login(client, world, monkeypatch, configured, delivered):  # type: ignore[no-untyped-def]
+    for box in serve(monkeypatch, login=("mailer", "smtp-secret"), configured_login=configured):
+        _, addr = _user(client, world)
+        assert _request(client, addr).status_code == 202  # the same answer when the mail could not be sent
+        assert [m["To"] for m in box.wait_for(1, timeout=1.0 if not delivered else 5.0)] == \
+            ([addr] if delivered else [])

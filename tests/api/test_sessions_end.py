@@ -95,28 +95,34 @@ def _until_refused(bases: list[str], headers: dict[str, str], started: float) ->
     return [refused[b] for b in bases]
 
 
-def _deactivate(base: str, admin: dict[str, str], user: dict[str, Any]) -> None:
+def _deactivate(base: str, admin: dict[str, str], user: dict[str, Any], token: dict[str, str]) -> None:
     r = httpx.patch(f"{base}/v1/users/{user['id']}", json={"is_active": False},
                     headers={**admin, "If-Match": f'"v{user["version"]}"'}, timeout=10)
     assert r.status_code == 200, r.text
 
 
-def _delete(base: str, admin: dict[str, str], user: dict[str, Any]) -> None:
+def _delete(base: str, admin: dict[str, str], user: dict[str, Any], token: dict[str, str]) -> None:
     r = httpx.delete(f"{base}/v1/users/{user['id']}", headers={**admin, "If-Match": f'"v{user["version"]}"'},
                      timeout=10)
     assert r.status_code == 204, r.text
 
 
-def _new_password(base: str, admin: dict[str, str], user: dict[str, Any]) -> None:
+def _new_password(base: str, admin: dict[str, str], user: dict[str, Any], token: dict[str, str]) -> None:
     r = httpx.patch(f"{base}/v1/users/{user['id']}", json={"password": "another long passphrase"},
                     headers={**admin, "If-Match": f'"v{user["version"]}"'}, timeout=10)
     assert r.status_code == 200, r.text
 
 
-ENDINGS: dict[str, Callable[[str, dict[str, str], dict[str, Any]], None]] = {
+def _logout(base: str, admin: dict[str, str], user: dict[str, Any], token: dict[str, str]) -> None:
+    r = httpx.post(f"{base}/v1/auth/logout", headers=token, timeout=10)
+    assert r.status_code == 204, r.text
+
+
+ENDINGS: dict[str, Callable[[str, dict[str, str], dict[str, Any], dict[str, str]], None]] = {
     "deactivated": _deactivate,
     "deleted": _delete,
     "password set by an admin": _new_password,
+    "logged out": _logout,
 }
 
 
@@ -133,7 +139,7 @@ def test_a_token_both_servers_accept_is_refused_by_both_within_the_bound(client,
         assert _me(base, headers).status_code == 200
 
     started = time.monotonic()
-    ENDINGS[ending](servers[1], world.admin_headers, user)
+    ENDINGS[ending](servers[1], world.admin_headers, user, headers)
     times = _until_refused(servers, headers, started)
     assert max(times) <= BOUND + SLACK, times
     # and it stays refused (no worker serves it from a stale copy afterwards)
