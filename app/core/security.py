@@ -6,7 +6,8 @@ against the database at most once per `SESSION_CHECK_SECONDS` per user and sessi
 exists and is active, its role, organization and candidate record are those of the token, its `token_version` (bumped
 when all of its sessions must end) is the token's `tv`, and the token's session (`sid`) is not revoked. So a
 deactivated or deleted user, a changed password or role, or a logout ends the access on every worker within that
-bound, while a busy client costs one short read per bound, not one per request.
+bound, while a busy client costs one short read per bound, not one per request. (Every token the service issues
+names its session; one without `sid`, minted by tests and tools with the secret key, is held to its account only.)
 
 Systems send an organization-scoped `X-API-Key`; keys are random, shown once, stored as SHA-256 (they carry enough
 entropy that a slow hash adds nothing) and checked against the database on every request, so revocation is immediate.
