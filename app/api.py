@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.accounts.router import auth_router, org_router, user_router
+from app.accounts.router import auth_router, invitation_router, org_router, user_router
 from app.audit.router import access_log_router
 from app.audit.router import router as audit_router
 from app.calendars.router import feed_router as calendar_feed_router
@@ -34,6 +34,7 @@ api_routers: tuple[APIRouter, ...] = (
     milestone_types_router,
     auth_router,
     user_router,
+    invitation_router,
     org_router,
     cohort_router,
     cycles_router,

@@ -86,11 +86,18 @@ async def seed(n: int) -> str:
 async def main_async(n: int) -> None:
     import httpx
 
+    from app.accounts.models import User
+    from app.core.db import db
     from app.core.security import Role, create_access_token
     from app.main import create_app
 
     org_id = await seed(n)
-    token, _ = create_access_token(user_id=uuid.uuid4(), role=Role.advisor, organization_id=uuid.UUID(org_id),
+    async with db.session() as s:  # a token speaks only for an account that exists (app.core.security)
+        advisor = User(email=f"advisor-{uuid.uuid4().hex[:6]}@bench.test", full_name="Bench Advisor",
+                       password_hash="!", role="advisor", organization_id=uuid.UUID(org_id))
+        s.add(advisor)
+        await s.commit()
+    token, _ = create_access_token(user_id=advisor.id, role=Role.advisor, organization_id=uuid.UUID(org_id),
                                    candidate_id=None)
     app = create_app()
     headers = {"Authorization": f"Bearer {token}"}

@@ -66,7 +66,7 @@ def seed(database_url: str, candidates: int) -> tuple[str, str]:
     from app.core.config import get_settings
 
     get_settings.cache_clear()
-    from app.accounts.models import Organization
+    from app.accounts.models import Organization, User
     from app.candidates.models import Candidate
     from app.core.db import db
     from app.core.migrate import upgrade_head
@@ -87,17 +87,21 @@ def seed(database_url: str, candidates: int) -> tuple[str, str]:
                               school_country="IN", external_id=f"B{i:05d}")
                 s.add(c)
                 first = first or c
+            # a token speaks only for an account that exists (app.core.security)
+            advisor = User(email=f"advisor-{uuid.uuid4().hex[:6]}@bench.test", full_name="Bench Advisor",
+                           password_hash="!", role="advisor", organization_id=org.id)
+            s.add(advisor)
             await s.flush()
             assert first is not None
             await _record(s, first.id)
             await s.commit()
-            return f"{first.id}|{org.id}"
+            return f"{first.id}|{org.id}|{advisor.id}"
 
     ids = asyncio.run(_insert())
     asyncio.run(db.dispose())
-    cand_id, org_id = ids.split("|")
-    token, _ = create_access_token(user_id=uuid.uuid4(), role=Role.advisor, organization_id=uuid.UUID(org_id),
-                                   candidate_id=None)
+    cand_id, org_id, advisor_id = ids.split("|")
+    token, _ = create_access_token(user_id=uuid.UUID(advisor_id), role=Role.advisor,
+                                   organization_id=uuid.UUID(org_id), candidate_id=None)
     return cand_id, token
 
 

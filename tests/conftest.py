@@ -27,6 +27,8 @@ os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-0123456789"
 os.environ.pop("MATCHREADY_DEMO_PASSWORD", None)
 os.environ["WEBHOOK_ALLOW_PRIVATE_URLS"] = "true"  # the tests' receivers listen on loopback
 os.environ["WEBHOOK_TIMEOUT_SECONDS"] = "2"
+os.environ["SMTP_HOST"] = ""  # mails go to files (tests that read them start an SMTP server of their own)
+os.environ["MAIL_DIR"] = str(ROOT / "var" / f"test-mail-{os.getpid()}")
 
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 
@@ -41,8 +43,9 @@ from app.core.db import db, sync_url  # noqa: E402
 
 get_settings.cache_clear()
 
-TABLES = ["import_item", "import_job", "webhook_attempt", "webhook_delivery", "webhook_endpoint",
-          "computed_state", "feed_consumer", "calendar_subscription", "audit_record", "event", "idempotency_record",
+TABLES = ["invitation", "password_reset", "refresh_token", "auth_session", "import_item", "import_job",
+          "webhook_attempt", "webhook_delivery", "webhook_endpoint", "computed_state",
+          "feed_consumer", "calendar_subscription", "audit_record", "event", "idempotency_record",
           "program_list_entry", "program_list", "program", "usce_record", "milestone", "user_account", "api_key",
           "candidate", "organization"]
 
@@ -71,6 +74,9 @@ def migrated_database() -> Iterator[str]:
     _fresh_database()
     upgrade_head(DATABASE_URL)
     yield DATABASE_URL
+    import shutil
+
+    shutil.rmtree(os.environ["MAIL_DIR"], ignore_errors=True)
     if not PG_URL:
         for suffix in ("", "-wal", "-shm"):
             Path(str(SQLITE_PATH) + suffix).unlink(missing_ok=True)

@@ -36,6 +36,9 @@ class User(ResourceBase, table=True):
     candidate_id: uuid.UUID | None = Field(default=None, foreign_key="candidate.id", unique=True,
                                            ondelete="CASCADE")
     is_active: bool = Field(default=True)
+    # Bumped when every session of the user must end (deactivation, a password set by someone else, a reset, a
+    # role change); access tokens carry the value they were issued under (app.core.security, SESSION_CHECK_SECONDS).
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
 
 
 class ApiKey(ResourceBase, table=True):
@@ -46,3 +49,57 @@ class ApiKey(ResourceBase, table=True):
     prefix: str = Field(max_length=16)
     key_hash: str = Field(max_length=64, unique=True)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
+
+
+class AuthSession(ResourceBase, table=True):
+    """One sign-in: the family of its rotating refresh tokens and the access tokens issued from them (`sid`)."""
+
+    __tablename__ = "auth_session"
+
+    user_id: uuid.UUID = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    organization_id: uuid.UUID | None = Field(default=None)  # the user's, for the audit trail
+    expires_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
+
+
+class RefreshToken(ResourceBase, table=True):
+    """A refresh token, stored as its SHA-256 only. Spent when rotated; presenting a spent one ends its session."""
+
+    __tablename__ = "refresh_token"
+
+    session_id: uuid.UUID = Field(foreign_key="auth_session.id", index=True, ondelete="CASCADE")
+    organization_id: uuid.UUID | None = Field(default=None)
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
+    spent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
+
+
+class PasswordReset(ResourceBase, table=True):
+    """A one-time password reset token (its SHA-256), mailed to the user."""
+
+    __tablename__ = "password_reset"
+
+    user_id: uuid.UUID = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    organization_id: uuid.UUID | None = Field(default=None)
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
+    used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
+
+
+class Invitation(ResourceBase, table=True):
+    """An invitation to an account (an advisor, or a candidate linked to their record); its one-time token (the
+    SHA-256 is kept) is mailed to the invitee, who sets a password with it."""
+
+    __tablename__ = "invitation"
+
+    email: str = Field(max_length=254, index=True)
+    full_name: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True, ondelete="CASCADE")
+    candidate_id: uuid.UUID | None = Field(default=None, foreign_key="candidate.id", ondelete="CASCADE")
+    invited_by_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
+    accepted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")

@@ -3,23 +3,30 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Form, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Response
 
-from app.accounts import service
+from app.accounts import invitations, passwords, service, sessions
 from app.accounts.deps import OrganizationDep, UserDep
 from app.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPublic,
+    InvitationAccept,
+    InvitationCreate,
+    InvitationPublic,
     Me,
     OrganizationCreate,
     OrganizationPublic,
     OrganizationUpdate,
+    PasswordChange,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     Token,
     UserCreate,
     UserPublic,
     UserUpdate,
 )
+from app.core import mail
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, Forbidden, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
@@ -29,6 +36,7 @@ from app.core.security import AdminDep, Principal, PrincipalDep, Role, require_r
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 org_router = APIRouter(prefix="/organizations", tags=["organizations"])
 user_router = APIRouter(prefix="/users", tags=["users"])
+invitation_router = APIRouter(prefix="/invitations", tags=["invitations"])
 
 PeopleManagerDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.advisor))]
 
@@ -36,14 +44,30 @@ PeopleManagerDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.a
 @auth_router.post("/token", response_model=Token, responses=problem_responses(400, 401, 413, 415, 422, 503))
 async def issue_token(
     session: SessionDep,
-    username: Annotated[str, Form(min_length=3, max_length=254, description="Your email address.")],
-    password: Annotated[str, Form(min_length=1, max_length=128)],
+    username: Annotated[str | None, Form(min_length=3, max_length=254, description="Your email address "
+                                                                                    "(password grant).")] = None,
+    password: Annotated[str | None, Form(min_length=1, max_length=128, description="(password grant)")] = None,
+    grant_type: Annotated[Literal["password", "refresh_token"], Form()] = "password",
+    refresh_token: Annotated[str | None, Form(min_length=1, max_length=128,
+                                              description="(refresh_token grant)")] = None,
 ) -> Response:
-    """Sign in with email and password (OAuth2 password form); returns a short-lived bearer token."""
-    token, ttl = await service.issue_token(session, email=username, password=password)
-    resp = json_response(Token(access_token=token, expires_in=ttl))
+    """Sign in with email and password (OAuth2 password grant), or renew with a refresh token (`refresh_token`
+    grant: the token is spent and a new one returned; a spent one presented again ends the session, 401 with
+    `code` `invalid_grant`). Returns a short-lived bearer token and a refresh token."""
+    issued = await sessions.grant(session, grant_type, username=username, password=password,
+                                  refresh_token=refresh_token)
+    resp = json_response(Token(access_token=issued.access_token, expires_in=issued.expires_in,
+                               refresh_token=issued.refresh_token, refresh_expires_in=issued.refresh_expires_in))
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+@auth_router.post("/logout", status_code=204, responses=problem_responses(401, 403, 503))
+async def logout(session: SessionDep, principal: PrincipalDep) -> Response:
+    """End this sign-in session: its refresh tokens stop at once, its access tokens on every server within
+    SESSION_CHECK_SECONDS (README). Other sessions of the user go on."""
+    await sessions.logout(session, principal)
+    return Response(status_code=204)
 
 
 @auth_router.get("/me", response_model=Me, responses=problem_responses(401, 503))
@@ -52,6 +76,35 @@ async def who_am_i(principal: PrincipalDep) -> Response:
     return json_response(Me(role=principal.role.value, user_id=principal.user_id,
                             organization_id=principal.organization_id, candidate_id=principal.candidate_id,
                             api_key_id=principal.api_key_id))
+
+
+@auth_router.post("/password", status_code=204, responses=problem_responses(400, 401, 403, 413, 415, 422, 503))
+async def change_password(session: SessionDep, principal: PrincipalDep, body: PasswordChange) -> Response:
+    """Change your password, giving the current one. Your other sessions end (this one goes on)."""
+    await passwords.change_password(session, principal, body)
+    return Response(status_code=204)
+
+
+@auth_router.post("/password-reset", status_code=202, openapi_extra={"security": []},
+                  responses={202: {"description": "Accepted. If the address belongs to an active account, a reset "
+                                                  "token is mailed to it; the answer is the same either way."},
+                             **problem_responses(400, 413, 415, 422, 503)})
+async def request_password_reset(session: SessionDep, body: PasswordResetRequest,
+                                 background: BackgroundTasks) -> Response:
+    """Ask for a password reset token by mail (good for PASSWORD_RESET_MINUTES, once)."""
+    message = await passwords.request_reset(session, body.email)
+    if message is not None:
+        background.add_task(mail.send, message)  # after the answer: its timing tells nothing
+    return Response(status_code=202)
+
+
+@auth_router.post("/password-reset/confirm", status_code=204, openapi_extra={"security": []},
+                  responses=problem_responses(400, 413, 415, 422, 503))
+async def confirm_password_reset(session: SessionDep, body: PasswordResetConfirm) -> Response:
+    """Set a new password with the mailed token. Every session of the account ends. An unusable token (unknown,
+    expired, used) is a 400 with `code` `invalid_token`, whatever the reason."""
+    await passwords.confirm_reset(session, body)
+    return Response(status_code=204)
 
 
 # ---- organizations -------------------------------------------------------------------------------------------
@@ -169,3 +222,35 @@ async def delete_user(session: SessionDep, principal: PrincipalDep, user: UserDe
                       if_match: IfMatchHeader = None) -> Response:
     await service.delete_user(session, principal, user, if_match)
     return Response(status_code=204)
+
+
+# ---- invitations ---------------------------------------------------------------------------------------------
+
+@invitation_router.post("", status_code=201, response_model=InvitationPublic, responses=problem_responses(*WRITE_BODY))
+async def create_invitation(session: SessionDep, _: PeopleManagerDep, principal: PrincipalDep,
+                            body: InvitationCreate, background: BackgroundTasks,
+                            idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    """Invite someone to an account: admins invite advisors (and candidates), advisors their organization's
+    candidates (linked to the candidate record). The invitee gets a one-time token by mail, good for
+    INVITATION_DAYS, with which they set their password (`POST /v1/invitations/accept`)."""
+    invitation, message = await invitations.invite(session, principal, body)
+    background.add_task(mail.send, message)
+    return json_response(InvitationPublic.model_validate(invitation), status_code=201,
+                         etag_version=invitation.version, location=f"/v1/invitations/{invitation.id}")
+
+
+@invitation_router.get("/{invitation_id}", response_model=InvitationPublic, responses=problem_responses(*READ, 403))
+async def get_invitation(session: SessionDep, principal: PeopleManagerDep, invitation_id: uuid.UUID) -> Response:
+    invitation = await invitations.get_invitation(session, principal, invitation_id)
+    return json_response(InvitationPublic.model_validate(invitation), etag_version=invitation.version)
+
+
+@invitation_router.post("/accept", status_code=201, response_model=UserPublic, openapi_extra={"security": []},
+                        responses=problem_responses(400, 409, 413, 415, 422, 503))
+async def accept_invitation(session: SessionDep, body: InvitationAccept) -> Response:
+    """Accept an invitation with its mailed token and the password you choose: the account is created (sign in
+    with it at `POST /v1/auth/token`). An unusable token (unknown, expired, used) is a 400 with `code`
+    `invalid_token`, whatever the reason."""
+    user = await invitations.accept(session, body)
+    return json_response(UserPublic.model_validate(user), status_code=201, etag_version=user.version,
+                         location=f"/v1/users/{user.id}")

@@ -120,7 +120,11 @@ class ApiKeyCreated(ApiKeyPublic):
 class Token(PublicModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
-    expires_in: int = Field(description="Seconds until the token expires.")
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str = Field(description="Opaque, single-use: send it with `grant_type=refresh_token` for the next "
+                                           "access token and refresh token. Presenting a used one again ends the "
+                                           "sign-in session.")
+    refresh_expires_in: int = Field(description="Seconds until the refresh token expires.")
 
 
 class Me(PublicModel):
@@ -129,3 +133,55 @@ class Me(PublicModel):
     organization_id: uuid.UUID | None
     candidate_id: uuid.UUID | None
     api_key_id: uuid.UUID | None
+
+
+OneTimeToken = Annotated[str, Field(min_length=16, max_length=128, description="The token from the mail.")]
+
+
+class PasswordChange(InputModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"current_password": "the old passphrase",
+                                                             "new_password": "a new long passphrase"}})
+    current_password: Annotated[str, Field(min_length=1, max_length=128)]
+    new_password: Password
+
+
+class PasswordResetRequest(InputModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"email": "advisor@north.example"}})
+    email: Email
+
+
+class PasswordResetConfirm(InputModel):
+    token: OneTimeToken
+    new_password: Password
+
+
+class InvitationCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "email": "amina@example.org", "full_name": "Amina Okafor", "role": "candidate",
+        "candidate_id": "0b9f5e1c-6f7e-4a8e-9a59-3c2f8f0d7c11"}})
+    email: Email
+    full_name: Name
+    role: Literal["advisor", "candidate"]
+    organization_id: uuid.UUID | None = Field(
+        default=None, description="Required for advisors; for candidates it is taken from the candidate record.")
+    candidate_id: uuid.UUID | None = Field(default=None, description="Required for the candidate role: the "
+                                                                     "record the account will be linked to.")
+
+
+class InvitationPublic(PublicModel):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    role: Literal["advisor", "candidate"]
+    organization_id: uuid.UUID
+    candidate_id: uuid.UUID | None
+    expires_at: datetime
+    accepted_at: datetime | None
+    user_id: uuid.UUID | None = Field(description="The account made by accepting it.")
+    version: int = Field(description="Bumped by every change; the value of the `ETag` (`\"v<version>\"`).")
+    created_at: datetime
+
+
+class InvitationAccept(InputModel):
+    token: OneTimeToken
+    password: Password

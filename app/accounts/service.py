@@ -16,21 +16,21 @@ from app.accounts.schemas import (
     UserCreate,
     UserUpdate,
 )
+from app.accounts.sessions import end_sessions
 from app.candidates.models import Candidate
 from app.core.changes import Subject, register_subject
 from app.core.crud import commit_or_conflict, delete_versioned, fetch_page, update_versioned
 from app.core.db import utcnow
-from app.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed, field_error
+from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from app.core.http import check_if_match
 from app.core.pagination import PageParams
 from app.core.security import (
     Principal,
     Role,
-    create_access_token,
+    forget_sessions,
     hash_api_key,
     hash_password,
     new_api_key,
-    verify_password,
 )
 
 ORG_CONFLICTS = {"name": ("organization_name_taken", "An organization with this name exists.")}
@@ -47,24 +47,17 @@ register_subject(Subject(table="user_account", type="user", render=_ids, emits=F
                          candidate_of=lambda _c, u: u.candidate_id, organization_of=lambda u: u.organization_id))
 register_subject(Subject(table="api_key", type="api_key", render=_ids, emits=False,
                          candidate_of=lambda _c, _k: None, organization_of=lambda k: k.organization_id))
+# Sign-in sessions, their refresh tokens, password resets and invitations: audited (never their secrets, which are
+# stored only as hashes and whose column names are all an audit row holds).
+for _table in ("auth_session", "refresh_token", "password_reset"):
+    register_subject(Subject(table=_table, type=_table, render=_ids, emits=False,
+                             candidate_of=lambda _c, _r: None, organization_of=lambda r: r.organization_id))
+register_subject(Subject(table="invitation", type="invitation", render=_ids, emits=False,
+                         candidate_of=lambda _c, i: i.candidate_id, organization_of=lambda i: i.organization_id))
 USER_CONFLICTS = {
     "email": ("email_taken", "A user with this email exists."),
     "candidate_id": ("candidate_has_user", "This candidate already has a user account."),
 }
-
-
-# ---- sign-in -------------------------------------------------------------------------------------------------
-
-async def issue_token(session: AsyncSession, *, email: str, password: str) -> tuple[str, int]:
-    email = email.strip().lower()
-    # A NUL byte can be in no stored e-mail, and PostgreSQL refuses it in a query parameter (was a 500).
-    user = None if "\x00" in email else \
-        (await session.execute(select(User).where(User.email == email))).scalars().first()
-    ok = verify_password(password, user.password_hash if user else None)
-    if user is None or not ok or not user.is_active:
-        raise Unauthorized("Email or password is incorrect.")
-    return create_access_token(user_id=user.id, role=Role(user.role), organization_id=user.organization_id,
-                               candidate_id=user.candidate_id)
 
 
 # ---- organizations -------------------------------------------------------------------------------------------
@@ -144,26 +137,38 @@ async def list_users(session: AsyncSession, principal: Principal, page: PagePara
 
 
 async def create_user(session: AsyncSession, principal: Principal, data: UserCreate) -> User:
-    org_id = data.organization_id
+    org_id, candidate_id = await account_placement(session, principal, data.role, data.organization_id,
+                                                   data.candidate_id)
+    user = User(email=data.email, full_name=data.full_name, password_hash=hash_password(data.password),
+                role=data.role, organization_id=org_id, candidate_id=candidate_id)
+    session.add(user)
+    await commit_or_conflict(session, USER_CONFLICTS)
+    return user
+
+
+async def account_placement(session: AsyncSession, principal: Principal, role: str, org_id: uuid.UUID | None,
+                            requested_candidate: uuid.UUID | None) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    """Who may make an account of `role`, and its organization and candidate record (for users and
+    invitations alike): admins any, advisors only their candidates'."""
     candidate_id = None
-    if principal.role is Role.advisor and data.role != "candidate":
+    if principal.role is Role.advisor and role != "candidate":
         raise Forbidden("Advisors may create candidate accounts only.")
-    if data.role == "admin":
-        if org_id or data.candidate_id:
+    if role == "admin":
+        if org_id or requested_candidate:
             raise ValidationFailed("Admins belong to no organization or candidate.", errors=[
                 field_error("body.organization_id", "must be empty for admins", "not_allowed")])
-    elif data.role == "advisor":
-        if org_id is None or data.candidate_id:
+    elif role == "advisor":
+        if org_id is None or requested_candidate:
             raise ValidationFailed("An advisor needs an organization_id and no candidate_id.", errors=[
                 field_error("body.organization_id", "required for advisors", "missing")])
         if await session.get(Organization, org_id) is None:
             raise ValidationFailed("No such organization.", errors=[
                 field_error("body.organization_id", "unknown organization", "unknown")])
     else:
-        if data.candidate_id is None:
+        if requested_candidate is None:
             raise ValidationFailed("A candidate account needs candidate_id.", errors=[
                 field_error("body.candidate_id", "required for the candidate role", "missing")])
-        cand = await session.get(Candidate, data.candidate_id)
+        cand = await session.get(Candidate, requested_candidate)
         if cand is None or not principal.can_see_org(cand.organization_id):
             raise ValidationFailed("No such candidate.", errors=[
                 field_error("body.candidate_id", "unknown candidate", "unknown")])
@@ -171,11 +176,7 @@ async def create_user(session: AsyncSession, principal: Principal, data: UserCre
             raise ValidationFailed("organization_id does not match the candidate's organization.", errors=[
                 field_error("body.organization_id", "differs from the candidate's", "mismatch")])
         org_id, candidate_id = cand.organization_id, cand.id
-    user = User(email=data.email, full_name=data.full_name, password_hash=hash_password(data.password),
-                role=data.role, organization_id=org_id, candidate_id=candidate_id)
-    session.add(user)
-    await commit_or_conflict(session, USER_CONFLICTS)
-    return user
+    return org_id, candidate_id
 
 
 async def update_user(session: AsyncSession, principal: Principal, user: User, data: UserUpdate,
@@ -191,8 +192,15 @@ async def update_user(session: AsyncSession, principal: Principal, user: User, d
         raise Forbidden("Candidates may change only their name and password.")
     if "password" in changes:
         changes["password_hash"] = hash_password(changes.pop("password"))
+    ends_sessions = "password_hash" in changes or (changes.get("is_active") is False and user.is_active)
+    if ends_sessions:
+        changes["token_version"] = user.token_version + 1  # every token issued before now stops working
     await update_versioned(session, user, changes, if_match)
+    if ends_sessions:
+        await end_sessions(session, user.id)  # and no refresh token mints a new one
     await session.commit()
+    if ends_sessions:
+        forget_sessions([user.id])
     return user
 
 
@@ -203,6 +211,7 @@ async def delete_user(session: AsyncSession, principal: Principal, user: User, i
         raise Forbidden("Candidates may not delete accounts.")
     await delete_versioned(session, user, if_match)
     await session.commit()
+    forget_sessions([user.id])
 
 
 # ---- API keys ------------------------------------------------------------------------------------------------

@@ -20,7 +20,25 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/matchready.db"
     secret_key: str = DEFAULT_SECRET
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
-    access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # The bound: a logout, a deactivated or deleted user, a changed password or role ends bearer access on every
+    # worker within this many seconds (each worker re-reads a session's state when its copy is this old).
+    session_check_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Refresh tokens (rotated at each use) keep a sign-in going this long without a password.
+    refresh_token_days: int = Field(default=14, ge=1, le=365)
+    # A password reset link is good this long, once; an invitation this many days, once.
+    password_reset_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    invitation_days: int = Field(default=7, ge=1, le=60)
+    # Outgoing mail (password resets, invitations). No SMTP_HOST: each mail is written as an .eml file under MAIL_DIR
+    # (development). SMTP_TLS: `starttls` (submission, port 587), `ssl` (implicit TLS, 465) or `none` (a local relay).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    mail_from: str = "MatchReady <no-reply@matchready.invalid>"
+    mail_dir: str = "var/mail"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=24)
     db_pool_size: int = Field(default=10, ge=1)

@@ -141,6 +141,17 @@ class Unauthorized(AppError):
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="matchready"'})
 
 
+class InvalidGrant(AppError):
+    """A refresh (or other one-time) token that cannot be used: unknown, expired, spent or revoked, all alike (the
+    OAuth 2.0 `invalid_grant`, as a 401 problem with that `code`)."""
+
+    slug = "unauthorized"
+
+    def __init__(self) -> None:
+        super().__init__("The refresh token is invalid, expired or revoked.", code="invalid_grant",
+                         headers={"WWW-Authenticate": 'Bearer realm="matchready"'})
+
+
 class Forbidden(AppError):
     slug = "forbidden"
 

@@ -339,7 +339,11 @@ def north_objects(client: Any, world: World, *, external_id: str, password: str)
     imported = client.post("/v1/imports", json={"candidates": [{"external_id": "IMPORTED-1", "full_name": "Imported"}]},
                            headers=h)
     assert imported.status_code == 202, imported.text
+    invitation, _ = create(client, "/v1/invitations", {"email": f"invitee.{seq()}@north.test", "full_name": "Invitee",
+                                                       "role": "candidate",
+                                                       "candidate_id": world.north.other_candidate_id}, h)
     common = {"event_id": str(uuid.UUID(str(event_id))), "program_id": program["id"], "organization_id": org,
+              "invitation_id": invitation["id"],
               "api_key_id": key["id"], "user_id": str(user_id), "external_id": external_id,
               "endpoint_id": endpoint["id"], "delivery_id": ping["id"], "import_id": imported.json()["id"]}
     return NorthObjects(ids={**ids, **common}, other_ids={**other_ids, **common}, known_email=known_email)

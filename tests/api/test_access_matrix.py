@@ -98,6 +98,16 @@ OPERATIONS: dict[str, Rule] = {
     "auth-issue-token": Rule(ok=tuple(PRINCIPALS), form=True,
                              body=lambda c, p: {"username": c.known_email, "password": KNOWN_PASSWORD}),
     "auth-who-am-i": EVERYONE,
+    # a bearer token ends its own session; API keys do not sign in
+    "auth-logout": Rule(ok=(ADMIN, N_ADV, N_CAND, S_ADV, S_CAND), forbidden=(N_KEY, S_KEY)),
+    # the world's people sign in with a password the matrix does not know: past access control, a 422
+    "auth-change-password": Rule(ok=(ADMIN, N_ADV, N_CAND, S_ADV, S_CAND), forbidden=(N_KEY, S_KEY),
+                                 ok_status={p: 422 for p in (ADMIN, N_ADV, N_CAND, S_ADV, S_CAND)},
+                                 body=lambda c, p: {"current_password": "not the one", "new_password": "x" * 12}),
+    # open to all; the answer never says whether the account exists, and an unknown token is a 400
+    "auth-request-password-reset": Rule(ok=tuple(PRINCIPALS), body=lambda c, p: {"email": "nobody@example.org"}),
+    "auth-confirm-password-reset": Rule(ok=tuple(PRINCIPALS), ok_status={p: 400 for p in PRINCIPALS},
+                                        body=lambda c, p: {"token": "t" * 43, "new_password": "x" * 12}),
     # organizations and their API keys
     "organizations-list-organizations": Rule(ok=(ADMIN, N_ADV, N_KEY, S_ADV, S_KEY), forbidden=tuple(CANDIDATES)),
     "organizations-create-organization": Rule(ok=(ADMIN,), forbidden=tuple(p for p in SIGNED_IN if p != ADMIN),
@@ -121,6 +131,14 @@ OPERATIONS: dict[str, Rule] = {
     "users-get-user": Rule(ok=(ADMIN, N_ADV)),
     "users-update-user": Rule(ok=(ADMIN, N_ADV), body=lambda c, p: {"full_name": "Renamed By Matrix"}),
     "users-delete-user": Rule(ok=(ADMIN, N_ADV)),
+    # invitations: like creating users; accepting is open to all (an unknown token is a 400)
+    "invitations-create-invitation": Rule(
+        ok=(ADMIN, N_ADV), forbidden=(N_CAND, N_KEY, S_CAND, S_KEY), other={S_ADV: 422},
+        body=lambda c, p: {"email": "matrix-invitee@example.org", "full_name": "Matrix Invitee", "role": "candidate",
+                           "candidate_id": c.world.north.other_candidate_id}),
+    "invitations-get-invitation": Rule(ok=(ADMIN, N_ADV), forbidden=(N_CAND, N_KEY, S_CAND, S_KEY)),
+    "invitations-accept-invitation": Rule(ok=tuple(PRINCIPALS), ok_status={p: 400 for p in PRINCIPALS},
+                                          body=lambda c, p: {"token": "t" * 43, "password": "x" * 12}),
     # candidates
     "candidates-list-candidates": EVERYONE,
     "candidates-create-candidate": Rule(

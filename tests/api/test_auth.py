@@ -111,9 +111,12 @@ def _token(claims: dict, key: str | None = None, alg: str = "HS256") -> str:  # 
     return jwt.encode(claims, key or settings.secret_key, algorithm=alg)
 
 
+_SUBJECT: list[str] = []  # an existing admin's id: a token of no account is refused (see test_sessions_end.py)
+
+
 def _claims(**over):  # type: ignore[no-untyped-def]
     now = datetime.now(UTC)
-    c = {"iss": "matchready", "sub": str(uuid.uuid4()), "role": "admin", "iat": int(now.timestamp()),
+    c = {"iss": "matchready", "sub": _SUBJECT[-1], "role": "admin", "iat": int(now.timestamp()),
          "exp": int((now + timedelta(minutes=5)).timestamp())}
     c.update(over)
     return {k: v for k, v in c.items() if v is not None}
@@ -130,9 +133,15 @@ def _claims(**over):  # type: ignore[no-untyped-def]
     pytest.param(lambda: _token(_claims(role="system")), id="system-role"),
     pytest.param(lambda: _token(_claims(role="root")), id="unknown-role"),
     pytest.param(lambda: _token(_claims(sub="not-a-uuid")), id="bad-subject"),
+    pytest.param(lambda: _token(_claims(sub=str(uuid.uuid4()))), id="no-such-account"),
+    pytest.param(lambda: _token(_claims(tv=1)), id="old-token-version"),
+    pytest.param(lambda: _token(_claims(tv="0")), id="token-version-not-integer"),
+    pytest.param(lambda: _token(_claims(sid=str(uuid.uuid4()))), id="no-such-session"),
+    pytest.param(lambda: _token(_claims(role="advisor")), id="role-not-the-accounts"),
     pytest.param(lambda: jwt.encode(_claims(), key="", algorithm="none"), id="alg-none"),
 ])
 def test_bad_bearer_tokens_are_401(client, world, token):
+    _SUBJECT.append(client.get("/v1/auth/me", headers=world.admin_headers).json()["user_id"])
     valid = _token(_claims())
     assert client.get("/v1/auth/me", headers={"Authorization": f"Bearer {valid}"}).status_code == 200
     r = client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token()}"})
