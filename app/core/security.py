@@ -27,6 +27,7 @@ from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Forbidden, Unauthorized
 from app.core.reads import TypedRead, read
+from app.core.throttle import throttle_of
 
 
 class Role(StrEnum):
@@ -179,7 +180,15 @@ current_actor: ContextVar[Actor | None] = ContextVar("current_actor", default=No
 
 
 async def get_principal(request: Request) -> Principal:
-    principal = await _principal(request)
+    """Who is calling, after spending one request of their budget (app.core.throttle): the principal's, or the
+    client address's when the credentials are invalid, so guessing them is throttled too."""
+    throttle = throttle_of(request)
+    try:
+        principal = await _principal(request)
+    except Unauthorized:
+        await throttle.spend_address(request)
+        raise
+    await throttle.spend_principal(request, principal.scope_key)
     request_id = request.headers.get("x-request-id")
     current_actor.set(Actor(principal, request.client.host if request.client else None,
                             request_id[:64] if request_id else None))
