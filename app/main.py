@@ -99,6 +99,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if worker is not None:  # let each job finish its batch
         stop.set()
         await worker
+    await app.state.throttle.close()
     await db.dispose()
 
 

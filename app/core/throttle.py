@@ -21,12 +21,14 @@ import hashlib
 import logging
 import math
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from limits import RateLimitItem, parse, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
+from limits.storage import MemoryStorage as SyncMemoryStorage
+from redis.asyncio import ConnectionPool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,8 +40,7 @@ log = logging.getLogger("matchready.throttle")
 _STATE_KEY = "rate_limit"  # in scope["state"]: the budget this request spent, for the response's headers
 
 
-@dataclass(frozen=True, slots=True)
-class Budget:
+class Budget(NamedTuple):  # a tuple: made on every request
     """A policy's state after this request: the fields of the `RateLimit-Policy` and `RateLimit` headers."""
 
     policy: str  # "principal" or "address"
@@ -53,14 +54,17 @@ class Budget:
                 (b"ratelimit", f'"{self.policy}";r={self.remaining};t={self.reset}'.encode())]
 
 
-def _storage(settings: Settings) -> Storage:
+def _storage(settings: Settings) -> tuple[Storage, ConnectionPool | None]:
     url = settings.rate_limit_storage_url
     if url.startswith("memory://"):
-        return MemoryStorage()
-    # redis-py's asyncio client (installed by `limits[redis]`), with short timeouts: a Redis that hangs must not
-    # hold requests up for long (see _unavailable).
-    return RedisStorage("async+" + url, implementation="redispy", key_prefix=settings.rate_limit_key_prefix,
-                        wrap_exceptions=True, socket_timeout=0.5, socket_connect_timeout=0.5)
+        return MemoryStorage(), None
+    # redis-py's asyncio client (installed by `limits[redis]`) on a pool of our own, to close at shutdown; short
+    # timeouts: a Redis that hangs must not hold requests up for long (see _unavailable).
+    pool = ConnectionPool.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    # `connection_pool` is passed through to redis-py (limits' annotation of **options is narrower than it takes)
+    storage = RedisStorage("async+" + url, implementation="redispy", key_prefix=settings.rate_limit_key_prefix,
+                           wrap_exceptions=True, connection_pool=pool)  # type: ignore[arg-type]
+    return storage, pool
 
 
 def _account_key(username: str) -> str:
@@ -72,10 +76,16 @@ class Throttle:
     """The limits of one app instance and the storage of their counters (built by create_app from Settings)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.storage = _storage(settings)
+        self.storage, self._pool = _storage(settings)
+        # The request budgets in memory count on the library's synchronous storage: the same counters without an
+        # await or an asyncio task per request (its asynchronous twin schedules one on every increment).
+        self._budgets = SyncMemoryStorage() if isinstance(self.storage, MemoryStorage) else None
+        self.key_prefix = settings.rate_limit_key_prefix
         self.moving = MovingWindowRateLimiter(self.storage)
         self.per_principal = parse(settings.rate_limit_per_principal)
         self.per_address = parse(settings.rate_limit_per_address)
+        self._key_base = {"principal": self.per_principal.key_for("principal") + "/",
+                          "address": self.per_address.key_for("address") + "/"}
         self.failures_per_account = parse_many(settings.sign_in_failures_per_account)
         self.failures_per_address = parse_many(settings.sign_in_failures_per_address)
         self._warned_at = 0.0
@@ -89,11 +99,14 @@ class Throttle:
 
     async def spend(self, request: Request, policy: str, limit: RateLimitItem, who: str) -> None:
         """Spend one unit of `who`'s budget under `policy`: note it for the response headers, 429 when exhausted."""
-        key = limit.key_for(policy, who)
+        key = self._key_base[policy] + who  # the library's key_for, less its per-call escaping of a known prefix
         expiry = limit.get_expiry()
         try:
-            count = await self.storage.incr(key, expiry)
-            reset_at = await self.storage.get_expiry(key)
+            if self._budgets is not None:
+                count, reset_at = self._budgets.incr(key, expiry), self._budgets.get_expiry(key)
+            else:
+                count = await self.storage.incr(key, expiry)
+                reset_at = await self.storage.get_expiry(key)
         except StorageError as exc:
             self._unavailable(exc)
             return
@@ -150,9 +163,16 @@ class Throttle:
         except StorageError as exc:
             self._unavailable(exc)
 
+    async def close(self) -> None:
+        """Close the Redis connections (at shutdown; they belong to the event loop that opened them)."""
+        if self._pool is not None:
+            await self._pool.disconnect()
+
     async def reset(self) -> None:
         """Forget every counter (tests; on Redis only the keys under this instance's prefix)."""
         await self.storage.reset()
+        if self._budgets is not None:
+            self._budgets.reset()
 
 
 def client_address(request: Request) -> str:
