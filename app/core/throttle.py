@@ -17,6 +17,7 @@ the service stops for.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -27,7 +28,6 @@ from limits import RateLimitItem, parse, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
-from limits.storage import MemoryStorage as SyncMemoryStorage
 from redis.asyncio import ConnectionPool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,10 +54,42 @@ class Budget(NamedTuple):  # a tuple: made on every request
                 (b"ratelimit", f'"{self.policy}";r={self.remaining};t={self.reset}'.encode())]
 
 
+class SweptMemoryStorage(MemoryStorage):
+    """The library's asynchronous memory storage, swept for expired counters by one long-lived task a second.
+
+    As shipped it starts a new task on every increment that scans every key: on the request path that is a task per
+    request and work growing with the number of callers. Holding its `timer` slot with a sweeper that is never done
+    keeps it from starting its own; the sweep itself is the library's. Counters are exact either way: an expired one
+    is dropped when next read."""
+
+    SWEEP_SECONDS = 1.0
+
+    def _ensure_sweeper(self) -> None:
+        if self.timer is None or self.timer.done():  # none yet, or its event loop has gone (tests)
+            self.timer = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.SWEEP_SECONDS)
+            await self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+    async def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        self._ensure_sweeper()
+        return await super().incr(key, expiry, amount)
+
+    async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        self._ensure_sweeper()
+        return await super().acquire_entry(key, limit, expiry, amount)
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+
 def _storage(settings: Settings) -> tuple[Storage, ConnectionPool | None]:
     url = settings.rate_limit_storage_url
     if url.startswith("memory://"):
-        return MemoryStorage(), None
+        return SweptMemoryStorage(), None
     # redis-py's asyncio client (installed by `limits[redis]`) on a pool of our own, to close at shutdown; short
     # timeouts: a Redis that hangs must not hold requests up for long (see _unavailable).
     pool = ConnectionPool.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
@@ -77,9 +109,6 @@ class Throttle:
 
     def __init__(self, settings: Settings) -> None:
         self.storage, self._pool = _storage(settings)
-        # The request budgets in memory count on the library's synchronous storage: the same counters without an
-        # await or an asyncio task per request (its asynchronous twin schedules one on every increment).
-        self._budgets = SyncMemoryStorage() if isinstance(self.storage, MemoryStorage) else None
         self.key_prefix = settings.rate_limit_key_prefix
         self.moving = MovingWindowRateLimiter(self.storage)
         self.per_principal = parse(settings.rate_limit_per_principal)
@@ -102,11 +131,8 @@ class Throttle:
         key = self._key_base[policy] + who  # the library's key_for, less its per-call escaping of a known prefix
         expiry = limit.get_expiry()
         try:
-            if self._budgets is not None:
-                count, reset_at = self._budgets.incr(key, expiry), self._budgets.get_expiry(key)
-            else:
-                count = await self.storage.incr(key, expiry)
-                reset_at = await self.storage.get_expiry(key)
+            count = await self.storage.incr(key, expiry)
+            reset_at = await self.storage.get_expiry(key)
         except StorageError as exc:
             self._unavailable(exc)
             return
@@ -164,15 +190,16 @@ class Throttle:
             self._unavailable(exc)
 
     async def close(self) -> None:
-        """Close the Redis connections (at shutdown; they belong to the event loop that opened them)."""
+        """At shutdown: close the Redis connections (they belong to the event loop that opened them), or stop the
+        memory storage's sweeper."""
         if self._pool is not None:
             await self._pool.disconnect()
+        if isinstance(self.storage, SweptMemoryStorage):
+            self.storage.stop()
 
     async def reset(self) -> None:
         """Forget every counter (tests; on Redis only the keys under this instance's prefix)."""
         await self.storage.reset()
-        if self._budgets is not None:
-            self._budgets.reset()
 
 
 def client_address(request: Request) -> str:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from app.core.config import Settings
 from app.core.errors import RateLimited
-from app.core.throttle import Budget, Throttle, _account_key
+from app.core.throttle import Budget, SweptMemoryStorage, Throttle, _account_key
 
 
 def _throttle(**overrides: Any) -> Throttle:
@@ -87,3 +87,21 @@ def test_sign_in_throttles_the_account_and_clears_on_success():
 def test_malformed_settings_are_refused_at_start(name, value):
     with pytest.raises(ValidationError):
         Settings(**{name: value})
+
+
+def test_the_memory_storage_sweeps_expired_counters_with_one_task(monkeypatch):
+    monkeypatch.setattr(SweptMemoryStorage, "SWEEP_SECONDS", 0.05)
+    storage = SweptMemoryStorage()
+
+    async def scenario() -> tuple[int, int, bool]:
+        tasks_before = len(asyncio.all_tasks())
+        for n in range(50):
+            await storage.incr(f"k{n}", 0.01)
+        tasks = len(asyncio.all_tasks()) - tasks_before  # one sweeper, not a task per increment
+        await asyncio.sleep(0.2)
+        left = len(storage.expirations)
+        storage.stop()
+        await asyncio.sleep(0)
+        return tasks, left, storage.timer is not None and storage.timer.cancelled()
+
+    assert asyncio.run(scenario()) == (1, 0, True)
