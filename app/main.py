@@ -29,6 +29,7 @@ from app.core.logs import configure_logging
 from app.core.metrics import process_exiting
 from app.core.observe import REQUEST_ID_HEADER, Observe, record_route_templates
 from app.core.security import SECURITY_SCHEMES
+from app.core.throttle import RateLimitHeaders, Throttle
 from app.health import router as health_router
 from app.models import import_all_models
 
@@ -57,6 +58,25 @@ NOT_MODIFIED = {"description": "Not Modified: the representation is the one name
 REQUEST_ID = {"description": "The request's id: the `X-Request-Id` you sent (up to 64 letters, digits and `._:-`), "
                              "or one made for this request. Quote it when reporting a problem.",
               "schema": {"type": "string", "maxLength": 64}}
+
+# Declared on every /v1 operation (see custom_openapi): the request budget of app.core.throttle.
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Policy": {"description": "The request budget this request spent (IETF draft-ietf-httpapi-ratelimit-"
+                                        "headers): `\"principal\"` (your user or API key) or `\"address\"` (the "
+                                        "client address: public routes, invalid credentials), its quota `q` per "
+                                        "window of `w` seconds.", "schema": {"type": "string"},
+                         "example": '"principal";q=3000;w=60'},
+    "RateLimit": {"description": "What is left of that budget: `r` requests for the next `t` seconds.",
+                  "schema": {"type": "string"}, "example": '"principal";r=2999;t=60'},
+}
+RATE_LIMIT_REFS = {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADERS}
+RETRY_AFTER = {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 1}}
+TOO_MANY_REQUESTS = {
+    "description": "Too many requests: the request budget is spent (or, at sign-in, too many failed attempts); "
+                   "retry after `Retry-After` seconds.",
+    "headers": {"Retry-After": RETRY_AFTER, **RATE_LIMIT_REFS},
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -87,6 +107,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if worker is not None:  # let each job finish its batch
         stop.set()
         await worker
+    await app.state.throttle.close()
     await db.dispose()
     process_exiting()
 
@@ -119,6 +140,8 @@ def create_app() -> FastAPI:
     app.add_middleware(SessionMiddleware)
     app.add_middleware(RequestGuard)
     app.add_middleware(ConditionalGet)
+    app.add_middleware(RateLimitHeaders)  # outside ConditionalGet: a 304 carries the budget too
+    app.state.throttle = Throttle(get_settings())  # this instance's limits; their counters may be shared (Redis)
     cors_origins = get_settings().cors_origins
     if cors_origins:
         app.add_middleware(CORS, allow_origins=cors_origins, **CORS_POLICY)
@@ -148,6 +171,8 @@ def create_app() -> FastAPI:
             comps.update(defs.pop("$defs", {}))
             comps[model.__name__] = defs
         schema["components"]["securitySchemes"] = SECURITY_SCHEMES
+        # referenced by every response (the request id) and by every /v1 response (the rate-limit headers)
+        schema["components"]["headers"] = {REQUEST_ID_HEADER: REQUEST_ID, **RATE_LIMIT_HEADERS}
         unknown_query = problem_responses(422)[422]
         for path, ops in schema["paths"].items():
             for method, op in ops.items():
@@ -159,6 +184,8 @@ def create_app() -> FastAPI:
                         if param["name"] == "If-Match":
                             param["required"] = True
                             param["schema"] = {"type": "string", "maxLength": 512}
+                if path.startswith("/v1/"):  # every operation spends a request budget (app.core.throttle)
+                    op["responses"]["429"] = TOO_MANY_REQUESTS
                 if method == "get":  # conditional GET (app.core.http.ConditionalGet)
                     params = op.setdefault("parameters", [])
                     if not any(p["name"] == "If-None-Match" for p in params):  # unless the route declares its own
@@ -166,7 +193,12 @@ def create_app() -> FastAPI:
                     op["responses"]["200"].setdefault("headers", {})["ETag"] = ETAG_HEADER
                     op["responses"]["304"] = NOT_MODIFIED
                 for response in op["responses"].values():
-                    response.setdefault("headers", {})[REQUEST_ID_HEADER] = REQUEST_ID
+                    response.setdefault("headers", {})[REQUEST_ID_HEADER] = {
+                        "$ref": f"#/components/headers/{REQUEST_ID_HEADER}"}
+                if path.startswith("/v1/"):
+                    for status, response in op["responses"].items():
+                        if status != "429":
+                            response.setdefault("headers", {}).update(RATE_LIMIT_REFS)
                 op["responses"] = dict(sorted(op["responses"].items()))
         schema = add_links(schema)
         app.openapi_schema = schema

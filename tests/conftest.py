@@ -133,6 +133,7 @@ def session_client(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def client(session_client, clean_db):  # type: ignore[no-untyped-def]
     session_client.headers.clear()
+    session_client.portal.call(session_client.app.state.throttle.reset)  # every test starts with fresh budgets
     return session_client
 
 

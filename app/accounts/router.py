@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Response
 
 from app.accounts import invitations, passwords, service, sessions
-from app.accounts.deps import OrganizationDep, UserDep
+from app.accounts.deps import OrganizationDep, SignInThrottleDep, UserDep
 from app.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -43,6 +43,7 @@ PeopleManagerDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.a
 
 @auth_router.post("/token", response_model=Token, responses=problem_responses(400, 401, 413, 415, 422, 503))
 async def issue_token(
+    _throttle: SignInThrottleDep,
     session: SessionDep,
     username: Annotated[str | None, Form(min_length=3, max_length=254, description="Your email address "
                                                                                     "(password grant).")] = None,

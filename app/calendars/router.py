@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
 from app.calendars import service
 from app.calendars.schemas import CalendarSubscriptionCreate, CalendarSubscriptionCreated, CalendarSubscriptionPublic
@@ -15,6 +15,7 @@ from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, WRITE_BODY, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
 from app.core.pagination import Page, PageDep, page_response
+from app.core.throttle import address_budget
 
 router = APIRouter(prefix="/candidates/{candidate_id}/calendar-subscriptions", tags=["calendar-subscriptions"])
 feed_router = APIRouter(prefix="/calendar", tags=["calendar"])
@@ -66,6 +67,7 @@ async def revoke_calendar_subscription(session: SessionDep, cand: CandidateDep, 
     "/{token}.ics",
     response_class=Response,
     openapi_extra={"security": []},
+    dependencies=[Depends(address_budget)],  # no credentials: the client address's request budget
     responses={200: {"content": {CALENDAR: {"schema": {"type": "string"}}}, "description": "iCalendar feed.",
                      "headers": {"ETag": {"schema": {"type": "string"}}}},
                304: {"description": "Not modified since the `ETag` in `If-None-Match`."},

@@ -101,6 +101,40 @@ class Settings(BaseSettings):
         if self.log_format is not None:
             return self.log_format
         return "console" if self.environment == "development" else "json"
+    # Throttling (app.core.throttle), in the `limits` library's notation: "N/unit", several joined by ";".
+    # Where the counters live: `memory://` (each worker process its own), or a Redis URL shared by every worker and
+    # host (`redis://host:6379/0`); keys start with the prefix.
+    rate_limit_storage_url: str = "memory://"
+    rate_limit_key_prefix: str = Field(default="matchready", min_length=1, max_length=64)
+    # Requests per user or API key, and per client address for the public routes and failed credentials.
+    rate_limit_per_principal: str = "3000/minute"
+    rate_limit_per_address: str = "600/minute"
+    # Failed sign-ins per account (the e-mail as given) and per address; over any of them, sign-in answers 429.
+    sign_in_failures_per_account: str = "5/minute;20/hour;100/day"
+    sign_in_failures_per_address: str = "30/minute;300/hour"
+
+    @field_validator("rate_limit_per_principal", "rate_limit_per_address")
+    @classmethod
+    def _one_limit(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # ValueError names the notation
+        return value
+
+    @field_validator("sign_in_failures_per_account", "sign_in_failures_per_address")
+    @classmethod
+    def _limits(cls, value: str) -> str:
+        from limits import parse_many
+
+        parse_many(value)
+        return value
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+            raise ValueError("RATE_LIMIT_STORAGE_URL is memory:// or a redis:// (rediss://, redis+unix://) URL")
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

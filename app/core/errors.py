@@ -186,6 +186,15 @@ class DomainRuleViolation(AppError):
     slug = "domain-rule"
 
 
+class RateLimited(AppError):
+    """429: the caller spent its budget, or sign-in is throttled after failures; `Retry-After` says for how long."""
+
+    slug = "rate-limited"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
 def field_error(field: str, message: str, code: str) -> dict[str, str]:
     return {"field": field, "message": message, "code": code}
 

@@ -37,6 +37,7 @@ from app.core.db import utcnow
 from app.core.errors import Forbidden, Unauthorized
 from app.core.observe import request_id_of, set_principal_id
 from app.core.reads import TypedRead, read
+from app.core.throttle import throttle_of
 
 
 class Role(StrEnum):
@@ -266,7 +267,15 @@ current_actor: ContextVar[Actor | None] = ContextVar("current_actor", default=No
 
 
 async def get_principal(request: Request) -> Principal:
-    principal = await _principal(request)
+    """Who is calling, after spending one request of their budget (app.core.throttle): the principal's, or the
+    client address's when the credentials are invalid, so guessing them is throttled too."""
+    throttle = throttle_of(request)
+    try:
+        principal = await _principal(request)
+    except Unauthorized:
+        await throttle.spend_address(request)
+        raise
+    await throttle.spend_principal(request, principal.scope_key)
     # The id the access log and the answer carry (app.core.observe): validated, or made for this request.
     current_actor.set(Actor(principal, request.client.host if request.client else None, request_id_of(request.scope)))
     set_principal_id(request.scope, principal.api_key_id or principal.user_id)
