@@ -42,7 +42,7 @@ worker: install
 
 ## serve: production-style, several workers (migrate first, once, with `make migrate`)
 serve: install
-	ENVIRONMENT=$${ENVIRONMENT:-production} $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --workers $(WORKERS) --no-access-log --no-server-header --log-config app/logging.json
+	ENVIRONMENT=$${ENVIRONMENT:-production} $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --workers $(WORKERS) --timeout-graceful-shutdown 20 --no-access-log --no-server-header --log-config app/logging.json
 
 lint: install-dev
 	$(BIN)/ruff check app tests bench migrations
