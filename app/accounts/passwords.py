@@ -18,7 +18,7 @@ from app.accounts.schemas import PasswordChange, PasswordResetConfirm
 from app.accounts.sessions import end_sessions
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.core.errors import BadRequest, Forbidden, ValidationFailed, field_error
+from app.core.errors import DomainRuleViolation, Forbidden, ValidationFailed, field_error
 from app.core.mail import Mail
 from app.core.security import (
     Principal,
@@ -31,8 +31,9 @@ from app.core.security import (
 )
 
 
-class InvalidToken(BadRequest):
-    """A reset or invitation token that cannot be used: unknown, expired or used, all alike."""
+class InvalidToken(DomainRuleViolation):
+    """A reset or invitation token that cannot be used: unknown, expired or used, all alike (a well-formed request
+    the service refuses: 422 with its `code`)."""
 
     def __init__(self) -> None:
         super().__init__("The token is invalid, expired or already used.", code="invalid_token")

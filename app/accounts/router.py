@@ -86,9 +86,9 @@ async def change_password(session: SessionDep, principal: PrincipalDep, body: Pa
     return Response(status_code=204)
 
 
-@auth_router.post("/password-reset", status_code=202, openapi_extra={"security": []},
-                  responses={202: {"description": "Accepted. If the address belongs to an active account, a reset "
-                                                  "token is mailed to it; the answer is the same either way."},
+@auth_router.post("/password-reset", status_code=202, openapi_extra={"security": []}, response_class=Response,
+                  responses={202: {"description": "Accepted (no body). If the address belongs to an active account, "
+                                                  "a reset token is mailed to it; the answer is the same either way."},
                              **problem_responses(400, 413, 415, 422, 503)})
 async def request_password_reset(session: SessionDep, body: PasswordResetRequest,
                                  background: BackgroundTasks) -> Response:
@@ -103,7 +103,7 @@ async def request_password_reset(session: SessionDep, body: PasswordResetRequest
                   responses=problem_responses(400, 413, 415, 422, 503))
 async def confirm_password_reset(session: SessionDep, body: PasswordResetConfirm) -> Response:
     """Set a new password with the mailed token. Every session of the account ends. An unusable token (unknown,
-    expired, used) is a 400 with `code` `invalid_token`, whatever the reason."""
+    expired, used) is a 422 with `code` `invalid_token`, whatever the reason."""
     await passwords.confirm_reset(session, body)
     return Response(status_code=204)
 
@@ -240,7 +240,8 @@ async def create_invitation(session: SessionDep, _: PeopleManagerDep, principal:
                          etag_version=invitation.version, location=f"/v1/invitations/{invitation.id}")
 
 
-@invitation_router.get("/{invitation_id}", response_model=InvitationPublic, responses=problem_responses(*READ, 403))
+@invitation_router.get("/{invitation_id:uuid}", response_model=InvitationPublic,
+                        responses=problem_responses(*READ, 403))
 async def get_invitation(session: SessionDep, principal: PeopleManagerDep, invitation_id: uuid.UUID) -> Response:
     invitation = await invitations.get_invitation(session, principal, invitation_id)
     return json_response(InvitationPublic.model_validate(invitation), etag_version=invitation.version)
@@ -250,7 +251,7 @@ async def get_invitation(session: SessionDep, principal: PeopleManagerDep, invit
                         responses=problem_responses(400, 409, 413, 415, 422, 503))
 async def accept_invitation(session: SessionDep, body: InvitationAccept) -> Response:
     """Accept an invitation with its mailed token and the password you choose: the account is created (sign in
-    with it at `POST /v1/auth/token`). An unusable token (unknown, expired, used) is a 400 with `code`
+    with it at `POST /v1/auth/token`). An unusable token (unknown, expired, used) is a 422 with `code`
     `invalid_token`, whatever the reason."""
     user = await invitations.accept(session, body)
     return json_response(UserPublic.model_validate(user), status_code=201, etag_version=user.version,

@@ -298,11 +298,13 @@ def _allowed_methods(request: Request) -> str:
     """Every method the routes matching this path accept, for the `Allow` header of a 405."""
     from starlette.routing import Match
 
+    matching = [route for route in request.app.router.routes if route.matches(request.scope)[0] is not Match.NONE]
+    # A path spelled out matches before a template that would take it as a parameter (`/invitations/accept`, not
+    # `/invitations/{invitation_id}`): only the spelled-out routes say what the path accepts.
+    literal = [route for route in matching if not getattr(route, "param_convertors", None)]
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    for route in literal or matching:
+        methods |= set(getattr(route, "methods", None) or ())
     if "GET" in methods:
         methods.add("HEAD")  # answered as the GET (app.core.http.ConditionalGet)
     return ", ".join(sorted(methods))

@@ -106,7 +106,7 @@ OPERATIONS: dict[str, Rule] = {
                                  body=lambda c, p: {"current_password": "not the one", "new_password": "x" * 12}),
     # open to all; the answer never says whether the account exists, and an unknown token is a 400
     "auth-request-password-reset": Rule(ok=tuple(PRINCIPALS), body=lambda c, p: {"email": "nobody@example.org"}),
-    "auth-confirm-password-reset": Rule(ok=tuple(PRINCIPALS), ok_status={p: 400 for p in PRINCIPALS},
+    "auth-confirm-password-reset": Rule(ok=tuple(PRINCIPALS), ok_status={p: 422 for p in PRINCIPALS},
                                         body=lambda c, p: {"token": "t" * 43, "new_password": "x" * 12}),
     # organizations and their API keys
     "organizations-list-organizations": Rule(ok=(ADMIN, N_ADV, N_KEY, S_ADV, S_KEY), forbidden=tuple(CANDIDATES)),
@@ -137,7 +137,7 @@ OPERATIONS: dict[str, Rule] = {
         body=lambda c, p: {"email": "matrix-invitee@example.org", "full_name": "Matrix Invitee", "role": "candidate",
                            "candidate_id": c.world.north.other_candidate_id}),
     "invitations-get-invitation": Rule(ok=(ADMIN, N_ADV), forbidden=(N_CAND, N_KEY, S_CAND, S_KEY)),
-    "invitations-accept-invitation": Rule(ok=tuple(PRINCIPALS), ok_status={p: 400 for p in PRINCIPALS},
+    "invitations-accept-invitation": Rule(ok=tuple(PRINCIPALS), ok_status={p: 422 for p in PRINCIPALS},
                                           body=lambda c, p: {"token": "t" * 43, "password": "x" * 12}),
     # candidates
     "candidates-list-candidates": EVERYONE,

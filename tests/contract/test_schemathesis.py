@@ -73,6 +73,8 @@ CONFIG = SchemathesisConfig.from_dict({
     "checks": {
         "positive_data_acceptance": {"expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "412",
                                                            "422", "428", "429", "5xx"]},
+        # a missing If-Match is the documented 428 (the header is required where it is)
+        "missing_required_header": {"expected-statuses": ["400", "401", "403", "406", "415", "422", "428"]},
     },
     # Only the links of the document (see add_links): the links schemathesis would infer from field names also lead
     # to PATCH and DELETE, but without the ETag, so those steps could only ever meet 412/428.
