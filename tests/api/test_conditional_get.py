@@ -22,7 +22,7 @@ NEVER_THE_SAME = {"/v1/candidates/{candidate_id}/export"}
 
 
 def _get_paths() -> list[str]:
-    return sorted(route.path for route in create_app().routes
+    return sorted(route.path_format for route in create_app().routes
                   if isinstance(route, APIRoute) and "GET" in route.methods and route.include_in_schema)
 
 
