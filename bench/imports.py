@@ -21,10 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -36,31 +34,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._scratch import free_port, scratch_database  # noqa: E402
+
 SCHEMA = "bench_imports"
 TYPES = ("specialty_decided", "mentor_contact", "usmle_id_registered", "usmle_step1", "usmle_step2ck",
          "oet_medicine", "ecfmg_pathway", "credentials_verified", "eras_application", "nrmp_registration")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def scratch_database(postgres: str | None) -> str:
-    if postgres is None:
-        return f"sqlite:///{tempfile.mkdtemp(prefix='bench-imports-')}/bench.db"
-    from sqlalchemy import create_engine, text
-
-    from app.core.db import sync_url
-
-    engine = create_engine(sync_url(postgres), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    engine.dispose()
-    sep = "&" if "?" in postgres else "?"
-    return f"{postgres}{sep}options=-csearch_path%3D{SCHEMA}"
 
 
 def setup(url: str) -> str:
@@ -147,7 +125,7 @@ def main() -> None:
     ap.add_argument("--postgres")
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
-    url = scratch_database(args.postgres)
+    url = scratch_database(args.postgres, SCHEMA)
     key = setup(url)
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "development", "WORKER_JOBS": "imports.*",

@@ -23,11 +23,9 @@ import asyncio
 import json
 import multiprocessing
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -36,6 +34,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._scratch import free_port, scratch_database  # noqa: E402
 
 SCHEMA = "bench_webhooks"
 CONCURRENCY = 50
@@ -89,30 +89,6 @@ def _receiver(port: int) -> None:
             await server.serve_forever()
 
     asyncio.run(main())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# ---- the database --------------------------------------------------------------------------------------------------
-
-def scratch_database(postgres: str | None) -> str:
-    if postgres is None:
-        return f"sqlite:///{tempfile.mkdtemp(prefix='bench-webhooks-')}/bench.db"
-    from sqlalchemy import create_engine, text
-
-    from app.core.db import sync_url
-
-    engine = create_engine(sync_url(postgres), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    engine.dispose()
-    sep = "&" if "?" in postgres else "?"
-    return f"{postgres}{sep}options=-csearch_path%3D{SCHEMA}"
 
 
 def setup(url: str, receiver_url: str) -> tuple[Any, uuid.UUID, uuid.UUID]:
@@ -247,7 +223,7 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="URL", help="run on PostgreSQL (schema bench_webhooks of this DB)")
     args = parser.parse_args()
 
-    url = scratch_database(args.postgres)
+    url = scratch_database(args.postgres, SCHEMA)
     os.environ.update({"DATABASE_URL": url, "WEBHOOK_ALLOW_PRIVATE_URLS": "true", "ENVIRONMENT": "development"})
     port = free_port()
     base = f"http://127.0.0.1:{port}"

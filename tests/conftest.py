@@ -234,3 +234,17 @@ def assert_problem(resp, status: int, slug: str | None = None) -> dict:  # type:
     if slug is not None:
         assert body["type"] == f"/problems/{slug}", body
     return body
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """`settings(NAME=value, ...)`: environment overrides, read afresh by the service and the jobs."""
+
+    def apply(**env: str) -> None:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield apply
+    monkeypatch.undo()
+    get_settings.cache_clear()

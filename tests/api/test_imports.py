@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from app.core.config import get_settings
 from tests.api.helpers import candidate_body, milestone_body, problem, snapshot, usce_body
 from tests.conftest import DATABASE_URL, PG_URL, sync_engine
 
@@ -193,17 +192,6 @@ def test_completion_is_an_event_and_the_writes_are_audited_to_the_importer(clien
 
 
 # ---- refusals --------------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def settings(monkeypatch: pytest.MonkeyPatch) -> Any:
-    def apply(**env: str) -> None:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-
-    yield apply
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def test_over_the_limits_is_a_413_that_names_it_and_stores_nothing(client, world, settings):

@@ -50,20 +50,6 @@ def receiver() -> Iterator[Receiver]:
     stop_receiver(r)
 
 
-@pytest.fixture
-def settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """`settings(NAME=value, ...)`: environment overrides, read afresh by the service and the jobs."""
-
-    def apply(**env: str) -> None:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-
-    yield apply
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
 def endpoints_url(w: World) -> str:
     return f"/v1/organizations/{w.north.org_id}/webhook-endpoints"
 
