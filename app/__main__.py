@@ -1,4 +1,4 @@
-"""Command line: `python -m app migrate | seed | worker | openapi [PATH] | check-openapi [PATH]`."""
+"""Command line: `python -m app migrate | seed | worker | openapi [PATH] | check-openapi [PATH] | rules check DIR`."""
 
 from __future__ import annotations
 
@@ -66,8 +66,33 @@ def main(argv: list[str]) -> int:
             return 1
         print("openapi.json is up to date")
         return 0
+    if cmd == "rules" and len(argv) == 3 and argv[1] == "check":
+        return rules_check(argv[2])
     print(__doc__)
     return 2
+
+
+def rules_check(folder: str) -> int:
+    """Validate a folder of rule files as RULES_DIR would load it, and print what it changes against the packaged
+    rule set. Exit 1 when a file is invalid."""
+    from app.pathway.rules import RulesError, active_rulebook, differences, load_rulebook
+
+    try:
+        book = active_rulebook(folder)
+    except RulesError as exc:
+        print(f"invalid: {exc}", file=sys.stderr)
+        return 1
+    packaged = load_rulebook()
+    changed = differences(packaged, book)
+    files = sorted(p.name for p in Path(folder).glob("*.toml"))
+    inherit = [str(y) for y in book.years if book.cycles[y].source == "folder" and f"{y}.toml" not in files]
+    print(f"valid: {', '.join(files)} ({', '.join(str(book.cycles[int(f[:-5])].rules_version) for f in files)})"
+          + (f"; cycles {', '.join(inherit)} extend them" if inherit else ""))
+    if not changed:
+        print("no differences from the packaged rule set")
+    for line in changed:
+        print(f"  {line}")
+    return 0
 
 
 if __name__ == "__main__":

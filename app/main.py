@@ -87,10 +87,10 @@ def _operation_id(route: APIRoute) -> str:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from app.pathway.catalogue import load_catalogue
-    from app.pathway.rules import load_rulebook
+    from app.pathway.rules import active_rulebook
 
     load_catalogue()  # a malformed data file stops start-up with its message
-    load_rulebook()
+    active_rulebook(get_settings().rules_dir)
     await db.open_read_pool()
     worker: asyncio.Task[None] | None = None
     stop = asyncio.Event()

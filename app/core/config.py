@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     import_max_items: int = Field(default=10_000, ge=1)
     # Rendered answers of the computed views kept per worker (0: compute every request afresh).
     computed_cache_entries: int = Field(default=4096, ge=0)
+    # A folder of rule files (<year>.toml) that replace the packaged rule set of each cycle they hold, and may add
+    # cycles; empty: the packaged rules only. Check a folder with `python -m app rules check DIR`, then restart.
+    rules_dir: str = ""
     # The change feed keeps events this many days at least (GET /v1/events; webhooks retry within it).
     event_retention_days: int = Field(default=30, ge=30)
     # Run the background worker inside each server process (`make run` sets it; production runs `make worker`).

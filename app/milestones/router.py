@@ -38,7 +38,8 @@ types_router = APIRouter(prefix="/milestone-types", tags=["milestones"])
 _TYPES = [
     MilestoneTypePublic(code=mt.code, title=mt.title, description=mt.description, kind=mt.kind,  # type: ignore[arg-type]
                         requires=list(mt.requires), legacy=mt.legacy, has_score=mt.has_score,
-                        result_schema=result_schema(mt), source=mt.source)
+                        result_schema=result_schema(mt), source=mt.source, gate=mt.gate,
+                        lead_time=mt.lead_time, opens=mt.opens)
     for mt in milestone_types()
 ]
 

@@ -101,6 +101,11 @@ class MilestoneTypePublic(PublicModel):
     has_score: bool
     result_schema: dict[str, object] | None = Field(description="JSON Schema of the `result` for this type.")
     source: str | None
+    gate: str | None = Field(description="The hard gate this step serves on the road to residency; null: not a "
+                                         "step of the road (legacy or after residency starts).")
+    lead_time: str | None = Field(description="Rule-file lead-time key: days from taking the step to a usable "
+                                              "result, per Match cycle.")
+    opens: str | None = Field(description="Rule-file calendar key before which the step cannot start.")
 
 
 MilestoneSort = Literal["created_at", "-created_at", "completed_on", "-completed_on", "scheduled_on",

@@ -6,8 +6,10 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from app.core.config import get_settings
 from app.core.errors import DomainRuleViolation, ValidationFailed, field_error
-from app.pathway.catalogue import MilestoneType, attempt_limit
+from app.pathway.catalogue import MilestoneType
+from app.pathway.rules import active_rulebook
 
 RESULT_FIELDS: dict[str, set[str]] = {
     "step_score": {"score"},
@@ -98,7 +100,7 @@ def validate_milestone(mt: MilestoneType, m: dict[str, Any], today: date,
         if result.get("outcome") != "matched" and ({"program_id", "program_name"} & set(result)):
             raise _fail("body.result.program_name", "A program goes only with outcome matched.", "not_allowed")
 
-    limit = attempt_limit()
+    limit = active_rulebook(get_settings().rules_dir).attempt_limit()
     if mt.code in limit.steps and status in ATTEMPTING and (when is None or when >= limit.effective_from):
         failed: dict[str, int] = {}
         passed: set[str] = set()

@@ -1,4 +1,6 @@
-"""The milestone-type catalogue: data in catalogue.toml, loaded once, validated at import.
+"""The milestone-type catalogue and the road's prerequisite graph: data in catalogue.toml, loaded once,
+validated at import. The pathway engine builds its graph from the same entries that GET /v1/milestone-types
+serves, so the two cannot disagree.
 
 Pure module: no FastAPI, SQLModel or settings imports.
 """
@@ -23,15 +25,6 @@ class CatalogueError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class AttemptLimit:
-    max_attempts_per_step: int
-    effective_from: date
-    steps: tuple[str, ...]
-    source: str
-    verified_on: date
-
-
-@dataclass(frozen=True, slots=True)
 class MilestoneType:
     code: str
     title: str
@@ -43,22 +36,31 @@ class MilestoneType:
     score_reported_before: date | None = None
     discontinued_on: date | None = None
     source: str | None = None
+    # The road (see catalogue.toml): a type with a gate is a step the engine walks.
+    gate: str | None = None
+    lead_time: str | None = None
+    opens: str | None = None
+    event: bool = False
+    needs_graduation: bool = False
+    needs_match: bool = False
 
     @property
     def has_score(self) -> bool:
         return self.result in ("step_score", "oet")
 
-
-def _parse_limit(raw: dict[str, Any]) -> AttemptLimit:
-    try:
-        entry = dict(raw["usmle_attempt_limit"])
-        entry["steps"] = tuple(entry["steps"])
-        return AttemptLimit(**entry)
-    except (KeyError, TypeError) as exc:
-        raise CatalogueError(f"catalogue.toml [usmle_attempt_limit]: {exc}") from exc
+    @property
+    def on_road(self) -> bool:
+        return self.gate is not None
 
 
-def _parse(raw: dict[str, Any]) -> tuple[str, tuple[MilestoneType, ...]]:
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    version: str
+    types: tuple[MilestoneType, ...]
+    blocker_priority: tuple[str, ...]
+
+
+def _parse(raw: dict[str, Any]) -> Catalogue:
     version = raw.get("catalogue_version")
     if not isinstance(version, str):
         raise CatalogueError("catalogue.toml: catalogue_version must be a string")
@@ -82,31 +84,46 @@ def _parse(raw: dict[str, Any]) -> tuple[str, tuple[MilestoneType, ...]]:
             raise CatalogueError(f"{where}: result must be one of {RESULT_KINDS}")
         seen.add(mt.code)
         types.append(mt)
+    earlier: set[str] = set()
     for mt in types:
         missing = [r for r in mt.requires if r not in seen]
         if missing:
             raise CatalogueError(f"catalogue.toml {mt.code}: requires unknown codes {missing}")
-    return version, tuple(types)
+        if mt.on_road:
+            # The engine walks the road in file order, backwards for latest safe dates: prerequisites first.
+            later = [r for r in mt.requires if r not in earlier]
+            if later:
+                raise CatalogueError(f"catalogue.toml {mt.code}: requires {later}, which must be road steps listed "
+                                     "before it")
+            earlier.add(mt.code)
+        elif mt.event or mt.lead_time or mt.opens or mt.needs_graduation or mt.needs_match:
+            raise CatalogueError(f"catalogue.toml {mt.code}: road keys need a gate")
+    road = raw.get("road")
+    priority = road.get("blocker_priority") if isinstance(road, dict) else None
+    if not isinstance(priority, list) or not all(isinstance(c, str) for c in priority) or (
+        len(set(priority)) != len(priority)
+    ):
+        raise CatalogueError("catalogue.toml [road] blocker_priority must be a list of distinct reason codes")
+    return Catalogue(version, tuple(types), tuple(priority))
 
 
 @cache
-def load_catalogue() -> tuple[str, tuple[MilestoneType, ...]]:
+def load_catalogue() -> Catalogue:
     with CATALOGUE_FILE.open("rb") as fh:
         return _parse(tomllib.load(fh))
 
 
-@cache
-def attempt_limit() -> AttemptLimit:
-    with CATALOGUE_FILE.open("rb") as fh:
-        return _parse_limit(tomllib.load(fh))
-
-
 def milestone_types() -> tuple[MilestoneType, ...]:
-    return load_catalogue()[1]
+    return load_catalogue().types
+
+
+def road_types() -> tuple[MilestoneType, ...]:
+    """The steps of the road in topological order: the graph the engine walks."""
+    return tuple(mt for mt in milestone_types() if mt.on_road)
 
 
 def catalogue_version() -> str:
-    return load_catalogue()[0]
+    return load_catalogue().version
 
 
 @cache
@@ -114,5 +131,4 @@ def by_code() -> dict[str, MilestoneType]:
     return {mt.code: mt for mt in milestone_types()}
 
 
-MILESTONE_CODES: tuple[str, ...] = tuple(mt.code for mt in milestone_types())
-attempt_limit()  # fail at import, not on a request, when the file is malformed
+MILESTONE_CODES: tuple[str, ...] = tuple(mt.code for mt in milestone_types())  # fails at import when malformed

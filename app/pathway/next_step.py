@@ -218,6 +218,7 @@ def build(sc: Scan, cycle: int, as_of: date) -> NextStepResult:
         planning_cycle=ev.rules.year,
         as_of=as_of,
         rules_version=requested.rules.rules_version,
+        rules_source=requested.rules.source,
         planning_rules_version=ev.rules.rules_version,
         next_step=view(ev, next_state) if next_state is not None else None,
         also_available=others,

@@ -429,9 +429,10 @@ def _late_any(ev: CycleEval) -> set[str]:
 def base_rate(rules: CycleRules, facts: CandidateFacts) -> BaseMatchRate:
     rate = rules.match_rate
     us_img = facts.us_status == "citizen"
-    note = rate.provenance.note
+    used = (f"rates of the {rate.year} Match, the latest published by applicant type in the {rules.year} rule set")
+    note = used + (f"; {rate.provenance.note}" if rate.provenance.note else "")
     if facts.us_status == "permanent_resident":
-        note = (note + "; " if note else "") + ("permanent residents count as non-US IMGs in NRMP data, although "
+        note = note + "; " + ("permanent residents count as non-US IMGs in NRMP data, although "
                                                 "they need no visa")
     return BaseMatchRate(
         rate=rate.us_img if us_img else rate.non_us_img,
@@ -580,6 +581,7 @@ def assess_scan(sc: Scan, cycle: int, as_of: date) -> ReadinessResult:
         cycle=cycle,
         as_of=as_of,
         rules_version=rules.rules_version,
+        rules_source=rules.source,
         model_version=rules.model_version,
         status=readiness_status(ev, gate_list, score, stage),
         score=score,

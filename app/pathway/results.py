@@ -94,6 +94,7 @@ class NextStepResult:
     planning_cycle: int  # the cycle next_step and its dates refer to (the earliest feasible one if cycle is lost)
     as_of: date
     rules_version: str  # of the requested cycle
+    rules_source: str  # package | folder (RULES_DIR), of the requested cycle
     planning_rules_version: str
     next_step: StepView | None
     also_available: tuple[StepView, ...]
@@ -148,6 +149,7 @@ class ReadinessResult:
     cycle: int
     as_of: date
     rules_version: str
+    rules_source: str
     model_version: str
     status: str  # not_ready | at_risk | on_track | ready
     score: int  # 0..100
@@ -207,6 +209,7 @@ class ScreeningResult:
     cycle: int
     as_of: date
     rules_version: str
+    rules_source: str
     application_on: date  # the date criteria such as years since graduation are measured at
     summary: ScreeningSummary
     entries: tuple[ScreenedEntry, ...]
@@ -230,6 +233,7 @@ class TimelineResult:
     cycle: int
     as_of: date
     rules_version: str
+    rules_source: str
     cycle_reachable: bool
     items: tuple[TimelineItem, ...]
 

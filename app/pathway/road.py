@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .catalogue import by_code
+from .catalogue import CatalogueError, by_code, load_catalogue, road_types
 from .dates import add_months, add_years
 from .facts import CandidateFacts, MilestoneFact, OetScores
 from .results import Blocker, DeadlineRef, Notice
-from .rules import CycleRules, OetMinimum, RetakeSpacing, RuleBook
+from .rules import CALENDAR_KEYS, LEAD_TIME_KEYS, CycleRules, OetMinimum, RetakeSpacing, RuleBook
 
 STEP_EXAMS = ("usmle_step1", "usmle_step2ck", "usmle_step3")
 DONE = frozenset({"passed", "completed"})
@@ -45,39 +45,19 @@ class Node:
     needs_match: bool = False
 
 
-NODES: tuple[Node, ...] = (
-    Node("specialty_decided", "task", (), "application"),
-    Node("mentor_contact", "task", ("specialty_decided",), "application"),
-    Node("usmle_id_registered", "task", (), "match_eligibility"),
-    Node("usmle_step1", "exam", ("usmle_id_registered",), "match_eligibility", "step_score_release"),
-    Node("usmle_step2ck", "exam", ("usmle_id_registered",), "match_eligibility", "step_score_release"),
-    Node("oet_medicine", "exam", ("usmle_id_registered",), "oet_requirement", "oet_results"),
-    Node("ecfmg_pathway", "task", ("oet_medicine",), "match_eligibility", "pathway_processing"),
-    Node("credentials_verified", "task", ("usmle_id_registered",), "ecfmg_certification",
-         "credential_verification", needs_graduation=True),
-    Node("ecfmg_certification", "task", ("usmle_step1", "usmle_step2ck", "ecfmg_pathway", "credentials_verified"),
-         "ecfmg_certification"),
-    Node("eras_application", "task", ("usmle_id_registered", "specialty_decided"), "application",
-         opens="eras_submit_open"),
-    Node("nrmp_registration", "task", (), "rank_order_list", opens="nrmp_registration_open"),
-    Node("rank_order_list", "task", ("nrmp_registration",), "rank_order_list", opens="ranking_open"),
-    Node("match_result", "event", ("rank_order_list", "usmle_step1", "usmle_step2ck", "ecfmg_pathway"), "match",
-         opens="match_week_start"),
-    Node("soap", "task", ("nrmp_registration", "usmle_step1", "usmle_step2ck", "ecfmg_pathway", "match_result"),
-         "match", opens="soap_start"),
-    Node("usmle_step3", "exam", ("usmle_step1", "usmle_step2ck", "ecfmg_certification"), "step3_for_h1b",
-         "step_score_release", needs_graduation=True),
-    Node("visa", "task", ("ecfmg_certification",), "residency_start", "visa_processing", needs_match=True),
-    Node("residency_start", "event", ("ecfmg_certification",), "residency_start", opens="residency_start",
-         needs_match=True),
+NODES: tuple[Node, ...] = tuple(
+    Node(mt.code, "event" if mt.event else mt.kind, mt.requires, mt.gate or "", mt.lead_time, mt.opens,
+         mt.needs_graduation, mt.needs_match)
+    for mt in road_types()
 )
+_unknown_keys = [(n.code, key) for n in NODES for key in (n.duration, n.opens)
+                 if key is not None and key not in LEAD_TIME_KEYS and key not in CALENDAR_KEYS]
+if _unknown_keys:
+    raise CatalogueError(f"catalogue.toml: lead_time/opens keys unknown to the rule files: {_unknown_keys}")
 NODE = {node.code: node for node in NODES}
 ROAD_INDEX = {node.code: i for i, node in enumerate(NODES)}
 DEPENDENTS: dict[str, tuple[str, ...]] = {
-    node.code: tuple(n.code for n in NODES if node.code in n.requires) + (
-        ("residency_start",) if node.code == "visa" else ()
-    )
-    for node in NODES
+    node.code: tuple(n.code for n in NODES if node.code in n.requires) for node in NODES
 }
 
 # A remaining step is late for an anchor when it cannot start by the anchor's limit. Each anchor names the
@@ -94,25 +74,7 @@ ANCHOR_BLOCKER = {
     "residency_start": "certification_not_in_time",
     "visa": "visa_not_in_time",
 }
-BLOCKER_PRIORITY = {code: i for i, code in enumerate((
-    "attempt_limit_reached",
-    "retake_too_soon",
-    "pathways_unavailable",
-    "cycle_closed_unmatched",
-    "not_soap_eligible",
-    "rol_deadline_passed",
-    "match_requirements_not_verifiable",
-    "graduation_too_late",
-    "ecfmg_window_broken",
-    "h1b_without_step3",
-    "certification_not_in_time",
-    "visa_not_in_time",
-    "oet_not_one_sitting",
-    "oet_below_minimum",
-    "oet_before_earliest_date",
-    "step3_before_ecfmg_certification",
-    "step2cs_after_discontinuation",
-))}
+BLOCKER_PRIORITY = {code: i for i, code in enumerate(load_catalogue().blocker_priority)}
 
 
 def title(code: str) -> str:
@@ -797,8 +759,7 @@ def _severity_and_lateness(ev: CycleEval) -> None:
         s = st[node.code]
         if s.done or not s.applicable:
             continue
-        prereqs = node.requires + (("visa",) if node.code == "residency_start" else ())
-        waits = [r for r in prereqs if st[r].applicable and not st[r].done]
+        waits = [r for r in node.requires if st[r].applicable and not st[r].done]
         if node.needs_graduation and grad is not None and grad > as_of:
             waits.append("graduation")
             s.opens_on = grad

@@ -3,7 +3,11 @@
 Every value in a rule file carries its provenance: `source` and `verified_on`, plus `estimated` when it was
 computed from a documented pattern (with the pattern), `heuristic` when it is the service's own advice rather
 than published data, and `gap` when no public source was found (the value is then absent, never guessed).
-A malformed file raises RulesError naming the file and the key.
+The file format is the Pydantic models of rule_files.py; a file may `extends` an earlier cycle and state only
+what differs. A malformed file raises RulesError naming the file and the key.
+
+The packaged files can be overridden without a release: a folder of rule files (the RULES_DIR setting) replaces
+the packaged file of each cycle it holds and may add cycles; each cycle says which one it came from.
 
 Pure module: no FastAPI, SQLModel or settings imports.
 """
@@ -17,16 +21,15 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+if TYPE_CHECKING:  # the file models (Pydantic) are imported when files are loaded, not by the engine's users
+    from . import rule_files as rf
 
 T = TypeVar("T")
 
 RULES_DIR = Path(__file__).with_name("rules")
-
-CONFIDENCE_LEVELS = ("official", "secondary", "third_party", "derived", "heuristic", "gap")
-PROVENANCE_KEYS = frozenset(
-    {"source", "verified_on", "confidence", "estimated", "heuristic", "gap", "note", "pattern"}
-)
+RuleSource = Literal["package", "folder"]
 
 # Calendar keys in chronological order; the loader checks that order.
 CALENDAR_KEYS: tuple[str, ...] = (
@@ -70,29 +73,14 @@ LEAD_TIME_KEYS: tuple[str, ...] = (
     "step3_graduation_verification",
     "exam_booking",
     "visa_processing",
+    "statement_of_need",
 )
 
-STEP3_DEADLINE_CHOICES = ("application", "rank_deadline", "match_day")
-
-# Soft factors of the readiness model and the parameters each one needs from the data file.
-FACTOR_PARAMS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "step2ck": {"full_credit_margin": int},
-    "first_attempt": {"penalty_per_failure": (int, float)},
-    "years_since_graduation": {"bands": list},
-    "usce": {
-        "target_hands_on_weeks": int,
-        "recency_months": int,
-        "share_weeks": (int, float),
-        "share_hands_on": (int, float),
-        "share_recency": (int, float),
-        "share_specialty": (int, float),
-    },
-    "us_letters": {"target": int, "max_per_program": int},
-    "program_list": {"target_programs": int},
-    "visa_sponsorship": {"unknown_credit": (int, float)},
-    "contiguous_ranks": {},
-}
-FACTOR_KEYS: tuple[str, ...] = tuple(FACTOR_PARAMS)
+# Soft factors of the readiness model, in the order they are scored and shown.
+FACTOR_KEYS: tuple[str, ...] = (
+    "step2ck", "first_attempt", "years_since_graduation", "usce", "us_letters", "program_list", "visa_sponsorship",
+    "contiguous_ranks",
+)
 
 
 class RulesError(ValueError):
@@ -187,6 +175,17 @@ class RetakeSpacing:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptLimit:
+    """The USMLE attempt limit as one value: how many unpassed attempts, counted over which exams, from when."""
+
+    max_attempts_per_step: int
+    effective_from: date
+    steps: tuple[str, ...]
+    source: str
+    verified_on: date
+
+
+@dataclass(frozen=True, slots=True)
 class UsmleRules:
     attempt_limit: Sourced[int]
     attempt_limit_from: date
@@ -209,6 +208,11 @@ class UsmleRules:
             return self.attempt_limit.value
         return self.previous_attempt_limit
 
+    def limit(self) -> AttemptLimit:
+        return AttemptLimit(self.attempt_limit.value or 0, self.attempt_limit_from,
+                            self.attempt_limit_counts.value or (), self.attempt_limit.provenance.source,
+                            self.attempt_limit.provenance.verified_on)
+
 
 @dataclass(frozen=True, slots=True)
 class OetMinimum:
@@ -228,12 +232,14 @@ class EcfmgRules:
     oet_one_sitting: Sourced[bool]
     exam_window_years: Sourced[int]
     credential_verification: Sourced[tuple[str, ...]]
+    pathway_valid_from: Sourced[date]  # an accepted Pathway counts for this Match if accepted on or after
 
 
 @dataclass(frozen=True, slots=True)
 class NrmpRules:
     rol_max_ranks: Sourced[int]
     soap_max_applications: Sourced[int]
+    weekend_deadlines: Sourced[str]  # how a deadline on a Saturday or Sunday is treated (None: a gap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +261,7 @@ class LeadTimes:
     step3_graduation_verification: Sourced[int]
     exam_booking: Sourced[int]
     visa_processing: Sourced[int]
+    statement_of_need: Sourced[int]
 
     def days(self, key: str) -> int:
         value: Sourced[int] = getattr(self, key)
@@ -322,6 +329,8 @@ class CycleRules:
     match_rate: MatchRate
     lead_times: LeadTimes
     readiness: ReadinessModel
+    source: RuleSource = "package"
+    extends: int | None = None
 
     @property
     def estimated(self) -> bool:
@@ -337,6 +346,10 @@ class CycleRules:
 class RuleBook:
     cycles: Mapping[int, CycleRules]
     directory: str
+
+    def attempt_limit(self) -> AttemptLimit:
+        """The limit of the newest cycle: the one to apply to an attempt recorded today."""
+        return self.cycles[self.years[-1]].usmle.limit()
 
     @property
     def years(self) -> tuple[int, ...]:
@@ -358,437 +371,239 @@ class RuleBook:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Parsing. Each helper gets the file name and a dotted key path so every error names both.
+# Loading: TOML -> `extends` resolved -> validated by the models of rule_files.py -> the engine's types.
+# Every error names the file and the key.
 
 
-class _Reader:
-    def __init__(self, file_name: str) -> None:
-        self.file_name = file_name
-
-    def fail(self, key: str, problem: str) -> RulesError:
-        return RulesError(f"rules/{self.file_name}: {key}: {problem}")
-
-    def table(self, raw: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-        value = raw.get(key)
-        if not isinstance(value, dict):
-            raise self.fail(_join(path, key), "missing table" if value is None else "must be a table")
-        return value
-
-    def provenance(self, raw: Mapping[str, Any], path: str) -> Provenance:
-        source = raw.get("source")
-        if not isinstance(source, str) or not source.strip():
-            raise self.fail(_join(path, "source"), "every value needs a non-empty source")
-        verified_on = raw.get("verified_on")
-        if not isinstance(verified_on, date):
-            raise self.fail(_join(path, "verified_on"), "every value needs verified_on as a date (YYYY-MM-DD)")
-        confidence = raw.get("confidence", "official")
-        if confidence not in CONFIDENCE_LEVELS:
-            raise self.fail(_join(path, "confidence"), f"must be one of {CONFIDENCE_LEVELS}")
-        flags = {}
-        for flag in ("estimated", "heuristic", "gap"):
-            value = raw.get(flag, False)
-            if not isinstance(value, bool):
-                raise self.fail(_join(path, flag), "must be true or false")
-            flags[flag] = value
-        texts: dict[str, str | None] = {}
-        for text in ("note", "pattern"):
-            value = raw.get(text)
-            if value is not None and not isinstance(value, str):
-                raise self.fail(_join(path, text), "must be a string")
-            texts[text] = value
-        if flags["estimated"] and not (texts["pattern"] or texts["note"]):
-            raise self.fail(_join(path, "pattern"), "an estimated value must name the pattern it follows")
-        if flags["gap"] and not texts["note"]:
-            raise self.fail(_join(path, "note"), "a gap must say what is missing in a note")
-        return Provenance(
-            source=source,
-            verified_on=verified_on,
-            confidence=confidence,
-            estimated=flags["estimated"],
-            heuristic=flags["heuristic"],
-            gap=flags["gap"],
-            note=texts["note"],
-            pattern=texts["pattern"],
-        )
-
-    def sourced(
-        self,
-        raw: Mapping[str, Any],
-        key: str,
-        path: str,
-        kind: type | tuple[type, ...],
-        *,
-        extra_keys: frozenset[str] = frozenset(),
-        allow_gap: bool = False,
-    ) -> tuple[Sourced[Any], Mapping[str, Any]]:
-        where = _join(path, key)
-        entry = self.table(raw, key, path)
-        return self.sourced_entry(entry, where, kind, extra_keys=extra_keys, allow_gap=allow_gap), entry
-
-    def sourced_entry(
-        self,
-        entry: Mapping[str, Any],
-        where: str,
-        kind: type | tuple[type, ...],
-        *,
-        extra_keys: frozenset[str] = frozenset(),
-        allow_gap: bool = False,
-    ) -> Sourced[Any]:
-        unknown = set(entry) - PROVENANCE_KEYS - {"value"} - extra_keys
-        if unknown:
-            raise self.fail(where, f"unknown keys {sorted(unknown)}")
-        provenance = self.provenance(entry, where)
-        if provenance.gap:
-            if not allow_gap:
-                raise self.fail(where, "this value cannot be a gap")
-            if "value" in entry:
-                raise self.fail(_join(where, "value"), "a gap must not carry a value")
-            return Sourced(None, provenance)
-        if "value" not in entry:
-            raise self.fail(_join(where, "value"), "missing (mark gap = true with a note if unknown)")
-        value = entry["value"]
-        if isinstance(value, bool) and kind is not bool and not (isinstance(kind, tuple) and bool in kind):
-            raise self.fail(_join(where, "value"), f"must be {_kind_name(kind)}, got a boolean")
-        if not isinstance(value, kind):
-            raise self.fail(_join(where, "value"), f"must be {_kind_name(kind)}, got {type(value).__name__}")
-        return Sourced(value, provenance)
+def _fail(file_name: str, key: str, problem: str) -> RulesError:
+    return RulesError(f"rules/{file_name}: {key}: {problem}" if key else f"rules/{file_name}: {problem}")
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+def _provenance(entry: rf.Provenance) -> Provenance:
+    return Provenance(entry.source, entry.verified_on, entry.confidence, entry.estimated, entry.heuristic,
+                      entry.gap, entry.note, entry.pattern)
 
 
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    if isinstance(kind, tuple):
-        return " or ".join(k.__name__ for k in kind)
-    return {"date": "a date", "int": "an integer", "str": "a string", "bool": "true or false"}.get(
-        kind.__name__, kind.__name__
-    )
+def _sourced(entry: rf.Value[Any], value: Any = None) -> Sourced[Any]:
+    return Sourced(entry.value if value is None else value, _provenance(entry))
 
 
-def _parse_time(reader: _Reader, entry: Mapping[str, Any], where: str) -> tuple[str | None, str | None]:
-    time = entry.get("time")
-    zone = entry.get("time_zone")
-    if time is not None:
-        if not isinstance(time, str) or len(time) != 5 or time[2] != ":" or not time.replace(":", "").isdigit():
-            raise reader.fail(_join(where, "time"), 'must be "HH:MM"')
-        hours, minutes = int(time[:2]), int(time[3:])
-        if hours > 23 or minutes > 59:
-            raise reader.fail(_join(where, "time"), 'must be "HH:MM"')
-        if not isinstance(zone, str) or "/" not in zone:
-            raise reader.fail(_join(where, "time_zone"), 'a time needs an IANA time zone such as "America/New_York"')
-    elif zone is not None:
-        raise reader.fail(_join(where, "time"), "a time zone needs a time")
-    return time, zone
-
-
-def _parse_calendar(reader: _Reader, raw: Mapping[str, Any], year: int) -> Calendar:
-    table = reader.table(raw, "calendar", "")
-    unknown = set(table) - set(CALENDAR_KEYS)
-    if unknown:
-        raise reader.fail("calendar", f"unknown keys {sorted(unknown)}")
+def _calendar(model: rf.Calendar, year: int, file_name: str) -> Calendar:
     dates: dict[str, CalendarDate] = {}
     for key in CALENDAR_KEYS:
-        where = f"calendar.{key}"
-        sourced, entry = reader.sourced(
-            table, key, "calendar", date, extra_keys=frozenset({"time", "time_zone"})
-        )
-        time, zone = _parse_time(reader, entry, where)
-        on = sourced.value
-        assert isinstance(on, date)
+        entry: rf.CalendarEntry = getattr(model, key)
+        on = entry.value
+        assert on is not None
         if not date(year - 1, 1, 1) <= on <= date(year, 12, 31):
-            raise reader.fail(_join(where, "value"), f"{on} is outside the {year} cycle ({year - 1}-{year})")
-        dates[key] = CalendarDate(name=key, on=on, provenance=sourced.provenance, time=time, time_zone=zone)
+            raise _fail(file_name, f"calendar.{key}.value", f"{on} is outside the {year} cycle ({year - 1}-{year})")
+        dates[key] = CalendarDate(key, on, _provenance(entry), entry.time, entry.time_zone)
     for earlier, later, equal_ok in _CALENDAR_ORDER:
         a, b = dates[earlier].on, dates[later].on
         if a > b or (a == b and not equal_ok):
-            raise reader.fail(
-                f"calendar.{later}", f"{b} must come after calendar.{earlier} ({a})"
-            )
+            raise _fail(file_name, f"calendar.{later}", f"{b} must come after calendar.{earlier} ({a})")
     if dates["rol_deadline"].time is None:
-        raise reader.fail("calendar.rol_deadline.time", "the rank order list deadline needs its time and time zone")
+        raise _fail(file_name, "calendar.rol_deadline.time",
+                    "the rank order list deadline needs its time and time zone")
     return Calendar(**dates)
 
 
-def _parse_usmle(reader: _Reader, raw: Mapping[str, Any]) -> UsmleRules:
-    table = reader.table(raw, "usmle", "")
-    limit, limit_entry = reader.sourced(
-        table, "attempt_limit", "usmle", int, extra_keys=frozenset({"effective_from", "previous_value"})
-    )
-    limit_from = limit_entry.get("effective_from")
-    if not isinstance(limit_from, date):
-        raise reader.fail("usmle.attempt_limit.effective_from", "must be a date")
-    previous = limit_entry.get("previous_value")
-    if previous is not None and not isinstance(previous, int):
-        raise reader.fail("usmle.attempt_limit.previous_value", "must be an integer")
-    pass_fail, _ = reader.sourced(table, "step1_pass_fail_from", "usmle", date)
-    scores_table = reader.table(table, "passing_scores", "usmle")
-    scores: dict[str, tuple[EffectiveScore, ...]] = {}
-    for step in ("usmle_step1", "usmle_step2ck", "usmle_step3"):
-        entries = scores_table.get(step)
-        where = f"usmle.passing_scores.{step}"
-        if not isinstance(entries, list) or not entries:
-            raise reader.fail(where, "must be a non-empty array of tables")
-        parsed: list[EffectiveScore] = []
-        for i, entry in enumerate(entries):
-            item_where = f"{where}[{i}]"
-            if not isinstance(entry, dict):
-                raise reader.fail(item_where, "must be a table")
-            sourced = reader.sourced_entry(
-                entry, item_where, int, extra_keys=frozenset({"effective_from"}), allow_gap=True
-            )
-            effective = entry.get("effective_from")
-            if effective is not None and not isinstance(effective, date):
-                raise reader.fail(_join(item_where, "effective_from"), "must be a date")
-            if parsed and (effective is None or (parsed[-1].effective_from or date.min) >= effective):
-                raise reader.fail(_join(item_where, "effective_from"), "entries must be in increasing date order")
-            parsed.append(EffectiveScore(sourced.value, effective, sourced.provenance))
-        scores[step] = tuple(parsed)
-    counts, _ = reader.sourced(table, "attempt_limit_counts", "usmle", list)
-    if not counts.value or not all(isinstance(code, str) for code in counts.value):
-        raise reader.fail("usmle.attempt_limit_counts.value", "must be a non-empty list of milestone codes")
+def _usmle(model: rf.Usmle) -> UsmleRules:
+    from . import rule_files as rf
+
+    limit = model.attempt_limit
+    scores = {
+        step: tuple(EffectiveScore(e.value, e.effective_from, _provenance(e))
+                    for e in getattr(model.passing_scores, step))
+        for step in rf.PassingScores.model_fields
+    }
+    spacing = model.retake_spacing
+    assert spacing.value is not None
     return UsmleRules(
-        attempt_limit=limit,
-        attempt_limit_from=limit_from,
-        previous_attempt_limit=previous,
-        step1_pass_fail_from=pass_fail,
+        attempt_limit=_sourced(limit),
+        attempt_limit_from=limit.effective_from,
+        previous_attempt_limit=limit.previous_value,
+        step1_pass_fail_from=_sourced(model.step1_pass_fail_from),
         passing_scores=MappingProxyType(scores),
-        attempt_limit_counts=Sourced(tuple(counts.value), counts.provenance),
-        retake_spacing=_parse_retake_spacing(reader, table),
+        attempt_limit_counts=_sourced(model.attempt_limit_counts, tuple(model.attempt_limit_counts.value or ())),
+        retake_spacing=RetakeSpacing(**spacing.value.model_dump(), effective_from=spacing.effective_from,
+                                     provenance=_provenance(spacing)),
     )
 
 
-_SPACING_KEYS = ("max_attempts_in_window", "window_months", "later_after_first_months", "later_after_latest_months")
-
-
-def _parse_retake_spacing(reader: _Reader, table: Mapping[str, Any]) -> RetakeSpacing:
-    spacing, entry = reader.sourced(table, "retake_spacing", "usmle", dict, extra_keys=frozenset({"effective_from"}))
-    value = spacing.value or {}
-    if set(value) != set(_SPACING_KEYS) or not all(
-        isinstance(value[k], int) and not isinstance(value[k], bool) and value[k] > 0 for k in _SPACING_KEYS
-    ):
-        raise reader.fail("usmle.retake_spacing.value", f"needs a positive integer for each of {_SPACING_KEYS}")
-    effective = entry.get("effective_from")
-    if not isinstance(effective, date):
-        raise reader.fail("usmle.retake_spacing.effective_from", "must be a date")
-    return RetakeSpacing(**{k: value[k] for k in _SPACING_KEYS}, effective_from=effective,
-                         provenance=spacing.provenance)
-
-
-def _parse_ecfmg(reader: _Reader, raw: Mapping[str, Any]) -> EcfmgRules:
-    table = reader.table(raw, "ecfmg", "")
-    required, _ = reader.sourced(table, "required_exams", "ecfmg", list)
-    if not all(isinstance(code, str) for code in required.value or ()):
-        raise reader.fail("ecfmg.required_exams.value", "must be a list of milestone codes")
-    oet, _ = reader.sourced(table, "oet_minimum", "ecfmg", dict)
-    oet_value = oet.value or {}
-    subtests = ("listening", "reading", "writing", "speaking")
-    if set(oet_value) != set(subtests) or not all(
-        isinstance(oet_value[s], int) and not isinstance(oet_value[s], bool) for s in subtests
-    ):
-        raise reader.fail("ecfmg.oet_minimum.value", f"must give an integer score for each of {subtests}")
-    credentials, _ = reader.sourced(table, "credential_verification", "ecfmg", list)
+def _ecfmg(model: rf.Ecfmg) -> EcfmgRules:
+    oet = model.oet_minimum.value
+    assert oet is not None
+    validity = model.pathway_validity
     return EcfmgRules(
-        required_exams=Sourced(tuple(required.value or ()), required.provenance),
-        pathways_available=reader.sourced(table, "pathways_available", "ecfmg", bool)[0],
-        pathways_application_deadline=reader.sourced(
-            table, "pathways_application_deadline", "ecfmg", date, allow_gap=True
-        )[0],
-        oet_minimum=Sourced(OetMinimum(**oet_value), oet.provenance),
-        oet_earliest_test_date=reader.sourced(table, "oet_earliest_test_date", "ecfmg", date)[0],
-        oet_one_sitting=reader.sourced(table, "oet_one_sitting", "ecfmg", bool)[0],
-        exam_window_years=reader.sourced(table, "exam_window_years", "ecfmg", int)[0],
-        credential_verification=Sourced(tuple(credentials.value or ()), credentials.provenance),
+        required_exams=_sourced(model.required_exams, tuple(model.required_exams.value or ())),
+        pathways_available=_sourced(model.pathways_available),
+        pathways_application_deadline=_sourced(model.pathways_application_deadline),
+        oet_minimum=_sourced(model.oet_minimum, OetMinimum(**oet.model_dump())),
+        oet_earliest_test_date=_sourced(model.oet_earliest_test_date),
+        oet_one_sitting=_sourced(model.oet_one_sitting),
+        exam_window_years=_sourced(model.exam_window_years),
+        credential_verification=_sourced(model.credential_verification,
+                                         tuple(model.credential_verification.value or ())),
+        pathway_valid_from=Sourced(validity.value.accepted_on_or_after if validity.value else None,
+                                   _provenance(validity)),
     )
 
 
-def _parse_match_rate(reader: _Reader, raw: Mapping[str, Any], year: int) -> MatchRate:
-    sourced, entry = reader.sourced(raw, "match_rate", "", dict, extra_keys=frozenset({"population"}))
-    value = sourced.value or {}
-    rate_year = value.get("year")
-    if not isinstance(rate_year, int) or rate_year >= year:
-        raise reader.fail("match_rate.value.year", f"must be a Match year before {year}")
-    rates: dict[str, float] = {}
-    for key in ("us_img", "non_us_img"):
-        rate = value.get(key)
-        if not isinstance(rate, float) or not 0.0 <= rate <= 1.0:
-            raise reader.fail(f"match_rate.value.{key}", "must be a rate between 0.0 and 1.0")
-        rates[key] = rate
-    population = entry.get("population")
-    if not isinstance(population, str):
-        raise reader.fail("match_rate.population", "must say which applicants the rate is over")
-    return MatchRate(rate_year, rates["us_img"], rates["non_us_img"], population, sourced.provenance)
+def _match_rate(model: rf.MatchRateEntry, year: int, file_name: str) -> MatchRate:
+    rates = model.value
+    assert rates is not None
+    if rates.year >= year:
+        raise _fail(file_name, "match_rate.value.year", f"must be a Match year before {year}")
+    return MatchRate(rates.year, rates.us_img, rates.non_us_img, model.population, _provenance(model))
 
 
-def _parse_lead_times(reader: _Reader, raw: Mapping[str, Any]) -> LeadTimes:
-    table = reader.table(raw, "lead_times", "")
-    unknown = set(table) - set(LEAD_TIME_KEYS)
-    if unknown:
-        raise reader.fail("lead_times", f"unknown keys {sorted(unknown)}")
-    values: dict[str, Sourced[int]] = {}
-    for key in LEAD_TIME_KEYS:
-        sourced, _ = reader.sourced(table, key, "lead_times", int)
-        if (sourced.value or 0) < 0 or (sourced.value or 0) > 366:
-            raise reader.fail(f"lead_times.{key}.value", "must be a number of days between 0 and 366")
-        values[key] = sourced
-    return LeadTimes(**values)
-
-
-def _parse_readiness(reader: _Reader, raw: Mapping[str, Any]) -> ReadinessModel:
-    table = reader.table(raw, "readiness", "")
-    model_version = table.get("model_version")
-    if not isinstance(model_version, str) or not model_version:
-        raise reader.fail("readiness.model_version", "must be a non-empty string")
-    thresholds, _ = reader.sourced(table, "status_thresholds", "readiness", dict)
-    ready = (thresholds.value or {}).get("ready")
-    on_track = (thresholds.value or {}).get("on_track")
-    if not (isinstance(ready, int) and isinstance(on_track, int) and 0 <= on_track <= ready <= 100):
-        raise reader.fail("readiness.status_thresholds.value", "needs integers 0 <= on_track <= ready <= 100")
-    due_soon, _ = reader.sourced(table, "due_soon_days", "readiness", int)
-    window, _ = reader.sourced(table, "competitiveness_window_days", "readiness", int)
-    if not 0 <= (window.value or 0) <= 366:
-        raise reader.fail("readiness.competitiveness_window_days.value", "must be a number of days between 0 and 366")
-    factors_table = reader.table(table, "factors", "readiness")
-    unknown = set(factors_table) - set(FACTOR_KEYS)
-    if unknown:
-        raise reader.fail("readiness.factors", f"unknown factors {sorted(unknown)}")
-    factors: list[FactorModel] = []
-    for key in FACTOR_KEYS:
-        where = f"readiness.factors.{key}"
-        entry = reader.table(factors_table, key, "readiness.factors")
-        extra = set(entry) - PROVENANCE_KEYS - {"label", "weight", "target", "params"}
-        if extra:
-            raise reader.fail(where, f"unknown keys {sorted(extra)}")
-        provenance = reader.provenance(entry, where)
-        label, weight, target = entry.get("label"), entry.get("weight"), entry.get("target")
-        if not isinstance(label, str) or not label:
-            raise reader.fail(_join(where, "label"), "must be a non-empty string")
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
-            raise reader.fail(_join(where, "weight"), "must be a number >= 0")
-        if not isinstance(target, str):
-            raise reader.fail(_join(where, "target"), "must be a string describing the target")
-        params = entry.get("params", {})
-        if not isinstance(params, dict):
-            raise reader.fail(_join(where, "params"), "must be a table")
-        for param, kind in FACTOR_PARAMS[key].items():
-            value = params.get(param)
-            if isinstance(value, bool) or not isinstance(value, kind):
-                raise reader.fail(f"{where}.params.{param}", f"missing or not {_kind_name(kind)}")
-        if key == "years_since_graduation":
-            _check_bands(reader, params["bands"], f"{where}.params.bands")
-        factors.append(FactorModel(key, label, float(weight), target, MappingProxyType(dict(params)), provenance))
-    if sum(f.weight for f in factors) <= 0:
-        raise reader.fail("readiness.factors", "the weights must not all be zero")
-    refs = reader.table(table, "references", "readiness")
-    default, _ = reader.sourced(refs, "step2ck", "readiness.references", int, allow_gap=True)
-    by_specialty_raw = refs.get("step2ck_by_specialty", {})
-    if not isinstance(by_specialty_raw, dict):
-        raise reader.fail("readiness.references.step2ck_by_specialty", "must be a table")
-    by_specialty: dict[str, Sourced[int]] = {}
-    for specialty, entry in sorted(by_specialty_raw.items()):
-        where = f"readiness.references.step2ck_by_specialty.{specialty}"
-        if not isinstance(entry, dict):
-            raise reader.fail(where, "must be a table")
-        by_specialty[specialty.casefold()] = reader.sourced_entry(entry, where, int, allow_gap=True)
+def _readiness(model: rf.Readiness) -> ReadinessModel:
+    thresholds = model.status_thresholds.value
+    assert thresholds is not None
+    factors = tuple(
+        FactorModel(key, f.label, float(f.weight), f.target, MappingProxyType(f.params.model_dump()), _provenance(f))
+        for key in FACTOR_KEYS
+        for f in (getattr(model.factors, key),)
+    )
     return ReadinessModel(
-        model_version=model_version,
-        ready_threshold=ready,
-        on_track_threshold=on_track,
-        thresholds_provenance=thresholds.provenance,
-        due_soon_days=due_soon.value or 0,
-        competitiveness_window_days=window.value or 0,
-        factors=tuple(factors),
-        step2ck_reference_default=default,
-        step2ck_reference_by_specialty=MappingProxyType(by_specialty),
+        model_version=model.model_version,
+        ready_threshold=thresholds.ready,
+        on_track_threshold=thresholds.on_track,
+        thresholds_provenance=_provenance(model.status_thresholds),
+        due_soon_days=model.due_soon_days.value or 0,
+        competitiveness_window_days=model.competitiveness_window_days.value or 0,
+        factors=factors,
+        step2ck_reference_default=_sourced(model.references.step2ck),
+        step2ck_reference_by_specialty=MappingProxyType({
+            specialty.casefold(): _sourced(entry)
+            for specialty, entry in sorted(model.references.step2ck_by_specialty.items())
+        }),
     )
 
 
-def _check_bands(reader: _Reader, bands: list[Any], where: str) -> None:
-    previous = -1.0
-    for i, band in enumerate(bands):
-        if not isinstance(band, dict) or set(band) != {"max_years", "credit"}:
-            raise reader.fail(f"{where}[{i}]", "each band needs max_years and credit")
-        max_years, credit = band["max_years"], band["credit"]
-        if not isinstance(max_years, int | float) or max_years <= previous:
-            raise reader.fail(f"{where}[{i}].max_years", "must increase from band to band")
-        if not isinstance(credit, int | float) or not 0 <= credit <= 1:
-            raise reader.fail(f"{where}[{i}].credit", "must be between 0 and 1")
-        previous = float(max_years)
-
-
-def parse_cycle(raw: Mapping[str, Any], file_name: str) -> CycleRules:
-    """Validate one rule file's parsed TOML; raise RulesError naming the file and the key."""
-    reader = _Reader(file_name)
-    year = raw.get("cycle")
-    if not isinstance(year, int) or isinstance(year, bool):
-        raise reader.fail("cycle", "must be the Match year as an integer")
-    stem = file_name.removesuffix(".toml")
-    if stem != str(year):
-        raise reader.fail("cycle", f"{year} does not match the file name")
-    rules_version = raw.get("rules_version")
-    if not isinstance(rules_version, str) or not rules_version.startswith(f"{year}."):
-        raise reader.fail("rules_version", f'must be a string such as "{year}.1"')
-    title = raw.get("title")
-    if not isinstance(title, str):
-        raise reader.fail("title", "must be a string")
-    known = {"cycle", "rules_version", "title", "calendar", "usmle", "ecfmg", "nrmp", "h1b", "match_rate",
-             "lead_times", "readiness"}
-    unknown = set(raw) - known
-    if unknown:
-        raise reader.fail("", f"unknown top-level keys {sorted(unknown)}")
-    nrmp = reader.table(raw, "nrmp", "")
-    h1b = reader.table(raw, "h1b", "")
-    step3_deadline, _ = reader.sourced(h1b, "default_step3_deadline", "h1b", str)
-    if step3_deadline.value not in STEP3_DEADLINE_CHOICES:
-        raise reader.fail("h1b.default_step3_deadline.value", f"must be one of {STEP3_DEADLINE_CHOICES}")
-    payment: H1bPayment | None = None
-    if "proclamation_payment" in h1b:
-        paid, _ = reader.sourced(h1b, "proclamation_payment", "h1b", dict)
-        value = paid.value or {}
-        amount, start, end = value.get("amount_usd"), value.get("effective_from"), value.get("expires_on")
-        if set(value) != {"amount_usd", "effective_from", "expires_on"} or not (
-            isinstance(amount, int) and isinstance(start, date) and isinstance(end, date) and start < end
-        ):
-            raise reader.fail("h1b.proclamation_payment.value",
-                              "needs amount_usd (integer), effective_from and a later expires_on (dates)")
-        payment = H1bPayment(amount, start, end, paid.provenance)
+def build_cycle(model: rf.RuleFile, file_name: str, source: RuleSource = "package",
+                extends: int | None = None) -> CycleRules:
+    """The engine's view of one validated rule file; raises RulesError for what spans several values."""
+    year = model.cycle
+    if file_name.removesuffix(".toml") != str(year):
+        raise _fail(file_name, "cycle", f"{year} does not match the file name")
+    if sum(f.weight for f in (getattr(model.readiness.factors, k) for k in FACTOR_KEYS)) <= 0:
+        raise _fail(file_name, "readiness.factors", "the weights must not all be zero")
+    payment = model.h1b.proclamation_payment
     return CycleRules(
         year=year,
-        rules_version=rules_version,
-        title=title,
+        rules_version=model.rules_version,
+        title=model.title,
         file_name=file_name,
-        calendar=_parse_calendar(reader, raw, year),
-        usmle=_parse_usmle(reader, raw),
-        ecfmg=_parse_ecfmg(reader, raw),
+        calendar=_calendar(model.calendar, year, file_name),
+        usmle=_usmle(model.usmle),
+        ecfmg=_ecfmg(model.ecfmg),
         nrmp=NrmpRules(
-            rol_max_ranks=reader.sourced(nrmp, "rol_max_ranks", "nrmp", int)[0],
-            soap_max_applications=reader.sourced(nrmp, "soap_max_applications", "nrmp", int)[0],
+            rol_max_ranks=_sourced(model.nrmp.rol_max_ranks),
+            soap_max_applications=_sourced(model.nrmp.soap_max_applications),
+            weekend_deadlines=_sourced(model.nrmp.weekend_deadlines),
         ),
-        h1b_default_step3_deadline=step3_deadline,
-        h1b_payment=payment,
-        match_rate=_parse_match_rate(reader, raw, year),
-        lead_times=_parse_lead_times(reader, raw),
-        readiness=_parse_readiness(reader, raw),
+        h1b_default_step3_deadline=_sourced(model.h1b.default_step3_deadline),
+        h1b_payment=None if payment is None or payment.value is None else H1bPayment(
+            payment.value.amount_usd, payment.value.effective_from, payment.value.expires_on, _provenance(payment)
+        ),
+        match_rate=_match_rate(model.match_rate, year, file_name),
+        lead_times=LeadTimes(**{key: _sourced(getattr(model.lead_times, key)) for key in LEAD_TIME_KEYS}),
+        readiness=_readiness(model.readiness),
+        source=source,
+        extends=extends,
     )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"rules/{path.name}: not valid TOML: {exc}") from exc
+
+
+def resolve(raw: Mapping[str, Any], file_name: str, others: Mapping[int, Mapping[str, Any]],
+            _seen: tuple[int, ...] = ()) -> dict[str, Any]:
+    """The complete rule set a file states: its own keys on top of the cycle it `extends` (recursively)."""
+    from . import rule_files as rf
+
+    own = dict(raw)
+    parent = own.pop("extends", None)
+    if parent is None:
+        return own
+    year = own.get("cycle")
+    if not isinstance(parent, int) or isinstance(parent, bool) or not isinstance(year, int) or parent >= year:
+        raise _fail(file_name, "extends", "must name an earlier Match year than `cycle`")
+    missing = [key for key in rf.OWN_KEYS if key not in own]
+    if missing:
+        raise _fail(file_name, missing[0], "a file that extends another still states its own cycle, "
+                                           "rules_version and title")
+    if parent not in others or parent in _seen:
+        raise _fail(file_name, "extends", f"no rule file for {parent} to extend")
+    base = resolve(others[parent], f"{parent}.toml", others, (*_seen, year))
+    return rf.merge(base, own)
+
+
+def parse_cycle(raw: Mapping[str, Any], file_name: str, others: Mapping[int, Mapping[str, Any]] | None = None,
+                source: RuleSource = "package") -> CycleRules:
+    """Validate one rule file's parsed TOML (with the files it may extend); raise RulesError naming the file and
+    the key."""
+    from . import rule_files as rf
+
+    model = rf.validate(resolve(raw, file_name, others or {}), file_name)
+    parent = raw.get("extends")
+    return build_cycle(model, file_name, source, parent if isinstance(parent, int) else None)
 
 
 def load_file(path: Path) -> CycleRules:
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"rules/{path.name}: not valid TOML: {exc}") from exc
-    return parse_cycle(raw, path.name)
+    return parse_cycle(_read_toml(path), path.name)
+
+
+def _raw_files(directory: Path) -> dict[int, tuple[str, dict[str, Any]]]:
+    out: dict[int, tuple[str, dict[str, Any]]] = {}
+    for path in sorted(directory.glob("*.toml")):
+        raw = _read_toml(path)
+        year = raw.get("cycle")
+        if not isinstance(year, int) or isinstance(year, bool):
+            raise _fail(path.name, "cycle", "must be the Match year as an integer")
+        if year in out:
+            raise _fail(path.name, "cycle", f"{year} is also stated by {out[year][0]}")
+        out[year] = (path.name, raw)
+    return out
+
+
+def _book(files: Mapping[int, tuple[str, dict[str, Any], RuleSource]], directory: str) -> RuleBook:
+    """Parse every file against the others; a cycle counts as from the folder when it, or a cycle it extends,
+    is a folder file."""
+    raws = {year: raw for year, (_, raw, _) in files.items()}
+
+    def source(year: int) -> RuleSource:
+        seen: set[int] = set()
+        while year in files and year not in seen:
+            seen.add(year)
+            if files[year][2] == "folder":
+                return "folder"
+            parent = files[year][1].get("extends")
+            if not isinstance(parent, int):
+                break
+            year = parent
+        return "package"
+
+    cycles = {year: parse_cycle(raw, name, raws, source(year)) for year, (name, raw, _) in sorted(files.items())}
+    return RuleBook(cycles=MappingProxyType(cycles), directory=directory)
 
 
 def _load_directory(directory: Path) -> RuleBook:
-    files = sorted(directory.glob("*.toml"))
-    if not files:
+    """A folder on its own; a file may extend a cycle of the packaged set that the folder does not hold."""
+    found = _raw_files(directory)
+    if not found:
         raise RulesError(f"no rule files (*.toml) in {directory.name}/")
-    cycles: dict[int, CycleRules] = {}
-    for path in files:
-        rules = load_file(path)
-        cycles[rules.year] = rules
+    if directory.resolve() == RULES_DIR.resolve():
+        return _book({y: (n, r, "package") for y, (n, r) in found.items()}, directory.name)
+    packaged = {y: raw for y, (_, raw) in _raw_files(RULES_DIR).items()}
+    raws = {**packaged, **{y: raw for y, (_, raw) in found.items()}}
+    cycles = {year: parse_cycle(raw, name, raws, "folder") for year, (name, raw) in sorted(found.items())}
     return RuleBook(cycles=MappingProxyType(cycles), directory=directory.name)
 
 
@@ -797,8 +612,69 @@ def _default_rulebook() -> RuleBook:
     return _load_directory(RULES_DIR)
 
 
+@cache
+def _overlaid_rulebook(folder: str) -> RuleBook:
+    path = Path(folder)
+    found = _raw_files(path) if path.is_dir() else None
+    if not found:
+        raise RulesError(f"RULES_DIR {folder}: no rule files (*.toml) in that folder")
+    files: dict[int, tuple[str, dict[str, Any], RuleSource]] = {
+        y: (n, r, "package") for y, (n, r) in _raw_files(RULES_DIR).items()
+    }
+    files.update({y: (n, r, "folder") for y, (n, r) in found.items()})
+    return _book(files, f"{RULES_DIR.name}/ overridden by {path.name}/")
+
+
 def load_rulebook(directory: Path | str | None = None) -> RuleBook:
     """The rule book: all cycles in `directory` (default: the packaged rules, loaded once and cached)."""
     if directory is None:
         return _default_rulebook()
     return _load_directory(Path(directory))
+
+
+def active_rulebook(rules_dir: str | None = None) -> RuleBook:
+    """The rule book the service uses: the packaged files, each cycle replaced (and cycles added) by the files of
+    `rules_dir` when it is set. Loaded once per folder."""
+    if not rules_dir:
+        return _default_rulebook()
+    return _overlaid_rulebook(str(Path(rules_dir).resolve()))
+
+
+def differences(base: RuleBook, other: RuleBook) -> list[str]:
+    """What `other` changes against `base`, one line per changed key path (for `python -m app rules check`)."""
+    lines: list[str] = []
+    for year in sorted(set(base.years) | set(other.years)):
+        if year not in base.cycles:
+            lines.append(f"{year}: new cycle ({other.cycles[year].rules_version})")
+            continue
+        if year not in other.cycles:
+            continue
+        a, b = _flatten(base.cycles[year]), _flatten(other.cycles[year])
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                lines.append(f"{year}: {key}: {a.get(key, '(none)')} -> {b.get(key, '(none)')}")
+    return lines
+
+
+def _flatten(rules: CycleRules) -> dict[str, Any]:
+    from dataclasses import fields, is_dataclass
+
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if is_dataclass(node) and not isinstance(node, type):
+            for f in fields(node):
+                walk(f"{prefix}.{f.name}" if prefix else f.name, getattr(node, f.name))
+        elif isinstance(node, Mapping):
+            for key in node:
+                walk(f"{prefix}.{key}", node[key])
+        elif isinstance(node, tuple) and node and all(is_dataclass(x) for x in node):
+            for i, item in enumerate(node):
+                walk(f"{prefix}[{i}]", item)
+        else:
+            out[prefix] = node
+
+    walk("", rules)
+    for key in ("file_name", "source", "extends"):
+        out.pop(key, None)
+    return out

@@ -25,6 +25,11 @@ from .timeline import CALENDAR_LABELS
 
 Severity = Literal["on_track", "due_soon", "overdue", "blocks_cycle"]
 ReadinessStatus = Literal["not_ready", "at_risk", "on_track", "ready"]
+RulesSource = Literal["package", "folder"]
+RULES_SOURCE_DESCRIPTION = (
+    "Where the rule set `rules_version` came from: `package`, the rule files released with the service, or "
+    "`folder`, the operator's RULES_DIR (a file there, or a cycle that extends one)."
+)
 ReadinessStage = Literal["before_application_season", "application_season", "interviews_and_ranking", "match_week",
                          "matched", "unmatched", "in_residency"]
 STATUS_DESCRIPTION = (
@@ -119,6 +124,7 @@ class NextStepPublic(_Public):
     planning_cycle: int
     as_of: date
     rules_version: str
+    rules_source: RulesSource = Field(description=RULES_SOURCE_DESCRIPTION)
     planning_rules_version: str
     next_step: StepPublic | None
     also_available: list[StepPublic]
@@ -199,6 +205,7 @@ class ReadinessPublic(_Public):
     cycle: int
     as_of: date
     rules_version: str
+    rules_source: RulesSource = Field(description=RULES_SOURCE_DESCRIPTION)
     model_version: str
     status: ReadinessStatus = Field(description=STATUS_DESCRIPTION)
     score: int = Field(ge=0, le=100)
@@ -257,6 +264,7 @@ class ScreeningPublic(_Public):
     cycle: int
     as_of: date
     rules_version: str
+    rules_source: RulesSource = Field(description=RULES_SOURCE_DESCRIPTION)
     application_on: date
     summary: ScreeningSummaryPublic
     entries: list[ScreenedEntryPublic]
@@ -282,6 +290,7 @@ class TimelinePublic(_Public):
     cycle: int
     as_of: date
     rules_version: str
+    rules_source: RulesSource = Field(description=RULES_SOURCE_DESCRIPTION)
     cycle_reachable: bool
     items: list[TimelineItemPublic]
 
@@ -326,6 +335,7 @@ class MatchCyclePublic(BaseModel):
     year: int
     title: str
     rules_version: str
+    rules_source: RulesSource = Field(description=RULES_SOURCE_DESCRIPTION)
     model_version: str
     estimated: bool = Field(description="At least one date of this cycle is estimated.")
     pathways_available: bool
@@ -358,6 +368,7 @@ class MatchCyclePublic(BaseModel):
             year=rules.year,
             title=rules.title,
             rules_version=rules.rules_version,
+            rules_source=rules.source,
             model_version=rules.model_version,
             estimated=rules.estimated,
             pathways_available=bool(pathways.value),

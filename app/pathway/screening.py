@@ -365,6 +365,7 @@ def screen_with(ev: CycleEval, entries: Iterable[ListEntryFact]) -> ScreeningRes
         cycle=ev.rules.year,
         as_of=ev.profile.as_of,
         rules_version=ev.rules.rules_version,
+        rules_source=ev.rules.source,
         application_on=c.app_on,
         summary=ScreeningSummary(len(screened), eligible, excluded, unknown, excluded_by),
         entries=screened,

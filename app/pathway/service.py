@@ -35,7 +35,7 @@ from app.pathway.facts import (
 )
 from app.pathway.next_step import next_step
 from app.pathway.readiness import readiness
-from app.pathway.rules import RuleBook, load_rulebook
+from app.pathway.rules import RuleBook, active_rulebook
 from app.pathway.schemas import NextStepPublic, ReadinessPublic, ScreeningPublic, TimelinePublic
 from app.pathway.screening import screen
 from app.pathway.timeline import timeline, to_icalendar
@@ -72,7 +72,7 @@ _ES_OF = TypedRead(select(*_ENTRY_COLS).select_from(_JOIN).where(L.c.candidate_i
 
 
 def rulebook() -> RuleBook:
-    return load_rulebook()
+    return active_rulebook(get_settings().rules_dir)
 
 
 def resolve_cycle(book: RuleBook, requested: int | None, target: int | None, as_of: date) -> int:

@@ -82,7 +82,7 @@ def timeline(facts: CandidateFacts, book: RuleBook, cycle: int, as_of: date) -> 
             note="; ".join(pieces) or None,
         ))
     items.sort(key=lambda i: (i.on, i.code, i.kind))
-    return TimelineResult(cycle, as_of, rules.rules_version, ev.reachable, tuple(items))
+    return TimelineResult(cycle, as_of, rules.rules_version, rules.source, ev.reachable, tuple(items))
 
 
 def _escape(text: str) -> str:

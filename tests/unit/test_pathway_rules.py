@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -142,7 +143,9 @@ def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
 def test_a_copied_directory_loads(tmp_path: Path) -> None:
     book = load_rulebook(_copy(tmp_path, (2027, 2028)))
     assert book.years == (2027, 2028)
-    assert book.cycle(2027) == BOOK.cycle(2027)
+    # 2027 extends 2026, which the folder does not hold: it comes from the packaged set.
+    assert book.cycle(2027).source == "folder" and book.cycle(2027).extends == 2026
+    assert replace(book.cycle(2027), source="package") == BOOK.cycle(2027)
 
 
 MALFORMED = [
@@ -177,12 +180,14 @@ MALFORMED = [
 
 @pytest.mark.parametrize(("old", "new", "key"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
 def test_malformed_file_names_file_and_key(tmp_path: Path, old: str, new: str, key: str) -> None:
-    _copy(tmp_path)
-    _edit(tmp_path / "2027.toml", old, new)
+    _copy(tmp_path, (2026, 2027))
+    # 2027 states only what differs from 2026: a value it inherits is edited where it is stated.
+    name = "2027.toml" if old in (tmp_path / "2027.toml").read_text() else "2026.toml"
+    _edit(tmp_path / name, old, new)
     with pytest.raises(RulesError) as info:
         load_rulebook(tmp_path)
     message = str(info.value)
-    assert message.startswith("rules/2027.toml: ")
+    assert message.startswith(f"rules/{name}: ")
     assert key in message
 
 
@@ -205,11 +210,11 @@ def test_empty_directory(tmp_path: Path) -> None:
 
 
 def test_missing_calendar_key(tmp_path: Path) -> None:
-    _copy(tmp_path)
-    text = (tmp_path / "2027.toml").read_text()
+    _copy(tmp_path, (2026,))  # 2026 extends nothing: every key must be stated
+    text = (tmp_path / "2026.toml").read_text()
     text = re.sub(r"\[calendar\.soap_end\]\n(?:[^\[].*\n)+", "", text)
-    (tmp_path / "2027.toml").write_text(text)
-    with pytest.raises(RulesError, match=r"rules/2027.toml: calendar.soap_end: missing table"):
+    (tmp_path / "2026.toml").write_text(text)
+    with pytest.raises(RulesError, match=r"rules/2026.toml: calendar.soap_end: missing table"):
         load_rulebook(tmp_path)
 
 
