@@ -78,7 +78,10 @@ def why(code: str, ev: CycleEval) -> str:  # noqa: C901 - one sentence per step
         return (f"Match status is released on the Monday of Match Week ({cal.match_week_start.on}); Match Day is "
                 f"{cal.match_day.on}. Record the result.")
     if code == "soap":
-        return (f"Unmatched: SOAP runs from {cal.soap_start.on} to {cal.soap_end.on}; "
+        end = cal.soap_end
+        close = f" {end.time} {end.time_zone}" if end.time else ""
+        checked = " (estimated from the pattern of earlier cycles: verify)" if end.provenance.estimated else ""
+        return (f"Unmatched: SOAP runs from {cal.soap_start.on} to {end.on}{close}{checked}; "
                 f"apply to up to {rules.nrmp.soap_max_applications.value} unfilled programs.")
     if code == "usmle_step3":
         deadline = ev.step3_deadline.on if ev.step3_deadline else None
@@ -87,6 +90,10 @@ def why(code: str, ev: CycleEval) -> str:  # noqa: C901 - one sentence per step
         return (f"H-1B sponsorship needs Step 3 passed by {deadline} ({whose}); Step 3 needs ECFMG certification "
                 f"first and graduation verification can take up to {lead.days('step3_graduation_verification')} "
                 "days.")
+    if code == "j1_statement_of_need":
+        return (f"A J-1 needs a Statement of Need from your home country's ministry of health with the ECFMG "
+                f"sponsorship application; allow {lead.days('statement_of_need')} days (the service's estimate: "
+                "ministries publish no common time), some ministries also ask for the program's contract.")
     if code == "visa":
         need = ev.profile.facts.visa_need
         visa = {"j1": "A J-1 visa (sponsored by ECFMG, which needs ECFMG certification)",

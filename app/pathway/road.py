@@ -266,7 +266,7 @@ class CycleEval:
         "rules", "profile", "states", "blockers", "warnings", "anchors", "matched", "unmatched", "complete",
         "oet_state", "window", "step3_deadline", "step3_deadline_published", "attempt_barred", "step3_invalid",
         "cs_blocked", "matched_main", "match_known", "match_on", "soap_matched", "soap_known", "soap_on", "started",
-        "cert_done",
+        "cert_done", "pathway_expired",
     )
 
     def __init__(self, rules: CycleRules, profile: Profile) -> None:
@@ -294,6 +294,7 @@ class CycleEval:
         self.soap_on: date | None = None
         self.started = False
         self.cert_done = False
+        self.pathway_expired = False  # an accepted Pathway that this cycle's rules no longer count
 
     @property
     def reachable(self) -> bool:
@@ -343,6 +344,7 @@ def evaluate(profile: Profile, rules: CycleRules) -> CycleEval:
     _step3_validity(ev, valid_pass)
     _step2cs(ev)
     oet_done, oet_on = _oet(ev)
+    _pathway_validity(ev)
     _mark_done(ev, valid_pass, oet_done, oet_on)
     _mark_applicable(ev)
     _mark_under_way(ev)
@@ -556,6 +558,45 @@ def _oet(ev: CycleEval) -> tuple[bool, date | None]:
     return False, None
 
 
+def _pathway_validity(ev: CycleEval) -> None:
+    """An accepted Pathway counts for the Match cycles its rules name, not forever (ECFMG, domain notes G): an
+    older acceptance needs Pathways Revalidation, planned like the Pathway itself. ECFMG certification settles it."""
+    profile, rules = ev.profile, ev.rules
+    if ev.cert_done or not profile.pathway_done:
+        return
+    validity = rules.ecfmg.pathway_valid_from
+    accepted = profile.pathway_on
+    if validity.value is None:
+        ev.warnings.append(Notice(
+            "pathway_validity_unverified",
+            f"Your ECFMG Pathway{' accepted on ' + str(accepted) if accepted else ''} is counted for the "
+            f"{rules.year} Match, but which accepted Pathways stay valid for it was not found in the sources "
+            "consulted; ECFMG runs Pathways Revalidation for expired or expiring ones: confirm with ECFMG. "
+            f"Source: {validity.provenance.source}",
+            "ecfmg_pathway",
+        ))
+        return
+    if accepted is None:
+        ev.warnings.append(Notice(
+            "pathway_validity_unverified",
+            f"The {rules.year} Match counts ECFMG Pathways accepted from {validity.value}, and no acceptance date is "
+            "recorded: record it, or confirm with ECFMG that no revalidation is needed.",
+            "ecfmg_pathway",
+        ))
+        return
+    if accepted >= validity.value:
+        return
+    ev.pathway_expired = True
+    ev.blockers.append(Blocker(
+        "pathway_expired",
+        f"The ECFMG Pathway {'accepted on ' + str(accepted) if accepted else '(acceptance date not recorded)'} does "
+        f"not count for the {rules.year} Match, whose rules accept Pathways from {validity.value}: apply for "
+        f"Pathways Revalidation (allow {rules.lead_times.days('pathway_processing')} days) before the rank order "
+        f"list deadline. Source: {validity.provenance.source}",
+        "ecfmg_pathway", ("ecfmg_pathway",), False, None, False,
+    ))
+
+
 def _mark_done(ev: CycleEval, valid_pass: dict[str, bool], oet_done: bool, oet_on: date | None) -> None:
     profile, year = ev.profile, ev.rules.year
     cert_done = ev.cert_done
@@ -578,7 +619,7 @@ def _mark_done(ev: CycleEval, valid_pass: dict[str, bool], oet_done: bool, oet_o
                           p2[-1] if p2 and valid_pass["usmle_step2ck"] else None,
                           implied if cert_done and not valid_pass["usmle_step2ck"] else None),
         "oet_medicine": (oet_done, oet_on, None),
-        "ecfmg_pathway": (cert_done or profile.pathway_done, profile.pathway_on, None),
+        "ecfmg_pathway": (cert_done or (profile.pathway_done and not ev.pathway_expired), profile.pathway_on, None),
         "credentials_verified": (cert_done or profile.credentials_done, recorded_on("credentials_verified"), None),
         "ecfmg_certification": (cert_done, profile.cert_on, None),
         "specialty_decided": (profile.specialty_decided, recorded_on("specialty_decided"), None),
@@ -587,6 +628,8 @@ def _mark_done(ev: CycleEval, valid_pass: dict[str, bool], oet_done: bool, oet_o
         "match_result": (ev.match_known or ev.matched, ev.match_on, None),
         "soap": (ev.soap_known, ev.soap_on, None),
         "usmle_step3": (valid_pass["usmle_step3"], p3[-1] if valid_pass["usmle_step3"] and p3 else None, None),
+        "j1_statement_of_need": (any(r.status in DONE for r in profile.records.get("j1_statement_of_need", ())),
+                                 recorded_on("j1_statement_of_need"), None),
     }
     exam_done = any(done[c][0] for c in ("usmle_step1", "usmle_step2ck", "oet_medicine", "ecfmg_pathway"))
     done["usmle_id_registered"] = (profile.id_registered or exam_done or cert_done,
@@ -597,6 +640,8 @@ def _mark_done(ev: CycleEval, valid_pass: dict[str, bool], oet_done: bool, oet_o
     if ev.match_known or ev.matched:
         done["eras_application"] = (True, done["eras_application"][1], None)
         done["nrmp_registration"] = (True, done["nrmp_registration"][1], None)
+    if done["visa"][0] and not done["j1_statement_of_need"][0]:
+        done["j1_statement_of_need"] = (True, None, "implied by the visa")
     if done["rank_order_list"][0]:
         done["nrmp_registration"] = (True, done["nrmp_registration"][1], None)
     if ev.matched_main:
@@ -623,6 +668,12 @@ def _mark_applicable(ev: CycleEval) -> None:
             st["usmle_step3"].applicable = False
     if visa_need == "none":
         st["visa"].applicable = False
+    # The Statement of Need goes with the J-1 application, made once matched: advised before (ministries can be
+    # slow), required for a J-1 after the match, optional while H-1B is possible.
+    son = st["j1_statement_of_need"]
+    if visa_need not in ("j1", "either") and not son.done:
+        son.applicable = False
+    son.required = visa_need == "j1" and ev.matched
     st["soap"].applicable = ev.unmatched
     st["soap"].required = ev.unmatched and ev.profile.as_of <= ev.rules.calendar.soap_end.on
     if ev.match_known or ev.matched:
@@ -743,6 +794,9 @@ def _latest_safe_dates(ev: CycleEval, window_cap: tuple[str, date] | None) -> No
         "usmle_step2ck": cal.eras_program_review_open.on - timedelta(days=lead.days("step_score_release")),
         "eras_application": cal.eras_program_review_open.on,
         "nrmp_registration": cal.nrmp_standard_reg_deadline.on,
+        # Advised before the match too: in hand when the J-1 application starts, a visa's processing before July.
+        "j1_statement_of_need": cal.residency_start.on - timedelta(
+            days=lead.days("visa_processing") + lead.days("statement_of_need")),
     }
     for code, on in recommended.items():
         st[code].recommended_by = on
@@ -796,7 +850,8 @@ def _severity_and_lateness(ev: CycleEval) -> None:
         # A step that needs a match is only late once there is one; before that the match is what is missing.
         if s.required and not (node.needs_match and not ev.matched):
             for anchor in s.late:
-                late_by_anchor.setdefault("visa" if node.code == "visa" else anchor, []).append(s)
+                key = "visa" if node.code in ("visa", "j1_statement_of_need") else anchor
+                late_by_anchor.setdefault(key, []).append(s)
         # Graduation is a fixed date: too late for a step's limit puts the cycle out of reach.
         if node.needs_graduation and grad is not None and s.required:
             for anchor, limit_on in s.limits.items():
@@ -860,10 +915,53 @@ def _standing_gates(ev: CycleEval) -> None:
             ))
 
 
+WEEKEND_DEADLINES = (  # deadline, the step it closes
+    ("nrmp_standard_reg_deadline", "nrmp_registration"),
+    ("rol_deadline", "rank_order_list"),
+    ("soap_end", "soap"),
+)
+
+
+def _weekend_deadlines(ev: CycleEval) -> None:
+    """A deadline still ahead of the candidate that falls on a Saturday or Sunday, and what the rules say of it."""
+    rules, st, as_of = ev.rules, ev.states, ev.profile.as_of
+    policy = rules.nrmp.weekend_deadlines
+    found = [(getattr(rules.calendar, key), code) for key, code in WEEKEND_DEADLINES]
+    pathway_deadline = rules.ecfmg.pathways_application_deadline.value
+    for item, code in found:
+        s = st[code]
+        if item.on < as_of or item.on.weekday() < 5 or s.done or not s.applicable or not s.required:
+            continue
+        day = "Saturday" if item.on.weekday() == 5 else "Sunday"
+        friday = item.on - timedelta(days=item.on.weekday() - 4)
+        if policy.value is None:
+            how = ("the sources consulted do not say whether it moves to a weekday (a gap in the rules): treat "
+                   f"{item.on} as the deadline and act by {friday}, the Friday before")
+        elif policy.value == "as_published":
+            how = f"it does not move ({policy.provenance.source}); act by {friday} to be safe"
+        else:
+            how = f"it moves to the {policy.value.replace('_', ' ')} ({policy.provenance.source})"
+        ev.warnings.append(Notice(
+            "deadline_on_weekend",
+            f"The {item.name.replace('_', ' ')} ({item.on}{' ' + item.time if item.time else ''}) falls on a {day}; "
+            f"{how}.",
+            code,
+        ))
+    if pathway_deadline and pathway_deadline >= as_of and pathway_deadline.weekday() >= 5 and not (
+        st["ecfmg_pathway"].done
+    ):
+        ev.warnings.append(Notice(
+            "deadline_on_weekend",
+            f"The Pathways application deadline ({pathway_deadline}) falls on a weekend; act by the Friday before.",
+            "ecfmg_pathway",
+        ))
+
+
 def _notices(ev: CycleEval) -> None:
     """Warnings: advice and data that looks inconsistent; none of them blocks anything."""
     rules, st, profile = ev.rules, ev.states, ev.profile
     facts, visa_need = profile.facts, profile.facts.visa_need
+    _weekend_deadlines(ev)
     s3 = st["usmle_step3"]
     if visa_need == "either" and s3.applicable and not s3.done and ev.step3_deadline is not None:
         ev.warnings.append(Notice(

@@ -67,6 +67,9 @@ CERT = done("ecfmg_certification", date(2025, 10, 15))
 ERAS27 = done("eras_application", date(2026, 9, 2))
 NRMP27 = done("nrmp_registration", date(2026, 9, 20))
 ROL27 = done("rank_order_list", date(2027, 2, 20))
+# The J-1 Statement of Need from the home ministry of health (domain notes, section A: VISA_J1_ELIGIBLE needs it),
+# held before the J-1 application.
+SON = done("j1_statement_of_need", date(2027, 1, 15))
 EXAMS = (ID, STEP1, STEP2, OET, PATHWAY)
 CERTIFIED = (*EXAMS, CREDS, CERT)
 APPLIED27 = (ERAS27, NRMP27)
@@ -226,12 +229,12 @@ CASES = [
          extra={"score": 96, "due_by": date(2027, 3, 3), "available_from": date(2027, 2, 1)}),
     # Matched on 2027-03-19, certified: the J-1 visa is next, by 2027-05-02 (38 days: on track).
     # Stage matched: the visa is still to come and fits before its latest safe date -> on_track, not ready.
-    Case("matched_awaiting_visa", full(ROL27, done("match_result", date(2027, 3, 19), match_outcome="matched")),
+    Case("matched_awaiting_visa", full(ROL27, SON, done("match_result", date(2027, 3, 19), match_outcome="matched")),
          "visa", (), "on_track", 2027, True, as_of=date(2027, 3, 25),
          extra={"due_by": date(2027, 5, 2), "severity": "on_track"}),
     # Matched, but no visa on 2027-05-10, past the latest safe date (2027-05-02): the start may slip; the match
     # stands, so the cycle is not lost. Not ready until the visa is in hand.
-    Case("matched_visa_late", full(ROL27, done("match_result", date(2027, 3, 19), match_outcome="matched")),
+    Case("matched_visa_late", full(ROL27, SON, done("match_result", date(2027, 3, 19), match_outcome="matched")),
          "visa", ("visa_not_in_time",), "not_ready", 2027, True, as_of=date(2027, 5, 10),
          extra={"severity": "blocks_cycle"}),
     # Unmatched on Monday of Match Week, SOAP-eligible: SOAP runs until 2027-03-18 -> next step, at_risk.
@@ -248,7 +251,7 @@ CASES = [
     # Matched through SOAP: a match all the same; the visa is next.
     # Stage matched: the visa is still to come -> on_track.
     Case("matched_in_soap",
-         full(ROL27, done("match_result", date(2027, 3, 15), match_outcome="unmatched"),
+         full(ROL27, SON, done("match_result", date(2027, 3, 15), match_outcome="unmatched"),
               done("soap", date(2027, 3, 17), match_outcome="matched")),
          "visa", (), "on_track", 2027, True, as_of=date(2027, 3, 20)),
     # Step 1 (2016-05-01) and Step 2 CK (2024-06-01) more than 7 years apart: the Step 1 pass stops counting;

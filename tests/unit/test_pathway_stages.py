@@ -20,6 +20,7 @@ from .test_pathway_situations import (
     BOOK,
     CERTIFIED,
     ROL27,
+    SON,
     done,
     facts,
     full,
@@ -91,9 +92,9 @@ def test_factors_after_ranking_are_not_scored(stage_case: str, candidate: Candid
     # ready before ranking: hard gates met, score 96 >= 75, nothing due soon.
     ("ready_before_ranking", full(), AS_OF, "ready", 96),
     # Matched, certified, J-1 visa not yet issued but due only by 2027-05-02: on_track; checklist 1 of 2 -> 50.
-    ("matched_visa_pending", full(ROL27, MATCHED), date(2027, 3, 25), "on_track", 50),
+    ("matched_visa_pending", full(ROL27, MATCHED, SON), date(2027, 3, 25), "on_track", 50),
     # Matched, visa not in hand 2027-04-10 with the latest safe date 2027-05-02 within 30 days: at_risk.
-    ("matched_visa_due_soon", full(ROL27, MATCHED), date(2027, 4, 10), "at_risk", 50),
+    ("matched_visa_due_soon", full(ROL27, MATCHED, SON), date(2027, 4, 10), "at_risk", 50),
     # Matched with certification and visa: everything this stage needs is done.
     ("matched_all_done", full(ROL27, MATCHED, VISA), date(2027, 5, 20), "ready", 100),
     # Unmatched during SOAP: reachable through SOAP, at_risk; checklist: eligibility and ROL met, outcome not: 67.
