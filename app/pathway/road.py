@@ -1,9 +1,10 @@
 """The road to residency evaluated against one Match cycle: the core every engine shares.
 
-The prerequisite graph follows the domain notes (section A). For one cycle, `evaluate` decides which steps are
-done, which are available, which wait and on what; computes each remaining step's latest safe date backwards
-from the cycle's deadlines with the lead times of the rule file; and turns unmet hard gates into blockers with
-stable reason codes. `scan` finds the earliest cycle the candidate can still reach.
+The graph (graph.py, from catalogue.toml) follows the domain notes (section A); the candidate's facts are read once
+into a Profile (profile.py). For one cycle, `evaluate` runs its phases in order: the outcome so far, exam history,
+OET and Pathway validity, what is done and applicable, what is under way, retake spacing, latest safe dates
+(backwards from the cycle's deadlines with the rule file's lead times), lateness, then the gates that do not depend
+on a date, and the messages (messages.py). `scan` finds the earliest cycle the candidate can still reach.
 
 Pure module: no FastAPI, SQLModel or settings imports.
 """
@@ -13,207 +14,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .catalogue import CatalogueError, by_code, load_catalogue, road_types
-from .dates import add_months, add_years
-from .facts import CandidateFacts, MilestoneFact, OetScores
+from .catalogue import by_code
+from .dates import add_years
+from .facts import MilestoneFact, OetScores
+from .graph import (
+    ANCHOR_ORDER,
+    BLOCKER_PRIORITY,
+    DEPENDENTS,
+    NODE,
+    NODES,
+    ROAD_INDEX,
+    Node,
+    blocker_key,
+    title,
+)
+from .messages import lateness_blocker, notices
+from .profile import (
+    ACTIVE,
+    DONE,
+    PER_CYCLE,
+    STEP_EXAMS,
+    TAKEN,
+    Profile,
+    earliest_retake,
+    oet_meets,
+    oet_shortfalls,
+)
 from .results import Blocker, DeadlineRef, Notice
-from .rules import CALENDAR_KEYS, LEAD_TIME_KEYS, CycleRules, OetMinimum, RetakeSpacing, RuleBook
+from .rules import CycleRules, OetMinimum, RuleBook
 
-STEP_EXAMS = ("usmle_step1", "usmle_step2ck", "usmle_step3")
-DONE = frozenset({"passed", "completed"})
-ACTIVE = frozenset({"scheduled", "in_progress"})
-TAKEN = frozenset({"passed", "failed"})
-# Steps a candidate may declare not applicable; the gates themselves cannot be waived that way.
-DECLARABLE = frozenset({"specialty_decided", "mentor_contact", "eras_application", "usmle_step3", "visa"})
-PER_CYCLE = frozenset(
-    {"eras_application", "nrmp_registration", "rank_order_list", "match_result", "soap", "visa", "residency_start"}
-)
-_STATUS_ORDER = {s: i for i, s in enumerate(
-    ("planned", "scheduled", "in_progress", "failed", "passed", "completed", "not_applicable")
-)}
-
-
-@dataclass(frozen=True, slots=True)
-class Node:
-    code: str
-    kind: str  # exam | task | event
-    requires: tuple[str, ...]
-    gate: str
-    duration: str | None = None  # lead-time key: days from taking the step to a usable result
-    opens: str | None = None  # calendar key before which the step cannot start
-    needs_graduation: bool = False
-    needs_match: bool = False
-
-
-NODES: tuple[Node, ...] = tuple(
-    Node(mt.code, "event" if mt.event else mt.kind, mt.requires, mt.gate or "", mt.lead_time, mt.opens,
-         mt.needs_graduation, mt.needs_match)
-    for mt in road_types()
-)
-_unknown_keys = [(n.code, key) for n in NODES for key in (n.duration, n.opens)
-                 if key is not None and key not in LEAD_TIME_KEYS and key not in CALENDAR_KEYS]
-if _unknown_keys:
-    raise CatalogueError(f"catalogue.toml: lead_time/opens keys unknown to the rule files: {_unknown_keys}")
-NODE = {node.code: node for node in NODES}
-ROAD_INDEX = {node.code: i for i, node in enumerate(NODES)}
-DEPENDENTS: dict[str, tuple[str, ...]] = {
-    node.code: tuple(n.code for n in NODES if node.code in n.requires) for node in NODES
-}
-
-# A remaining step is late for an anchor when it cannot start by the anchor's limit. Each anchor names the
-# cycle date it comes from, the gate it protects and the blocker raised when it is missed.
-ANCHOR_ORDER = ("ecfmg_exam_window", "pathways_application_deadline", "match_gate", "step3_deadline",
-                "rol_deadline", "soap_end", "residency_start")
-ANCHOR_BLOCKER = {
-    "match_gate": "match_requirements_not_verifiable",
-    "pathways_application_deadline": "match_requirements_not_verifiable",
-    "ecfmg_exam_window": "ecfmg_window_broken",
-    "step3_deadline": "h1b_without_step3",
-    "rol_deadline": "rol_deadline_passed",
-    "soap_end": "cycle_closed_unmatched",
-    "residency_start": "certification_not_in_time",
-    "visa": "visa_not_in_time",
-}
-BLOCKER_PRIORITY = {code: i for i, code in enumerate(load_catalogue().blocker_priority)}
-
-
-def title(code: str) -> str:
-    found = by_code().get(code)
-    if found is not None:
-        return found.title
-    return {"graduation": "Graduation", "match": "A match (Main Match or SOAP)"}.get(code, code)
-
-
-def blocker_key(blocker: Blocker) -> tuple[int, int, int, date, str]:
-    """Most urgent first: permanent, then cycle-losing, then by reason, date and milestone."""
-    return (
-        0 if blocker.permanent else 1,
-        0 if blocker.blocks_cycle else 1,
-        BLOCKER_PRIORITY.get(blocker.code, len(BLOCKER_PRIORITY)),
-        blocker.resolvable_by or date.min,
-        blocker.milestone or "",
-    )
-
-
-def _record_key(m: MilestoneFact) -> tuple[object, ...]:
-    oet = (m.oet.listening, m.oet.reading, m.oet.writing, m.oet.speaking) if m.oet else ()
-    return (m.on or date.min, m.attempt or 0, _STATUS_ORDER.get(m.status, 99), m.status, m.score or -1, oet,
-            m.pathway or "", m.match_outcome or "", m.visa_type or "", m.scheduled_on or date.min)
-
-
-def _record_cycle(code: str, record: MilestoneFact, home: int) -> int:
-    """The Match cycle a per-cycle record belongs to (undated records belong to the candidate's own cycle)."""
-    on = record.on
-    if on is None:
-        return home
-    if code in ("eras_application", "nrmp_registration"):
-        return on.year + 1 if on.month >= 6 else on.year
-    return on.year
-
-
-def oet_meets(scores: OetScores, minimum: OetMinimum) -> bool:
-    return (
-        scores.listening >= minimum.listening
-        and scores.reading >= minimum.reading
-        and scores.writing >= minimum.writing
-        and scores.speaking >= minimum.speaking
-    )
-
-
-def oet_shortfalls(scores: OetScores, minimum: OetMinimum) -> list[str]:
-    out = []
-    for name in ("listening", "reading", "writing", "speaking"):
-        got, need = getattr(scores, name), getattr(minimum, name)
-        if got < need:
-            out.append(f"{name.capitalize()} {got} < {need}")
-    return out
-
-
-class Profile:
-    """What the facts say, independent of the cycle; built once per request."""
-
-    __slots__ = (
-        "facts", "as_of", "home_cycle", "records", "passes", "passed", "failed", "unpassed", "best_score",
-        "any_score", "cert_done", "cert_on", "pathway_done", "pathway_on", "credentials_done", "id_registered",
-        "specialty_decided", "targets", "letters", "active_entries", "graduation_on", "declared_na",
-        "attempt_dates",
-    )
-
-    def __init__(self, facts: CandidateFacts, as_of: date, home_cycle: int) -> None:
-        self.facts = facts
-        self.as_of = as_of
-        self.home_cycle = facts.target_match_year or home_cycle
-        groups: dict[str, list[MilestoneFact]] = {}
-        for m in facts.milestones:
-            groups.setdefault(m.code, []).append(m)
-        self.records: dict[str, tuple[MilestoneFact, ...]] = {
-            code: tuple(sorted(recs, key=_record_key)) for code, recs in groups.items()
-        }
-        self.passes: dict[str, tuple[date, ...]] = {}
-        self.passed: dict[str, bool] = {}
-        self.failed: dict[str, int] = {}
-        self.unpassed: dict[str, int] = {}
-        self.best_score: dict[str, int | None] = {}
-        self.any_score: dict[str, int | None] = {}
-        self.attempt_dates: dict[str, tuple[date, ...]] = {}
-        for step in (*STEP_EXAMS, "usmle_step2cs"):
-            recs = self.records.get(step, ())
-            passed = [r for r in recs if r.status == "passed"]
-            failed = [r for r in recs if r.status == "failed"]
-            self.passes[step] = tuple(sorted(r.completed_on for r in passed if r.completed_on))
-            self.passed[step] = bool(passed)
-            self.failed[step] = len(failed)
-            highest_attempt = max((r.attempt or 0 for r in failed), default=0)
-            self.unpassed[step] = 0 if passed else max(len(failed), highest_attempt)
-            scores = [r.score for r in passed if r.score is not None]
-            self.best_score[step] = max(scores) if scores else None
-            every = [r.score for r in recs if r.score is not None and r.status in TAKEN]
-            self.any_score[step] = max(every) if every else None
-            # Taken attempts (a failed record stands for incomplete attempts too), oldest first.
-            self.attempt_dates[step] = tuple(sorted(r.on for r in recs if r.status in TAKEN and r.on))
-        cert = [r for r in self.records.get("ecfmg_certification", ()) if r.status in DONE]
-        self.cert_done = bool(cert)
-        self.cert_on = min((r.completed_on for r in cert if r.completed_on), default=None)
-        pathway = [r for r in self.records.get("ecfmg_pathway", ()) if r.status in DONE]
-        self.pathway_done = bool(pathway)
-        self.pathway_on = min((r.completed_on for r in pathway if r.completed_on), default=None)
-        self.credentials_done = any(r.status in DONE for r in self.records.get("credentials_verified", ()))
-        implied = any(
-            r.status not in ("planned", "not_applicable")
-            for code in ("usmle_step1", "usmle_step2ck", "usmle_step2cs", "usmle_step3", "oet_medicine")
-            for r in self.records.get(code, ())
-        )
-        self.id_registered = implied or any(r.status in DONE for r in self.records.get("usmle_id_registered", ()))
-        self.targets = tuple(s.casefold() for s in facts.target_specialties)
-        self.specialty_decided = bool(self.targets) or any(
-            r.status in DONE for r in self.records.get("specialty_decided", ())
-        )
-        self.letters = sum(1 for u in facts.usce if u.us_letter) + max(0, facts.other_us_letters)
-        self.active_entries = tuple(e for e in facts.entries if e.active)
-        self.graduation_on = facts.graduation_on
-        self.declared_na = frozenset(
-            code for code, recs in self.records.items()
-            if code in DECLARABLE and recs and all(r.status == "not_applicable" for r in recs)
-        )
-
-    def cycle_records(self, code: str, year: int) -> tuple[MilestoneFact, ...]:
-        return tuple(r for r in self.records.get(code, ()) if _record_cycle(code, r, self.home_cycle) == year)
-
-
-def earliest_retake(attempts: tuple[date, ...], spacing: RetakeSpacing) -> date | None:
-    """The first day the next attempt at an exam is allowed, None when spacing sets no limit.
-
-    At most `max_attempts_in_window` attempts within `window_months`; every attempt beyond that count at least
-    `later_after_first_months` after the first attempt and `later_after_latest_months` after the most recent."""
-    window = spacing.max_attempts_in_window
-    dated = [on for on in attempts if on >= spacing.effective_from]
-    if len(attempts) < window or not dated:
-        return None
-    return max(
-        add_months(attempts[-window], spacing.window_months),
-        add_months(attempts[0], spacing.later_after_first_months),
-        add_months(attempts[-1], spacing.later_after_latest_months),
-    )
+__all__ = [
+    "ACTIVE", "BLOCKER_PRIORITY", "DEPENDENTS", "DONE", "NODE", "NODES", "ROAD_INDEX", "STEP_EXAMS", "TAKEN",
+    "CycleEval", "Node", "NodeState", "Profile", "Scan", "earliest_certification", "earliest_retake", "evaluate",
+    "scan", "step3_deadline", "title",
+]
 
 
 class NodeState:
@@ -336,23 +170,28 @@ def step3_deadline(rules: CycleRules, profile: Profile) -> tuple[DeadlineRef, bo
 
 
 def evaluate(profile: Profile, rules: CycleRules) -> CycleEval:
-    """The road for one cycle, in phases: outcome so far, exam history, OET, done/applicable, latest safe
-    dates, lateness, then the gates that do not depend on a date."""
+    """The road for one cycle. The phases run in this order, each reading what the earlier ones decided."""
     ev = CycleEval(rules, profile)
+    # 1. What has happened: this cycle's Match, SOAP and start of residency.
     _match_outcome(ev)
+    # 2. Which results count under this cycle's rules: attempt limit and 7-year window, Step 3 taken too early,
+    #    Step 2 CS after it ended, OET for this cycle's Pathways, an accepted Pathway's validity.
     valid_pass, window_cap = _exam_history(ev)
     _step3_validity(ev, valid_pass)
     _step2cs(ev)
     oet_done, oet_on = _oet(ev)
     _pathway_validity(ev)
+    # 3. The state of each step: done, applicable and required, under way, the first day an attempt is allowed.
     _mark_done(ev, valid_pass, oet_done, oet_on)
     _mark_applicable(ev)
     _mark_under_way(ev)
     _retake_spacing(ev)
+    # 4. Dates: each remaining step's latest safe date, then what is late and which anchor it misses.
     _latest_safe_dates(ev, window_cap)
     _severity_and_lateness(ev)
+    # 5. Gates that do not depend on a date, then the messages (messages.py).
     _standing_gates(ev)
-    _notices(ev)
+    notices(ev)
     ev.complete = ev.states["residency_start"].done
     ev.blockers.sort(key=blocker_key)
     ev.warnings.sort(key=lambda n: (n.code, n.milestone or ""))
@@ -859,7 +698,7 @@ def _severity_and_lateness(ev: CycleEval) -> None:
                 if grad > limit_on - timedelta(days=gap):
                     late_by_anchor.setdefault(f"graduation:{anchor}", []).append(s)
     for key in sorted(late_by_anchor, key=lambda k: (k.startswith("graduation:"), k)):
-        ev.blockers.append(_lateness_blocker(ev, key, late_by_anchor[key]))
+        ev.blockers.append(lateness_blocker(ev, key, late_by_anchor[key]))
 
 
 def _standing_gates(ev: CycleEval) -> None:
@@ -913,185 +752,6 @@ def _standing_gates(ev: CycleEval) -> None:
                 "the next chance is the following cycle.",
                 "soap", ("match_result", "soap"), False, None, True,
             ))
-
-
-WEEKEND_DEADLINES = (  # deadline, the step it closes
-    ("nrmp_standard_reg_deadline", "nrmp_registration"),
-    ("rol_deadline", "rank_order_list"),
-    ("soap_end", "soap"),
-)
-
-
-def _weekend_deadlines(ev: CycleEval) -> None:
-    """A deadline still ahead of the candidate that falls on a Saturday or Sunday, and what the rules say of it."""
-    rules, st, as_of = ev.rules, ev.states, ev.profile.as_of
-    policy = rules.nrmp.weekend_deadlines
-    found = [(getattr(rules.calendar, key), code) for key, code in WEEKEND_DEADLINES]
-    pathway_deadline = rules.ecfmg.pathways_application_deadline.value
-    for item, code in found:
-        s = st[code]
-        if item.on < as_of or item.on.weekday() < 5 or s.done or not s.applicable or not s.required:
-            continue
-        day = "Saturday" if item.on.weekday() == 5 else "Sunday"
-        friday = item.on - timedelta(days=item.on.weekday() - 4)
-        if policy.value is None:
-            how = ("the sources consulted do not say whether it moves to a weekday (a gap in the rules): treat "
-                   f"{item.on} as the deadline and act by {friday}, the Friday before")
-        elif policy.value == "as_published":
-            how = f"it does not move ({policy.provenance.source}); act by {friday} to be safe"
-        else:
-            how = f"it moves to the {policy.value.replace('_', ' ')} ({policy.provenance.source})"
-        ev.warnings.append(Notice(
-            "deadline_on_weekend",
-            f"The {item.name.replace('_', ' ')} ({item.on}{' ' + item.time if item.time else ''}) falls on a {day}; "
-            f"{how}.",
-            code,
-        ))
-    if pathway_deadline and pathway_deadline >= as_of and pathway_deadline.weekday() >= 5 and not (
-        st["ecfmg_pathway"].done
-    ):
-        ev.warnings.append(Notice(
-            "deadline_on_weekend",
-            f"The Pathways application deadline ({pathway_deadline}) falls on a weekend; act by the Friday before.",
-            "ecfmg_pathway",
-        ))
-
-
-def _notices(ev: CycleEval) -> None:
-    """Warnings: advice and data that looks inconsistent; none of them blocks anything."""
-    rules, st, profile = ev.rules, ev.states, ev.profile
-    facts, visa_need = profile.facts, profile.facts.visa_need
-    _weekend_deadlines(ev)
-    s3 = st["usmle_step3"]
-    if visa_need == "either" and s3.applicable and not s3.done and ev.step3_deadline is not None:
-        ev.warnings.append(Notice(
-            "h1b_needs_step3",
-            f"H-1B sponsorship needs Step 3 passed by {ev.step3_deadline.on}; without it, programs will consider "
-            "you for J-1 only.",
-            "usmle_step3",
-        ))
-    payment = rules.h1b_payment
-    if payment is not None and visa_need in ("h1b", "either") and facts.us_status == "none":
-        expired = profile.as_of > payment.expires_on
-        ev.warnings.append(Notice(
-            "h1b_payment_abroad",
-            f"H-1B for applicants abroad: a presidential proclamation requires a USD {payment.amount_usd:,} "
-            f"payment on new H-1B petitions filed from {payment.effective_from} for beneficiaries outside the US "
-            "without a valid H-1B visa (not for extensions or changes of status inside the US), so programs may "
-            f"offer J-1 only. It was set to expire on {payment.expires_on} unless extended"
-            + ("; that date has passed and no extension was found: verify before relying on either." if expired
-               else "; verify before relying on it.")
-            + f" Sources: {payment.provenance.source}",
-            "visa",
-        ))
-    if profile.graduation_on is None:
-        ev.warnings.append(Notice(
-            "graduation_date_missing",
-            "No graduation date: credential verification and Step 3 timing are computed as if already graduated.",
-        ))
-    if facts.us_status in ("citizen", "permanent_resident") and visa_need != "none":
-        ev.warnings.append(Notice(
-            "visa_need_inconsistent",
-            f"A {facts.us_status.replace('_', ' ')} needs no visa for residency, but the visa need is "
-            f"'{visa_need}'.",
-            "visa",
-        ))
-    elif facts.us_status == "none" and visa_need == "none":
-        ev.warnings.append(Notice(
-            "visa_need_inconsistent",
-            "Neither a US citizen nor a permanent resident, but no visa need is recorded: residency needs a J-1 "
-            "or H-1B unless another status allows work.",
-            "visa",
-        ))
-    pass_fail_from = rules.usmle.step1_pass_fail_from.value or date(2022, 1, 26)
-    for r in profile.records.get("usmle_step1", ()):
-        if r.score is not None and r.completed_on and r.completed_on >= pass_fail_from:
-            ev.warnings.append(Notice(
-                "step1_score_not_reported",
-                f"Step 1 on {r.completed_on} is reported pass/fail only (from {pass_fail_from}); the recorded "
-                "score is ignored.",
-                "usmle_step1",
-            ))
-            break
-    ranked = sum(1 for e in profile.active_entries if e.rank_position is not None)
-    max_ranks = rules.nrmp.rol_max_ranks.value
-    if max_ranks is not None and ranked > max_ranks:
-        ev.warnings.append(Notice(
-            "rank_list_over_limit",
-            f"{ranked} programs are ranked; a rank order list holds at most {max_ranks} ranks.",
-            "rank_order_list",
-        ))
-
-
-def _lateness_blocker(ev: CycleEval, key: str, nodes: list[NodeState]) -> Blocker:
-    as_of = ev.profile.as_of
-    rules = ev.rules
-    nodes = sorted(nodes, key=lambda s: ROAD_INDEX[s.code])
-    codes = tuple(s.code for s in nodes)
-    names = ", ".join(title(c) for c in codes)
-    if key.startswith("graduation:"):
-        anchor = key.split(":", 1)[1]
-        grad = ev.profile.graduation_on
-        if anchor == "step3_deadline":
-            ref = ev.step3_deadline
-            return Blocker(
-                "h1b_without_step3",
-                f"Graduation on {grad} is too late to be ECFMG-certified and pass Step 3 by the H-1B Step 3 "
-                f"deadline ({ref.on if ref else '?'}); H-1B programs will not be open this cycle.",
-                "usmle_step3", codes, False, None, ev.profile.facts.visa_need == "h1b",
-            )
-        return Blocker(
-            "graduation_too_late",
-            f"Graduation on {grad} leaves too little time to verify the final diploma and transcript and be "
-            f"ECFMG-certified before residency starts ({rules.calendar.residency_start.on}).",
-            codes[0], codes, False, None, True,
-        )
-    limit_key = "residency_start" if key == "visa" else key
-    limits = [s.limits[limit_key] for s in nodes]
-    # Lost when the date has passed, or when no attempt is allowed before it (rebooking cannot help).
-    lost = any(as_of > s.limits[limit_key] or (s.earliest_start is not None and s.earliest_start > s.limits[limit_key])
-               for s in nodes)
-    resolvable_by = None if lost else min(limits)
-    parts = []
-    for s in nodes:
-        when = f"scheduled {s.eff_start}" if s.eff_start else "not done"
-        if s.earliest_start is not None:
-            when += f", next attempt allowed from {s.earliest_start} (retake spacing)"
-        parts.append(f"{title(s.code)} ({when}; latest safe date {s.limits[limit_key]})")
-    plan = "; ".join(parts)
-    ref = ev.anchors.get(key)
-    code = ANCHOR_BLOCKER[key]
-    if key == "match_gate" or key == "pathways_application_deadline":
-        rol = rules.calendar.rol_deadline
-        detail = (f"{names} cannot be verified by ECFMG before the rank order list deadline ({rol.on} {rol.time} "
-                  f"{rol.time_zone}, less {rules.lead_times.days('verification_buffer')} days for verification): "
-                  f"{plan}. NRMP would not use the rank order list")
-        detail += (f"; reschedule by {resolvable_by}." if resolvable_by else
-                   f"; plan for the {rules.year + 1} cycle.")
-    elif key == "ecfmg_exam_window":
-        detail = (f"{plan}: the ECFMG {rules.ecfmg.exam_window_years.value}-year window closes on "
-                  f"{ref.on if ref else '?'}; after that the earlier pass no longer counts.")
-    elif key == "step3_deadline":
-        detail = (f"H-1B needs Step 3 passed by {ref.on if ref else '?'} (programs' deadline), and Step 3 needs "
-                  f"ECFMG certification and up to {rules.lead_times.days('step3_graduation_verification')} days of "
-                  f"graduation verification first: {plan}.")
-    elif key == "rol_deadline":
-        rol = rules.calendar.rol_deadline
-        detail = (f"The rank order list deadline ({rol.on} {rol.time} {rol.time_zone}) is missed: {plan}. "
-                  "This cycle's Main Match is closed to the candidate.")
-    elif key == "soap_end":
-        detail = f"SOAP closes on {rules.calendar.soap_end.on}: {plan}."
-    elif key == "visa":
-        detail = (f"The visa is unlikely before residency starts ({rules.calendar.residency_start.on}), allowing "
-                  f"{rules.lead_times.days('visa_processing')} days: {plan}. Tell the program now.")
-    else:
-        detail = (f"ECFMG certification cannot be completed before residency starts "
-                  f"({rules.calendar.residency_start.on}): {plan}.")
-    # A late visa delays the start but does not undo the match; Step 3 matters only to an H-1B-only candidate.
-    blocks = resolvable_by is None and key != "visa" and not (
-        key == "step3_deadline" and ev.profile.facts.visa_need != "h1b"
-    )
-    return Blocker(code, detail, codes[0], codes, False, resolvable_by, blocks)
 
 
 @dataclass(frozen=True, slots=True)
