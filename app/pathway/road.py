@@ -41,7 +41,7 @@ from .profile import (
     oet_shortfalls,
 )
 from .results import Blocker, DeadlineRef, Notice
-from .rules import CycleRules, OetMinimum, RuleBook
+from .rules import CycleRules, RuleBook
 
 __all__ = [
     "ACTIVE", "BLOCKER_PRIORITY", "DEPENDENTS", "DONE", "NODE", "NODES", "ROAD_INDEX", "STEP_EXAMS", "TAKEN",
@@ -165,7 +165,7 @@ def step3_deadline(rules: CycleRules, profile: Profile) -> tuple[DeadlineRef, bo
         # each program against its own.
         last = max(found, key=lambda r: (r.on, r.name))
         return DeadlineRef("step3_deadline", last.on, last.estimated), True
-    default = _ref(rules, mapping[rules.h1b_default_step3_deadline.value or "rank_deadline"])
+    default = _ref(rules, mapping[rules.h1b_default_step3_deadline.given])
     return DeadlineRef("step3_deadline", default.on, default.estimated), False
 
 
@@ -225,9 +225,9 @@ def _exam_history(ev: CycleEval) -> tuple[dict[str, bool], tuple[str, date] | No
     valid_pass = {step: profile.passed[step] for step in STEP_EXAMS}
     limit = rules.usmle.attempt_limit_on(as_of)
     if limit is not None:
-        counted = rules.usmle.attempt_limit_counts.value or STEP_EXAMS
+        counted = rules.usmle.attempt_limit_counts.given
         ev.attempt_barred = tuple(s for s in counted if profile.unpassed.get(s, 0) >= limit)
-    window_years = rules.ecfmg.exam_window_years.value or 7
+    window_years = rules.ecfmg.exam_window_years.given
     p1, p2 = profile.passes["usmle_step1"], profile.passes["usmle_step2ck"]
     window_cap: tuple[str, date] | None = None
     if ev.cert_done:
@@ -344,8 +344,8 @@ def _oet(ev: CycleEval) -> tuple[bool, date | None]:
     earliest accepted date. Returns whether it is met and the sitting's date."""
     profile, rules = ev.profile, ev.rules
     recs = profile.records.get("oet_medicine", ())
-    minimum = rules.ecfmg.oet_minimum.value or OetMinimum(350, 350, 300, 350)
-    earliest = rules.ecfmg.oet_earliest_test_date.value or date.min
+    minimum = rules.ecfmg.oet_minimum.given
+    earliest = rules.ecfmg.oet_earliest_test_date.given
     oet_on = None
     for r in reversed(recs):
         if r.status in DONE or (r.oet is not None and oet_meets(r.oet, minimum)):

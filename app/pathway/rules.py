@@ -120,6 +120,13 @@ class Sourced(Generic[T]):
     def available(self) -> bool:
         return self.value is not None
 
+    @property
+    def given(self) -> T:
+        """The value of an entry the file format does not allow to be a gap (no fallback copy in code)."""
+        if self.value is None:
+            raise RulesError(f"a required rule value is missing (source: {self.provenance.source})")
+        return self.value
+
 
 @dataclass(frozen=True, slots=True)
 class CalendarDate:
