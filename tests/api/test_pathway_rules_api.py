@@ -42,3 +42,30 @@ def test_match_cycles_name_their_source(client, world):
     assert r.status_code == 200, r.text
     items = r.json()["items"] if isinstance(r.json(), dict) else r.json()
     assert {c["rules_source"] for c in items} == {"package"}
+
+
+# Rules of the section 3 as a client sees them (dates of the 2027 rule file). North's candidate has Step 1,
+# Step 2 CK, OET and a Pathway accepted on 2025-09-30, is not certified, and has not registered for the Match.
+def test_section_3_warnings_through_http(client, world):
+    from tests.api.test_pathway_api import _record_road
+
+    _record_road(client, world)
+    body = _get(client, world, "next-step")
+    warnings = {w["code"]: w for w in body["warnings"]}
+    # Pathway validity for the 2027 Match is a gap in the rule data (domain notes G): said, not assumed.
+    assert "Pathways Revalidation" in warnings["pathway_validity_unverified"]["detail"]
+    # The standard NRMP registration deadline, 2027-01-31, is a Sunday; whether it moves is a gap: act by Friday.
+    weekend = warnings["deadline_on_weekend"]
+    assert weekend["milestone"] == "nrmp_registration"
+    assert "2027-01-31" in weekend["detail"] and "2027-01-29" in weekend["detail"]
+
+
+def test_statement_of_need_can_be_recorded_and_counts(client, world):
+    # The test world's candidates need a J-1 (tests/conftest.py): the Statement of Need is on their road.
+    cid, h = world.north.candidate_id, world.north.advisor_headers
+    r = client.post(f"/v1/candidates/{cid}/milestones", headers=h,
+                    json={"type_code": "j1_statement_of_need", "status": "completed", "completed_on": "2026-10-01"})
+    assert r.status_code == 201, r.text
+    body = _get(client, world, "next-step")
+    done = {c["code"]: c for c in body["completed"]}
+    assert done["j1_statement_of_need"]["completed_on"] == "2026-10-01"
