@@ -4,7 +4,6 @@ media types, unknown query parameters."""
 from __future__ import annotations
 
 import asyncio
-
 import hashlib
 import logging
 import re
