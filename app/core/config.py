@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # A request body must arrive at this pace: each part of it within this many seconds, or the answer is 408 and
     # the connection is closed (a client that trickles its body does not hold a worker).
     body_read_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # A request's line and headers must arrive within this many seconds of the connection (or of the first byte
+    # of the next request on a kept-alive one), or the answer is 408 and the connection closed (app.core.server).
+    header_read_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     idempotency_ttl_hours: int = Field(default=24, ge=24)
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False

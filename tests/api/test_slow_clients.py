@@ -74,3 +74,94 @@ def test_408_is_declared_on_every_operation_with_a_body(app):
     missing = [f"{m.upper()} {p}" for p, ops in doc["paths"].items() for m, op in ops.items()
                if m in ("post", "put", "patch") and "408" not in op["responses"]]
     assert missing == []
+
+
+# ---- the request head: a real server (uvicorn with the project's protocol), raw sockets -----------------------
+
+HEAD_TIMEOUT = 0.6
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from bench._scratch import free_port
+
+    tmp = tmp_path_factory.mktemp("slow-clients")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    env.update(DATABASE_URL=f"sqlite:///{tmp}/slow.db", ENVIRONMENT="test", SECRET_KEY="slow-test-" + "k" * 40,
+               HEADER_READ_TIMEOUT_SECONDS=str(HEAD_TIMEOUT))
+    subprocess.run([sys.executable, "-m", "app", "migrate"], env=env, cwd=tmp, check=True, capture_output=True)
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port), "--http",
+                             "app.core.server:HeadTimeoutH11Protocol", "--log-level", "warning"], env=env, cwd=tmp)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/livez", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _answer(sock: Any, wait: float = 5.0) -> tuple[bytes, float]:
+    """Everything the server sends until it closes (or `wait` passes), and when it closed."""
+    sock.settimeout(wait)
+    started, got = time.monotonic(), b""
+    try:
+        while chunk := sock.recv(65536):
+            got += chunk
+    except TimeoutError:
+        pass
+    return got, time.monotonic() - started
+
+
+def _connect(port: int) -> Any:
+    import socket
+
+    return socket.create_connection(("127.0.0.1", port))
+
+
+def test_a_connection_that_sends_nothing_is_closed_with_408(server):
+    with _connect(server) as sock:
+        got, took = _answer(sock)
+    assert got.startswith(b"HTTP/1.1 408 ") and b"application/problem+json" in got
+    assert took < HEAD_TIMEOUT + 2
+
+
+def test_a_head_sent_a_byte_at_a_time_is_cut_off(server):
+    head = b"GET /livez HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + b"a" * 40 + b"\r\n\r\n"
+    with _connect(server) as sock:
+        started = time.monotonic()
+        try:
+            for byte in head:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.05)  # 3 s in all: far past the deadline
+        except OSError:
+            pass  # closed on us, as it should
+        got, _ = _answer(sock)
+    assert got.startswith(b"HTTP/1.1 408 "), got[:80]
+    assert time.monotonic() - started < len(head) * 0.05  # cut off before the head was done
+
+
+def test_prompt_requests_are_served_and_a_kept_alive_connection_gets_its_own_deadline(server):
+    with _connect(server) as sock:
+        sock.sendall(b"GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        sock.settimeout(5)
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"GET /livez HTTP/1.1\r\n")  # the next request's head, never finished
+        got, took = _answer(sock)
+    # (what arrives first may be the rest of the first answer: its body)
+    assert b"HTTP/1.1 408 " in got and took < HEAD_TIMEOUT + 2
