@@ -36,4 +36,4 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
 #   docker run --rm -e DATABASE_URL=... -e SECRET_KEY=... IMAGE python -m app migrate
 # X-Forwarded-For and -Proto are believed only from FORWARDED_ALLOW_IPS (the proxy's address; never "*" on a
 # network others share). On SIGTERM, requests in flight get GRACEFUL_SECONDS to finish.
-CMD ["sh", "-c", "exec uvicorn app.main:app --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY} --no-access-log --no-server-header --log-config app/logging.json --proxy-headers --forwarded-allow-ips ${FORWARDED_ALLOW_IPS} --timeout-graceful-shutdown ${GRACEFUL_SECONDS}"]
+CMD ["sh", "-c", "exec uvicorn app.main:app --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY} --http app.core.server:HeadTimeoutH11Protocol --no-access-log --no-server-header --log-config app/logging.json --proxy-headers --forwarded-allow-ips ${FORWARDED_ALLOW_IPS} --timeout-graceful-shutdown ${GRACEFUL_SECONDS}"]

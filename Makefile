@@ -34,7 +34,7 @@ seed: install
 
 ## run: install, migrate the embedded database, load the demo data when empty, serve on $(HOST):$(PORT)
 run: migrate seed
-	WORKER_IN_PROCESS=true $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --no-access-log --no-server-header --log-config app/logging.json
+	WORKER_IN_PROCESS=true $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --http app.core.server:HeadTimeoutH11Protocol --no-access-log --no-server-header --log-config app/logging.json
 
 ## worker: the background worker (webhooks, imports, computed events); run any number beside `make serve`
 worker: install
@@ -42,7 +42,7 @@ worker: install
 
 ## serve: production-style, several workers (migrate first, once, with `make migrate`)
 serve: install
-	ENVIRONMENT=$${ENVIRONMENT:-production} $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --workers $(WORKERS) --timeout-graceful-shutdown 20 --no-access-log --no-server-header --log-config app/logging.json
+	ENVIRONMENT=$${ENVIRONMENT:-production} $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --workers $(WORKERS) --timeout-graceful-shutdown 20 --http app.core.server:HeadTimeoutH11Protocol --no-access-log --no-server-header --log-config app/logging.json
 
 lint: install-dev
 	$(BIN)/ruff check app tests bench migrations

@@ -94,6 +94,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await db.open_read_pool()
     worker: asyncio.Task[None] | None = None
     stop = asyncio.Event()
+    from app.audit.writer import flush_coalesced_every
+
+    flusher = asyncio.create_task(flush_coalesced_every(get_settings().audit_flush_seconds, stop), name="audit")
     if get_settings().worker_in_process:
         from app.worker import run_worker
 
@@ -104,9 +107,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
     yield
+    stop.set()
     if worker is not None:  # let each job finish its batch
-        stop.set()
         await worker
+    await flusher  # the accesses noted last
     await app.state.throttle.close()
     await db.dispose()
     process_exiting()
@@ -174,11 +178,14 @@ def create_app() -> FastAPI:
         # referenced by every response (the request id) and by every /v1 response (the rate-limit headers)
         schema["components"]["headers"] = {REQUEST_ID_HEADER: REQUEST_ID, **RATE_LIMIT_HEADERS}
         unknown_query = problem_responses(422)[422]
+        slow_body = problem_responses(408)[408]
         for path, ops in schema["paths"].items():
             for method, op in ops.items():
                 if path.startswith("/v1/") and path != "/v1/auth/token":
                     op.setdefault("security", [{"BearerToken": []}, {"ApiKey": []}])  # public routes declare []
                 op["responses"].setdefault("422", unknown_query)  # any operation: an unknown query parameter
+                if method in ("post", "put", "patch"):  # a body that stalls (RequestGuard)
+                    op["responses"].setdefault("408", slow_body)
                 if "428" in op["responses"]:  # If-Match is required here: its absence is the declared 428
                     for param in op.get("parameters", []):
                         if param["name"] == "If-Match":

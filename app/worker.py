@@ -22,8 +22,8 @@ from dataclasses import dataclass
 log = logging.getLogger("matchready.worker")
 
 # The modules that register jobs; imported when a worker starts.
-JOB_MODULES: tuple[str, ...] = ("app.core.idempotency", "app.events.jobs", "app.guidance.computed",
-                                "app.webhooks.jobs", "app.imports.jobs")
+JOB_MODULES: tuple[str, ...] = ("app.core.idempotency", "app.accounts.purge", "app.events.jobs",
+                                "app.guidance.computed", "app.webhooks.jobs", "app.imports.jobs")
 
 
 @dataclass(frozen=True)
@@ -111,9 +111,14 @@ def main() -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await db.open_read_pool()
+        from app.audit.writer import flush_coalesced_every
+
+        flusher = asyncio.create_task(flush_coalesced_every(get_settings().audit_flush_seconds, stop))
         try:
             await run_worker(stop)
         finally:
+            stop.set()
+            await flusher  # the disclosures noted last
             await db.dispose()
 
     asyncio.run(run())

@@ -123,7 +123,8 @@ def main() -> int:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mr-cohort-"))
     url = args.database_url or f"sqlite:///{tmp}/cohort.db"
-    os.environ.update(DATABASE_URL=url, SECRET_KEY="bench-secret-" + "x" * 40, ENVIRONMENT="production")
+    os.environ.update(DATABASE_URL=url, SECRET_KEY="bench-secret-" + "x" * 40, ENVIRONMENT="production",
+                      SMTP_HOST="smtp.invalid")
     from app.core.config import get_settings
 
     get_settings.cache_clear()

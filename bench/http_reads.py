@@ -62,7 +62,8 @@ def seed(database_url: str, candidates: int) -> tuple[str, str]:
 
     The first candidate has a realistic record for the readiness request: exams, OET, a Pathway, USCE and a list
     of 10 programs."""
-    os.environ.update(DATABASE_URL=database_url, SECRET_KEY=SECRET, ENVIRONMENT="production")
+    os.environ.update(DATABASE_URL=database_url, SECRET_KEY=SECRET, ENVIRONMENT="production",
+                      SMTP_HOST="smtp.invalid")  # no mail is sent
     from app.core.config import get_settings
 
     get_settings.cache_clear()
@@ -180,6 +181,7 @@ def main() -> int:
     db_url = args.database_url or f"sqlite:///{tmp}/bench.db"
     cand_id, token = seed(db_url, 200)
     env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": SECRET, "ENVIRONMENT": "production",
+           "SMTP_HOST": "smtp.invalid",
            "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(ROOT)) if p),
            # One token drives thousands of requests a second: the request budget is counted (its cost is part of
            # the figures) but set too high to throttle.

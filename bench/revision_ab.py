@@ -43,6 +43,7 @@ def main() -> int:
     db_url = f"sqlite:///{tmp}/bench.db"
     cand, token = seed(db_url, 200)
     env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": SECRET, "ENVIRONMENT": "production",
+           "SMTP_HOST": "smtp.invalid",
            "RATE_LIMIT_PER_PRINCIPAL": "1000000000/minute"}
     trees = {"before": before, "after": ROOT}
     paths = {"GET /v1/candidates/{id}": f"/v1/candidates/{cand}",

@@ -27,6 +27,7 @@ os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-0123456789"
 os.environ.pop("MATCHREADY_DEMO_PASSWORD", None)
 os.environ["WEBHOOK_ALLOW_PRIVATE_URLS"] = "true"  # the tests' receivers listen on loopback
 os.environ["WEBHOOK_TIMEOUT_SECONDS"] = "2"
+os.environ["AUDIT_FLUSH_SECONDS"] = "0"  # reads reach the audit trail when a test reads it, never mid-test
 os.environ["SMTP_HOST"] = ""  # mails go to files (tests that read them start an SMTP server of their own)
 os.environ["MAIL_DIR"] = str(ROOT / "var" / f"test-mail-{os.getpid()}")
 
@@ -108,6 +109,9 @@ def count_rows(table: str) -> int:
 
 @pytest.fixture
 def clean_db() -> Iterator[None]:
+    from app.core.coalesced import accesses
+
+    accesses.clear()  # accesses noted by an earlier test are not this one's
     truncate_all()
     yield
     truncate_all()

@@ -19,10 +19,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col
 
 from app.accounts.models import AuthSession, RefreshToken, User
+from app.audit.writer import record
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Forbidden, InvalidGrant, Unauthorized, ValidationFailed, field_error
+from app.core.observe import current_origin
 from app.core.security import (
+    Actor,
     Principal,
     Role,
     create_access_token,
@@ -70,6 +73,13 @@ async def sign_in(session: AsyncSession, *, email: str, password: str) -> Issued
     auth = AuthSession(user_id=user.id, organization_id=user.organization_id, expires_at=now + _refresh_ttl())
     session.add(auth)
     issued = _mint(session, user, auth, now)
+    origin = current_origin.get()
+    actor = Actor(Principal(role=Role(user.role), user_id=user.id, organization_id=user.organization_id,
+                            candidate_id=user.candidate_id, session_id=auth.id),
+                  origin.client_address, origin.request_id)
+    await session.run_sync(lambda s: record(s.connection(), action="sign_in", organization_id=user.organization_id,
+                                            candidate_id=user.candidate_id, subject_type="user",
+                                            subject_id=user.id, actor=actor))
     await session.commit()
     return issued
 

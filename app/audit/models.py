@@ -16,6 +16,7 @@ class AuditRecord(SQLModel, table=True):
     __table_args__ = (
         Index("ix_audit_record_org_time", "organization_id", "occurred_at"),
         Index("ix_audit_record_candidate", "candidate_id", "occurred_at"),
+        Index("ux_audit_record_coalesce_key", "coalesce_key", unique=True),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -25,9 +26,12 @@ class AuditRecord(SQLModel, table=True):
     actor_type: str = Field(max_length=16)  # user, api_key, system (the worker, sign-in)
     actor_id: uuid.UUID | None = None
     actor_role: str | None = Field(default=None, max_length=16)
-    action: str = Field(max_length=16)  # create, update, delete
+    action: str = Field(max_length=16)  # see app.audit.schemas.AuditAction
     subject_type: str = Field(max_length=32)
     subject_id: uuid.UUID
     changed_fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     request_id: str | None = Field(default=None, max_length=64)
     client_address: str | None = Field(default=None, max_length=64)
+    # Reads, exports and disclosures of a candidate's record are one row per principal, candidate and hour: the
+    # key they are coalesced by (null for the rows of writes, which are never coalesced).
+    coalesce_key: str | None = Field(default=None, max_length=160)

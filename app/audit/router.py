@@ -27,8 +27,10 @@ async def list_audit_records(
     since: Annotated[Instant | None, Query(description="From this instant (inclusive).")] = None,
     until: Annotated[Instant | None, Query(description="Before this instant.")] = None,
 ) -> Response:
-    """Who changed which record of the organization, which fields (names, not values), when and from where;
-    newest first. Written by the write hook in the transaction of each change, append-only. Advisors and admins."""
+    """Who read, changed, exported or disclosed which record of the organization, which fields (names, not
+    values), when and from where, and who signed in; newest first. Changes are written by the write hook in their
+    own transaction; reads, exports and disclosures are coalesced to one row per principal, candidate and hour and
+    written within AUDIT_FLUSH_SECONDS, off the request path. Append-only. Advisors and admins."""
     items, total = await service.list_audit(session, principal, organization_id, page, candidate_id=candidate_id,
                                             actor_id=actor_id, action=action, since=since, until=until)
     return page_response(AuditRecordPublic, items, total, page)
@@ -36,7 +38,8 @@ async def list_audit_records(
 
 @access_log_router.get("", response_model=Page[AuditRecordPublic], responses=problem_responses(*READ))
 async def get_access_log(session: SessionDep, cand: CandidateDep, page: PageDep) -> Response:
-    """Who created, changed, deleted or exported this candidate's record and its parts, when and from where
-    (newest first): the candidate sees who handled their record; their office sees it too."""
+    """Who read, created, changed, deleted, exported or disclosed (to a webhook endpoint) this candidate's record
+    and its parts, when and from where (newest first): the candidate sees who handled their record; their office
+    sees it too. Reads are one row per principal and hour; the candidate's own reads are not listed."""
     items, total = await service.list_access_log(session, cand, page)
     return page_response(AuditRecordPublic, items, total, page)

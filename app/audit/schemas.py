@@ -8,7 +8,14 @@ from pydantic import Field
 
 from app.core.types import PublicModel
 
-AuditAction = Literal["create", "update", "delete", "export", "erase"]
+AuditAction = Literal["create", "update", "delete", "read", "export", "disclose", "erase", "sign_in"]
+AUDIT_ACTIONS_DESCRIPTION = (
+    "`create`, `update`, `delete`: a write (in its transaction). `read`: the record or anything under it was read "
+    "(one row per principal, candidate and hour, written within seconds, off the request path; a candidate's "
+    "reads of their own record are not recorded). `export`: the record was exported (the candidate's export, or "
+    "the organization's, then once per hour). `disclose`: an event about the record was sent to a webhook "
+    "endpoint (`subject_id`; once per endpoint, candidate and hour). `erase`: the candidate was erased. "
+    "`sign_in`: a user signed in (`subject_id`: the user).")
 
 
 class AuditRecordPublic(PublicModel):
@@ -20,7 +27,7 @@ class AuditRecordPublic(PublicModel):
                                                                         "background worker).")
     actor_id: uuid.UUID | None = Field(description="The user or API key.")
     actor_role: str | None
-    action: AuditAction
+    action: AuditAction = Field(description=AUDIT_ACTIONS_DESCRIPTION)
     subject_type: str
     subject_id: uuid.UUID
     changed_fields: list[str] = Field(description="Names of the fields an update changed; never their values.")

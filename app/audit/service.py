@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditRecord
+from app.audit.writer import flush_coalesced
 from app.core.crud import fetch_page
 from app.core.errors import Forbidden, NotFound
 from app.core.pagination import PageParams
@@ -22,6 +23,7 @@ async def list_audit(session: AsyncSession, principal: Principal, organization_i
         raise Forbidden("The audit trail is for the organization's advisors and the platform's admins.")
     if not principal.can_see_org(organization_id):
         raise NotFound("Organization not found.")
+    await flush_coalesced()  # this process's latest reads first (other processes' within AUDIT_FLUSH_SECONDS)
     t = AuditRecord.__table__  # type: ignore[attr-defined]
     where: list[ColumnElement[bool]] = [t.c.organization_id == organization_id]
     if candidate_id is not None:
@@ -39,6 +41,7 @@ async def list_audit(session: AsyncSession, principal: Principal, organization_i
 
 async def list_access_log(session: AsyncSession, cand: Any, page: PageParams) -> tuple[list[Any], int]:
     """Who did what with one candidate's record, newest first: for the candidate themself, and their office."""
+    await flush_coalesced()
     t = AuditRecord.__table__  # type: ignore[attr-defined]
     return await fetch_page(session, AuditRecord, [t.c.candidate_id == cand.id],
                             [t.c.occurred_at.desc(), t.c.id.desc()], page)

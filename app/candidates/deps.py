@@ -3,15 +3,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 
 from app.candidates.service import get_candidate, get_candidate_json
+from app.core.coalesced import accesses
 from app.core.security import PrincipalDep
 
+READS = frozenset({"GET", "HEAD"})
 
-async def candidate_for_principal(principal: PrincipalDep, candidate_id: Annotated[uuid.UUID, Path()]) -> Any:
-    """Load the candidate (a read-only row) or answer 404, whether it is missing or simply not the caller's."""
-    return await get_candidate(principal, candidate_id)
+
+async def candidate_for_principal(request: Request, principal: PrincipalDep,
+                                  candidate_id: Annotated[uuid.UUID, Path()]) -> Any:
+    """Load the candidate (a read-only row) or answer 404, whether it is missing or simply not the caller's.
+    A read of the record or of anything under it is noted for the audit trail (writes record themselves)."""
+    row = await get_candidate(principal, candidate_id)
+    if request.method in READS:
+        accesses.note("read", (candidate_id,))
+    return row
 
 
 # A row with the candidate's columns as attributes (id, organization_id, version, ...).
@@ -20,8 +28,10 @@ CandidateDep = Annotated[Any, Depends(candidate_for_principal)]
 
 async def candidate_json_for_principal(principal: PrincipalDep, candidate_id: Annotated[uuid.UUID, Path()]
                                        ) -> tuple[int, str]:
-    """The candidate's version and public JSON, for plain reads; 404 as above."""
-    return await get_candidate_json(principal, candidate_id)
+    """The candidate's version and public JSON, for plain reads; 404 as above. The read is noted for the audit."""
+    found = await get_candidate_json(principal, candidate_id)
+    accesses.note("read", (candidate_id,))
+    return found
 
 
 CandidateJsonDep = Annotated[tuple[int, str], Depends(candidate_json_for_principal)]

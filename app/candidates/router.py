@@ -16,6 +16,7 @@ from app.candidates.schemas import (
     UsStatus,
     VisaNeed,
 )
+from app.core.coalesced import accesses
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, etag_for, upsert_responses, upserted
@@ -94,7 +95,9 @@ async def get_candidate_by_external_id(
     external_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:\-]{1,100}$")],
 ) -> Response:
     """The candidate your organization's system knows as `external_id`."""
-    return _one(await service.get_by_external_id(session, principal, external_id))
+    cand = await service.get_by_external_id(session, principal, external_id)
+    accesses.note("read", (cand.id,))
+    return _one(cand)
 
 
 @router.get("/{candidate_id}", response_model=CandidatePublic, responses=problem_responses(*READ))

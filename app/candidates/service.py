@@ -20,6 +20,7 @@ from app.candidates.schemas import (
     CandidateUpsert,
 )
 from app.core.changes import Change, Subject, add_sink, register_subject, set_organization_resolver
+from app.core.coalesced import accesses
 from app.core.crud import commit_or_conflict, delete_versioned, finish, update_versioned, upsert
 from app.core.errors import (
     DomainRuleViolation,
@@ -174,7 +175,9 @@ async def list_candidates(
         else:
             where.append("(candidate.full_name ILIKE %(q)s ESCAPE '\\' OR candidate.email ILIKE %(q)s "
                          "ESCAPE '\\')")
-    return await _LISTER.page(tuple(where), _order(sort), params, page.limit, page.offset)
+    items, total, ids = await _LISTER.page_with_ids(tuple(where), _order(sort), params, page.limit, page.offset)
+    accesses.note("read", ids)  # each record on the page, for the audit trail
+    return items, total
 
 
 async def _resolve_org(session: AsyncSession, principal: Principal, requested: uuid.UUID | None) -> uuid.UUID:

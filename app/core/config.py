@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     # The bound: a logout, a deactivated or deleted user, a changed password or role ends bearer access on every
     # worker within this many seconds (each worker re-reads a session's state when its copy is this old).
     session_check_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Reads, exports and disclosures of candidates' records reach the audit trail within this many seconds (0: only
+    # when the audit trail is read, as the tests want it: nothing is written behind their back).
+    audit_flush_seconds: float = Field(default=5.0, ge=0, le=60)
     # Refresh tokens (rotated at each use) keep a sign-in going this long without a password.
     refresh_token_days: int = Field(default=14, ge=1, le=365)
     # A password reset link is good this long, once; an invitation this many days, once.
@@ -40,6 +43,12 @@ class Settings(BaseSettings):
     mail_from: str = "MatchReady <no-reply@matchready.invalid>"
     mail_dir: str = "var/mail"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # A request body must arrive at this pace: each part of it within this many seconds, or the answer is 408 and
+    # the connection is closed (a client that trickles its body does not hold a worker).
+    body_read_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # A request's line and headers must arrive within this many seconds of the connection (or of the first byte
+    # of the next request on a kept-alive one), or the answer is 408 and the connection closed (app.core.server).
+    header_read_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     idempotency_ttl_hours: int = Field(default=24, ge=24)
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
@@ -145,6 +154,11 @@ class Settings(BaseSettings):
             if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
                 raise ValueError(
                     "SECRET_KEY must be set to a random value of at least 32 characters when ENVIRONMENT=production"
+                )
+            if not self.smtp_host:  # mails hold one-time tokens: in production they never go to files
+                raise ValueError(
+                    "SMTP_HOST must be set when ENVIRONMENT=production: invitation and password-reset mails hold "
+                    "one-time tokens, and without a server they would be written to MAIL_DIR"
                 )
         return self
 

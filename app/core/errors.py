@@ -58,6 +58,9 @@ _TYPES = [
                 "A request with the same Idempotency-Key is still being processed; retry after it completes."),
     ProblemType("precondition-failed", 412, "Precondition failed",
                 "The If-Match header does not match the current ETag: the resource changed since you read it."),
+    ProblemType("request-timeout", 408, "Request timeout",
+                "The request body did not arrive in time (BODY_READ_TIMEOUT_SECONDS between its parts); send it "
+                "again."),
     ProblemType("payload-too-large", 413, "Payload too large", "The request body exceeds the size limit."),
     ProblemType("unsupported-media-type", 415, "Unsupported media type",
                 "Send JSON bodies with `Content-Type: application/json`."),
@@ -380,6 +383,7 @@ _DESCRIPTIONS = {
     401: "Missing or invalid credentials.",
     403: "Your role may not use this function.",
     404: "Not found, or not visible to you.",
+    408: "The request body did not arrive in time; the connection is closed.",
     409: "Conflict with the current state (duplicate value, resource in use, or an Idempotency-Key in flight).",
     412: "`If-Match` does not match the current ETag.",
     413: "Request body too large.",

@@ -3,6 +3,7 @@ media types, unknown query parameters."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -283,7 +284,11 @@ class RequestGuard:
         size = 0
         more = True
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), settings.body_read_timeout_seconds)
+            except TimeoutError:
+                await self._too_slow(scope, send, settings.body_read_timeout_seconds)
+                return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")
@@ -316,6 +321,12 @@ class RequestGuard:
                 await self._idempotent(scope, send, body, caller, key)
                 return
         await self.app(scope, _replay_receive(body), send)
+
+    async def _too_slow(self, scope: Scope, send: Send, seconds: float) -> None:
+        resp = problem_response(408, "request-timeout", f"No part of the body arrived for {seconds:g} seconds.",
+                                scope["path"])
+        resp.headers["Connection"] = "close"  # what is still on its way would be read as the next request
+        await resp(scope, _empty_receive, send)
 
     async def _too_large(self, scope: Scope, send: Send, limit: int) -> None:
         resp = problem_response(413, "payload-too-large", f"The body exceeds the limit of {limit} bytes.",

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -104,6 +106,18 @@ def _named(app: ASGIApp, template: str) -> ASGIApp:
     return named
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where the current request comes from: its id and the client's address (as the proxy headers say, when
+    trusted)."""
+
+    request_id: str | None
+    client_address: str | None
+
+
+current_origin: ContextVar[Origin] = ContextVar("current_origin", default=Origin(None, None))  # noqa: B039 (frozen)
+
+
 class Observe:
     """Pure ASGI middleware: request id, security headers, the access log line and the request metrics."""
 
@@ -121,6 +135,8 @@ class Observe:
         state["request_id"] = rid
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=rid)
+        client = scope.get("client")
+        current_origin.set(Origin(rid, client[0] if client else None))
         status = 500
 
         async def send_wrapper(message: Message) -> None:

@@ -270,7 +270,7 @@ class JsonLister:
             name = self.table.name
             cond = f" WHERE {' AND '.join(where)}" if where else ""
             found = JsonPage(
-                page=(f"SELECT {self.projection.expression(dialect)} FROM {name}{cond} ORDER BY {order} "
+                page=(f"SELECT {self.projection.expression(dialect)}, {name}.id FROM {name}{cond} ORDER BY {order} "
                       f"LIMIT {placeholder(dialect, 'limit')} OFFSET {placeholder(dialect, 'offset')}"),
                 count=f"SELECT count(*) FROM {name}{cond}")
             self._cache[key] = found
@@ -279,6 +279,12 @@ class JsonLister:
     async def page(self, where: tuple[str, ...], order: str, params: dict[str, Any], limit: int, offset: int
                    ) -> tuple[bytes, int]:
         """The items as one JSON array and the total number matching, counted only when the page is full."""
+        items, total, _ = await self.page_with_ids(where, order, params, limit, offset)
+        return items, total
+
+    async def page_with_ids(self, where: tuple[str, ...], order: str, params: dict[str, Any], limit: int,
+                            offset: int) -> tuple[bytes, int, list[uuid.UUID]]:
+        """As `page`, and the ids of the items (e.g. for the audit trail's record of reads)."""
         sql = self.statements(dialect(), where, order)
 
         async def work(execute: Execute) -> tuple[Rows, int]:
@@ -288,4 +294,4 @@ class JsonLister:
             return rows, int((await execute(sql.count, params))[0][0])
 
         rows, total = await run(work)
-        return ("[" + ",".join([r[0] for r in rows]) + "]").encode(), total
+        return ("[" + ",".join([r[0] for r in rows]) + "]").encode(), total, [as_uuid(r[1]) for r in rows]

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditRecord
 from app.audit.schemas import AuditRecordPublic
-from app.audit.writer import record
+from app.audit.writer import flush_coalesced, record
 from app.calendars.models import CalendarSubscription
 from app.candidates.models import Candidate
 from app.candidates.schemas import CandidatePublic
@@ -50,6 +50,7 @@ async def export_candidate(session: AsyncSession, cand_row: Any) -> dict[str, An
     ).scalars().all() if lists else []
     subscriptions = (await session.execute(select(CalendarSubscription).where(
         CalendarSubscription.candidate_id == cand.id))).scalars().all()
+    await flush_coalesced()  # the latest reads of the record, in its access log
     await session.run_sync(lambda s: record(s.connection(), action="export", organization_id=cand.organization_id,
                                             candidate_id=cand.id, subject_type="candidate", subject_id=cand.id))
     access = (await session.execute(select(AuditRecord).where(AuditRecord.candidate_id == cand.id)

@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks import Webhook
 
+from app.core.coalesced import accesses
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.serialization import dumps
@@ -86,6 +87,7 @@ class Claimed:
     url: str = ""
     signers: Sequence[Webhook] = ()
     problem: str | None = None  # why it cannot be sent (then nothing is)
+    candidate_id: uuid.UUID | None = None  # whose record the event is about (sending it is a disclosure)
 
 
 async def claim(session: AsyncSession, limit: int = BATCH) -> list[Claimed]:
@@ -118,6 +120,8 @@ async def prepare(session: AsyncSession, claimed: list[Claimed]) -> None:
     wanted = {c.event_id for c in claimed if c.payload is None}
     events = {r.id: r for r in (await session.execute(select(EV).where(EV.c.id.in_(wanted)))).all()} \
         if wanted else {}
+    whose: dict[uuid.UUID, uuid.UUID] = dict((await session.execute(select(EV.c.id, EV.c.candidate_id).where(
+        EV.c.id.in_({c.event_id for c in claimed}), EV.c.candidate_id.is_not(None)))).tuples().all())
     now = utcnow()
     for c in claimed:
         ep = endpoints.get(c.endpoint_id)
@@ -125,6 +129,7 @@ async def prepare(session: AsyncSession, claimed: list[Claimed]) -> None:
             c.problem = "the endpoint was deleted"
             continue
         c.url = ep.url
+        c.candidate_id = whose.get(c.event_id)
         try:
             tokens = [ep.secret_encrypted]
             if ep.previous_secret_encrypted and ep.previous_secret_expires_at and ep.previous_secret_expires_at > now:
@@ -264,6 +269,10 @@ async def record(session: AsyncSession, outcomes: list[Outcome]) -> None:
     """Write the attempts and each delivery's new state in one transaction, and commit."""
     if not outcomes:
         return
+    for o in outcomes:  # what left the service about whom, to which endpoint: the audit's record of disclosure
+        if o.attempted and o.claimed.candidate_id is not None:
+            accesses.note("disclose", (o.claimed.candidate_id,), subject_type="webhook_endpoint",
+                          subject_id=o.claimed.endpoint_id)
     now = utcnow()
     attempts = [{"id": uuid.uuid4(), "delivery_id": o.claimed.id, "attempted_at": o.attempted_at,
                  "status_code": o.status_code, "duration_ms": o.duration_ms, "error": o.error}

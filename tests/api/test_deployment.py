@@ -47,6 +47,14 @@ def test_the_dockerfile_pins_its_base_and_owns_its_data_directory():
     assert "--timeout-graceful-shutdown" in text
 
 
+def test_every_way_of_serving_times_out_slow_request_heads():
+    """The protocol with the head deadline (app.core.server) on each uvicorn command the project gives."""
+    commands = [line for name in ("Dockerfile", "Makefile") for line in (ROOT / name).read_text().splitlines()
+                if "uvicorn app.main:app" in line]
+    assert len(commands) == 3  # the image, make run, make serve
+    assert all("--http app.core.server:HeadTimeoutH11Protocol" in c for c in commands), commands
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -200,7 +200,7 @@ def test_public_addresses_are_accepted_and_https_is_required_in_production(clien
     settings(WEBHOOK_ALLOW_PRIVATE_URLS="false")
     h = world.north.advisor_headers
     assert client.post(endpoints_url(world), json={"url": "http://93.184.216.34/hooks"}, headers=h).status_code == 201
-    settings(ENVIRONMENT="production")
+    settings(ENVIRONMENT="production", SMTP_HOST="smtp.example.org")
     body = problem(client.post(endpoints_url(world), json={"url": "http://93.184.216.34/hooks"}, headers=h), 422)
     assert body["errors"][0]["code"] == "https_required"
     assert client.post(endpoints_url(world), json={"url": "https://93.184.216.34/hooks"}, headers=h).status_code == 201

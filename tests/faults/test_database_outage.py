@@ -147,7 +147,8 @@ def _seed(url: str) -> Seeded:
 def service(pg_server: PgServer) -> Iterator[tuple[str, Seeded]]:
     seeded = _seed(pg_server.url)
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": pg_server.url, "ENVIRONMENT": "production", "WORKERS": "1",
+    env = {**os.environ, "DATABASE_URL": pg_server.url, "ENVIRONMENT": "production",
+           "SMTP_HOST": "smtp.invalid", "WORKERS": "1",
            "SECRET_KEY": os.environ["SECRET_KEY"], "WORKER_IN_PROCESS": "false",
            "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(ROOT)) if p)}
     log = open(pg_server.tmp / "app.log", "wb")  # noqa: SIM115
