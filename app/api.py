@@ -9,13 +9,13 @@ from app.calendars.router import feed_router as calendar_feed_router
 from app.calendars.router import router as calendar_subscriptions_router
 from app.candidates.router import router as candidates_router
 from app.events.router import router as events_router
+from app.guidance.router import candidate_router as pathway_router
+from app.guidance.router import cohort_router, cycles_router
 from app.imports.router import export_router as export_router
 from app.imports.router import router as imports_router
 from app.matching.router import router as matching_router
 from app.milestones.router import router as milestones_router
 from app.milestones.router import types_router as milestone_types_router
-from app.pathway.router import candidate_router as pathway_router
-from app.pathway.router import cohort_router, cycles_router
 from app.privacy.router import router as privacy_router
 from app.programs.router import lists_router as program_lists_router
 from app.programs.router import router as programs_router

@@ -19,7 +19,7 @@ from app.core.crud import delete_versioned, fetch_page
 from app.core.errors import AppError, NotFound
 from app.core.pagination import PageParams
 from app.core.reads import TypedRead, read
-from app.pathway import service as pathway
+from app.guidance import service as pathway
 
 # What a problem answer on the feed names as its `instance`: never the path itself, which holds the token.
 FEED_PATH = "/v1/calendar/{token}.ics"

@@ -14,9 +14,9 @@ from app.calendars.models import CalendarSubscription
 from app.candidates.models import Candidate
 from app.candidates.schemas import CandidatePublic
 from app.core.errors import AppError
+from app.guidance import service as pathway
 from app.milestones.models import Milestone
 from app.milestones.schemas import MilestonePublic
-from app.pathway import service as pathway
 from app.pathway.facts import WhatIf
 from app.programs.models import ProgramList, ProgramListEntry
 from app.programs.schemas import EntryPublic, ProgramListPublic

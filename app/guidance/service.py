@@ -1,4 +1,5 @@
-"""Builds the pathway engines' facts from the database and runs them. The only pathway module that touches the DB.
+"""Builds the pathway engines' facts from the database and runs them. The engines stay pure; this is
+where they meet the database.
 
 A candidate's computed views need a constant number of statements whatever the size of the record: the candidate
 (loaded by the route's dependency), then its milestones, USCE records and program-list entries joined to their

@@ -16,8 +16,8 @@ from app.core.http import json_response
 from app.core.pagination import Page, PageDep, page_response
 from app.core.security import PrincipalDep
 from app.core.types import SaneDate
-from app.pathway import service
-from app.pathway.cohort_service import CohortEntryPublic, cohort_page
+from app.guidance import service
+from app.guidance.cohort import CohortEntryPublic, cohort_page
 from app.pathway.schemas import (
     MatchCycleList,
     MatchCyclePublic,

@@ -14,7 +14,7 @@ from app.accounts.service import get_organization
 from app.core.errors import Forbidden
 from app.core.pagination import PageParams
 from app.core.security import Principal, Role
-from app.pathway import service
+from app.guidance import service
 from app.pathway.cohort import cohort_summary
 from app.pathway.rules import RuleBook
 from app.pathway.schemas import CohortRowPublic
