@@ -14,21 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.accounts.models import PasswordReset, User
+from app.accounts.principal import forget_sessions
 from app.accounts.schemas import PasswordChange, PasswordResetConfirm
 from app.accounts.sessions import end_sessions
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import DomainRuleViolation, Forbidden, ValidationFailed, field_error
 from app.core.mail import Mail
-from app.core.security import (
-    Principal,
-    Role,
-    forget_sessions,
-    hash_password,
-    hash_token,
-    new_secret_token,
-    verify_password,
-)
+from app.core.security import Principal, Role, hash_password, hash_token, new_secret_token, verify_password
 
 
 class InvalidToken(DomainRuleViolation):

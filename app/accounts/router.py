@@ -7,6 +7,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Response
 
 from app.accounts import invitations, passwords, service, sessions
 from app.accounts.deps import OrganizationDep, SignInThrottleDep, UserDep
+from app.accounts.principal import AdminDep, PrincipalDep, require_roles
 from app.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -31,7 +32,7 @@ from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, Forbidden, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
 from app.core.pagination import Page, PageDep, page_response
-from app.core.security import AdminDep, Principal, PrincipalDep, Role, require_roles
+from app.core.security import Principal, Role
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 org_router = APIRouter(prefix="/organizations", tags=["organizations"])

@@ -19,18 +19,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col
 
 from app.accounts.models import AuthSession, RefreshToken, User
+from app.accounts.principal import forget_sessions
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Forbidden, InvalidGrant, Unauthorized, ValidationFailed, field_error
-from app.core.security import (
-    Principal,
-    Role,
-    create_access_token,
-    forget_sessions,
-    hash_token,
-    new_secret_token,
-    verify_password,
-)
+from app.core.security import Principal, Role, create_access_token, hash_token, new_secret_token, verify_password
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from app.accounts.principal import PrincipalDep
 from app.audit import service
 from app.audit.schemas import AuditAction, AuditRecordPublic
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import LIST, READ, problem_responses
 from app.core.pagination import Page, PageDep, page_response
-from app.core.security import PrincipalDep
 from app.core.types import Instant
 
 router = APIRouter(prefix="/organizations/{organization_id}/audit", tags=["audit"])

@@ -5,8 +5,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path
 
+from app.accounts.principal import PrincipalDep
 from app.candidates.service import get_candidate, get_candidate_json
-from app.core.security import PrincipalDep
 
 
 async def candidate_for_principal(principal: PrincipalDep, candidate_id: Annotated[uuid.UUID, Path()]) -> Any:

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
+from app.accounts.principal import PrincipalDep
 from app.candidates import service
 from app.candidates.deps import CandidateDep, CandidateJsonDep
 from app.candidates.schemas import (
@@ -20,7 +21,6 @@ from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, etag_for, upsert_responses, upserted
 from app.core.pagination import Page, PageDep, page_json_response, render_one
-from app.core.security import PrincipalDep
 from app.core.types import Instant
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])

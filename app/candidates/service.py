@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Organization
+from app.accounts.service import CandidateDirectory, set_candidate_directory
 from app.candidates.models import Candidate
 from app.candidates.schemas import (
     NOT_NULLABLE,
@@ -97,6 +98,20 @@ register_subject(Subject(table="candidate", type="candidate", render=_public, ca
                          organization_of=lambda o: o.organization_id, personal=True))
 set_organization_resolver(_organizations)
 add_sink(_bump_facts, order=10)
+
+
+async def _organization_of(session: AsyncSession, candidate_id: uuid.UUID) -> uuid.UUID | None:
+    cand = await session.get(Candidate, candidate_id)
+    return cand.organization_id if cand is not None else None
+
+
+async def _count_in(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    query = select(func.count()).select_from(Candidate).where(
+        Candidate.organization_id == organization_id)
+    return int((await session.execute(query)).scalar_one())
+
+
+set_candidate_directory(CandidateDirectory(organization_of=_organization_of, count_in=_count_in))
 
 
 async def _load_for_write(session: AsyncSession, cand: Any) -> Candidate:

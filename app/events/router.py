@@ -5,10 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from app.accounts.principal import PrincipalDep
 from app.core.db import SessionDep
 from app.core.errors import LIST, READ, problem_responses
 from app.core.http import json_response
-from app.core.security import PrincipalDep
 from app.events import service
 from app.events.schemas import EventPage, EventPublic
 

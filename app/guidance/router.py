@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from app.accounts.principal import PrincipalDep
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import NotFound, problem_responses
 from app.core.http import json_response
 from app.core.pagination import Page, PageDep, page_response
-from app.core.security import PrincipalDep
 from app.core.types import SaneDate
 from app.guidance import service
 from app.guidance.cohort import CohortEntryPublic, cohort_page

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.accounts.deps import OrganizationDep
+from app.accounts.principal import PrincipalDep, StaffDep
 from app.core.db import SessionDep
 from app.core.errors import LIST, READ, WRITE_BODY, problem_responses
 from app.core.http import IdempotencyKeyHeader, json_response, none_match
 from app.core.pagination import Page, PageDep, page_json_response
-from app.core.security import PrincipalDep, StaffDep
 from app.imports import export, service
 from app.imports.schemas import ImportCandidate, ImportItemPublic, ImportPublic, ImportRequest, ItemStatus
 

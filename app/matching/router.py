@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from app.accounts.principal import PrincipalDep
 from app.core.errors import AppError, BadRequest, ValidationFailed, problem_responses
 from app.core.http import json_response
-from app.core.security import PrincipalDep
 from app.matching.errors import MatchInputError
 from app.matching.schemas import MatchRequest, MatchResponse, parse_request_json
 from app.matching.service import run_from_dict

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from app.accounts.principal import PrincipalDep
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
@@ -17,7 +18,6 @@ from app.core.http import (
     upserted,
 )
 from app.core.pagination import Page, PageDep, page_response
-from app.core.security import PrincipalDep
 from app.milestones import service
 from app.milestones.models import Milestone
 from app.milestones.schemas import (

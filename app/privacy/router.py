@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import Field
 
+from app.accounts.principal import PrincipalDep
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import READ, problem_responses
 from app.core.http import json_response
-from app.core.security import PrincipalDep
 from app.core.types import PublicModel
 from app.privacy import erasure, service
 

@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import Depends, Path
 
 from app.accounts.deps import OrganizationDep
+from app.accounts.principal import StaffDep
 from app.core.db import SessionDep
-from app.core.security import StaffDep
 from app.webhooks import service
 from app.webhooks.models import WebhookEndpoint
 

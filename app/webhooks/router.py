@@ -6,11 +6,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 
 from app.accounts.deps import OrganizationDep
+from app.accounts.principal import StaffDep
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
 from app.core.pagination import Page, PageDep, page_response
-from app.core.security import StaffDep
 from app.events.schemas import EventPublic
 from app.webhooks import service
 from app.webhooks.deps import WebhookEndpointDep

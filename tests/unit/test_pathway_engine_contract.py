@@ -1,14 +1,10 @@
-"""Cross-cutting guarantees: purity, determinism, input-order independence, response schemas, cohort rows."""
+"""Cross-cutting guarantees: determinism, input-order independence, response schemas, cohort rows."""
 
 from __future__ import annotations
 
-import ast
 import json
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -35,45 +31,7 @@ from app.pathway.schemas import (
 
 from .test_pathway_situations import AS_OF, BOOK, CASES, Case, full
 
-PATHWAY_DIR = Path(__file__).resolve().parents[2] / "app" / "pathway"
-FORBIDDEN = ("fastapi", "sqlmodel", "sqlalchemy", "starlette", "pydantic_settings", "app.core")
-
-
-def test_core_imports_no_framework_orm_or_settings() -> None:
-    code = (
-        "import sys, app.pathway, app.pathway.road, app.pathway.screening, app.pathway.readiness, "
-        "app.pathway.next_step, app.pathway.timeline, app.pathway.cohort, app.pathway.rules\n"
-        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r} or m.startswith('app.core')"
-        " or m.split('.')[0] == 'pydantic')\n"
-        "print(bad)\n"
-    )
-    root = PATHWAY_DIR.parents[1]
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
-def _core_modules() -> list[Path]:
-    """The rules core: everything but the thin HTTP/database layer (service, router and *_service modules)."""
-    return [p for p in sorted(PATHWAY_DIR.glob("*.py"))
-            if p.name not in ("service.py", "router.py") and not p.name.endswith("_service.py")]
-
-
-def test_only_schemas_imports_pydantic() -> None:
-    core = _core_modules()
-    assert {"rules.py", "road.py", "readiness.py", "screening.py", "schemas.py"} <= {p.name for p in core}
-    for path in core:
-        tree = ast.parse(path.read_text())
-        names = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names.update(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names.add(node.module)
-        roots = {n.split(".")[0] for n in names}
-        assert not roots & {"fastapi", "sqlmodel", "sqlalchemy", "starlette", "pydantic_settings"}, path.name
-        assert not any(n.startswith("app.core") for n in names), path.name
-        if path.name != "schemas.py":
-            assert "pydantic" not in roots, path.name
+# Purity (no framework, ORM or settings imports) is checked on the import graph: tests/unit/test_import_graph.py.
 
 
 def _all(case: Case) -> tuple[object, ...]:
