@@ -30,7 +30,7 @@ from app.accounts.schemas import (
 from app.core import mail
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, Forbidden, problem_responses
-from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
+from app.core.http import FORM, IdempotencyKeyHeader, IfMatchHeader, accepts, json_response
 from app.core.pagination import Page, PageDep, page_response
 from app.core.security import Principal, Role
 
@@ -43,6 +43,7 @@ PeopleManagerDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.a
 
 
 @auth_router.post("/token", response_model=Token, responses=problem_responses(400, 401, 413, 415, 422, 503))
+@accepts(*FORM, idempotent=False)  # a sign-in is not replayed: each one is a new session
 async def issue_token(
     _throttle: SignInThrottleDep,
     session: SessionDep,

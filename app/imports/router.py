@@ -12,7 +12,7 @@ from app.accounts.deps import OrganizationDep
 from app.accounts.principal import PrincipalDep, StaffDep
 from app.core.db import SessionDep
 from app.core.errors import LIST, READ, WRITE_BODY, problem_responses
-from app.core.http import IdempotencyKeyHeader, json_response, none_match
+from app.core.http import JSON, NDJSON, IdempotencyKeyHeader, accepts, json_response, none_match
 from app.core.pagination import Page, PageDep, page_json_response
 from app.imports import export, service
 from app.imports.schemas import ImportCandidate, ImportItemPublic, ImportPublic, ImportRequest, ItemStatus
@@ -43,6 +43,7 @@ async def _job(session: SessionDep, principal: PrincipalDep, import_id: uuid.UUI
                               "headers": _LOCATION},
                         **problem_responses(*WRITE_BODY)},
              openapi_extra={"requestBody": _BODY})
+@accepts(JSON, NDJSON, limit_setting="max_import_body_bytes")
 async def create_import(request: Request, session: SessionDep, principal: PrincipalDep,
                         dry_run: Annotated[bool, Query(description="Validate and try each item, then roll it "
                                                                    "back: nothing changes, and the counts say "
