@@ -1,8 +1,17 @@
-"""Mounts every domain router under /v1."""
+"""Mounts every domain router under /v1: every route requires a principal (app.accounts.principal) unless its
+router is one of the public ones, which opt out here, by name."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from app.accounts.router import auth_router, invitation_router, org_router, user_router
+from app.accounts.principal import get_principal
+from app.accounts.router import (
+    auth_router,
+    invitation_router,
+    org_router,
+    public_auth_router,
+    public_invitation_router,
+    user_router,
+)
 from app.audit.router import access_log_router
 from app.audit.router import router as audit_router
 from app.calendars.router import feed_router as calendar_feed_router
@@ -23,8 +32,8 @@ from app.usce.router import router as usce_router
 from app.webhooks.router import deliveries_doc as webhook_deliveries_doc
 from app.webhooks.router import router as webhooks_router
 
-# Mounted directly on the app: one level of routers, the busiest first, keeps route matching cheap.
-api_routers: tuple[APIRouter, ...] = (
+# The busiest first: route matching tries them in this order (the app holds their routes in one flat list).
+authenticated_routers: tuple[APIRouter, ...] = (
     candidates_router,
     pathway_router,
     milestones_router,
@@ -42,13 +51,27 @@ api_routers: tuple[APIRouter, ...] = (
     events_router,
     audit_router,
     calendar_subscriptions_router,
-    calendar_feed_router,
     webhooks_router,
     imports_router,
     export_router,
     access_log_router,
     privacy_router,
 )
+
+# No credentials: signing in, resetting a password, accepting an invitation, a calendar feed (its URL is the secret).
+public_routers: tuple[APIRouter, ...] = (
+    public_auth_router,
+    public_invitation_router,
+    calendar_feed_router,
+)
+
+_authenticated = APIRouter(dependencies=[Depends(get_principal)])
+for _router in authenticated_routers:
+    _authenticated.include_router(_router)
+_public = APIRouter()
+for _router in public_routers:
+    _public.include_router(_router)
+api_routers: tuple[APIRouter, ...] = (_authenticated, _public)
 
 # The requests the service makes to its clients (the OpenAPI `webhooks` section).
 api_webhooks: tuple[APIRouter, ...] = (webhook_deliveries_doc,)

@@ -19,9 +19,9 @@ from app.accounts.schemas import PasswordChange, PasswordResetConfirm
 from app.accounts.sessions import end_sessions
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.core.errors import DomainRuleViolation, Forbidden, ValidationFailed, field_error
+from app.core.errors import DomainRuleViolation, ValidationFailed, field_error
 from app.core.mail import Mail
-from app.core.security import Principal, Role, hash_password, hash_token, new_secret_token, verify_password
+from app.core.security import Principal, hash_password, hash_token, new_secret_token, verify_password
 
 
 class InvalidToken(DomainRuleViolation):
@@ -33,8 +33,7 @@ class InvalidToken(DomainRuleViolation):
 
 
 async def change_password(session: AsyncSession, principal: Principal, data: PasswordChange) -> None:
-    if principal.role is Role.system or principal.user_id is None:
-        raise Forbidden("API keys have no password.")
+    assert principal.user_id is not None  # the route takes people only: API keys have no password
     user = await session.get(User, principal.user_id)
     if user is None or not verify_password(data.current_password, user.password_hash):
         raise ValidationFailed("The current password is incorrect.", errors=[

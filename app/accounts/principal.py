@@ -156,6 +156,10 @@ def Roles(*roles: Role) -> DependsParam:  # noqa: N802 - reads as a declaration:
     return Depends(require_roles(*roles))
 
 
-AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
-StaffDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.advisor, Role.system))]
-PeopleManagerDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.advisor))]
+# Who may call what, by role alone, for the `dependencies` of routes and routers. A rule that also looks at the
+# data (whose record, which fields) is the service's, and answers 403 or 404 from there.
+ADMINS = Roles(Role.admin)
+PEOPLE_MANAGERS = Roles(Role.admin, Role.advisor)  # those who make and manage accounts
+STAFF = Roles(Role.admin, Role.advisor, Role.system)  # everyone but candidates: an organization's people and systems
+PEOPLE = Roles(Role.admin, Role.advisor, Role.candidate)  # signed-in people, not API keys
+ORGANIZATION_WRITERS = Roles(Role.advisor, Role.system)  # an organization's own advisors and systems

@@ -227,8 +227,6 @@ async def update_user(session: AsyncSession, principal: Principal, user: User, d
 async def delete_user(session: AsyncSession, principal: Principal, user: User, if_match: str | None) -> None:
     if principal.user_id == user.id:
         raise Forbidden("You may not delete your own account.")
-    if principal.role is Role.candidate:
-        raise Forbidden("Candidates may not delete accounts.")
     await delete_versioned(session, user, if_match)
     await session.commit()
     forget_sessions([user.id])

@@ -22,7 +22,7 @@ from app.accounts.models import AuthSession, RefreshToken, User
 from app.accounts.principal import forget_sessions
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.core.errors import Forbidden, InvalidGrant, Unauthorized, ValidationFailed, field_error
+from app.core.errors import InvalidGrant, Unauthorized, ValidationFailed, field_error
 from app.core.security import Principal, Role, create_access_token, hash_token, new_secret_token, verify_password
 
 
@@ -114,9 +114,8 @@ async def refresh(session: AsyncSession, *, refresh_token: str) -> IssuedTokens:
 
 
 async def logout(session: AsyncSession, principal: Principal) -> None:
-    """End the caller's session: its refresh tokens at once, its access tokens within SESSION_CHECK_SECONDS."""
-    if principal.role is Role.system:
-        raise Forbidden("API keys do not sign in; an admin revokes them.")
+    """End the caller's session: its refresh tokens at once, its access tokens within SESSION_CHECK_SECONDS. (API
+    keys do not sign in: the route takes people only.)"""
     if principal.session_id is None:
         return
     auth = await session.get(AuthSession, principal.session_id)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from app.accounts.principal import PrincipalDep
+from app.accounts.principal import ORGANIZATION_WRITERS, STAFF, PrincipalDep
 from app.candidates import service
 from app.candidates.deps import CandidateDep, CandidateJsonDep
 from app.candidates.schemas import (
@@ -65,7 +65,8 @@ async def list_candidates(
     return page_json_response(items, total, page)
 
 
-@router.post("", status_code=201, response_model=CandidatePublic, responses=problem_responses(*WRITE_BODY))
+@router.post("", status_code=201, response_model=CandidatePublic, responses=problem_responses(*WRITE_BODY),
+             dependencies=[STAFF])
 async def create_candidate(session: SessionDep, principal: PrincipalDep, body: CandidateCreate,
                            idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Create a candidate in your organization (admins name the organization)."""
@@ -74,7 +75,7 @@ async def create_candidate(session: SessionDep, principal: PrincipalDep, body: C
 
 
 @router.put("/by-external-id/{external_id}", response_model=CandidatePublic,
-            responses=upsert_responses(CandidatePublic))
+            responses=upsert_responses(CandidatePublic), dependencies=[ORGANIZATION_WRITERS])
 async def upsert_candidate_by_external_id(
     session: SessionDep,
     principal: PrincipalDep,
@@ -111,7 +112,7 @@ async def update_candidate(session: SessionDep, principal: PrincipalDep, cand: C
     return _one(cand)
 
 
-@router.delete("/{candidate_id}", status_code=204, responses=problem_responses(*DELETE))
+@router.delete("/{candidate_id}", status_code=204, responses=problem_responses(*DELETE), dependencies=[STAFF])
 async def delete_candidate(session: SessionDep, principal: PrincipalDep, cand: CandidateDep,
                            if_match: IfMatchHeader = None) -> Response:
     """Delete the candidate with their milestones, USCE, program lists and account."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.accounts.principal import PrincipalDep
+from app.accounts.principal import STAFF, PrincipalDep
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import NotFound, problem_responses
@@ -153,7 +153,7 @@ def _csv(rows: list[Any]) -> bytes:
                                                                   "schema": {"type": "integer"}},
                                                 "Vary": {"description": "`Accept`.",
                                                          "schema": {"type": "string"}}}},
-                              **problem_responses(401, 403, 404, 422, 503)})
+                              **problem_responses(401, 403, 404, 422, 503)}, dependencies=[STAFF])
 async def get_cohort_readiness(
     request: Request,
     session: SessionDep,

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from app.accounts.principal import PrincipalDep
+from app.accounts.principal import STAFF, PrincipalDep
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
@@ -63,7 +63,8 @@ async def list_programs(
     return page_response(ProgramPublic, items, total, page)
 
 
-@router.post("", status_code=201, response_model=ProgramPublic, responses=problem_responses(*WRITE_BODY))
+@router.post("", status_code=201, response_model=ProgramPublic, responses=problem_responses(*WRITE_BODY),
+             dependencies=[STAFF])
 async def create_program(session: SessionDep, principal: PrincipalDep, body: ProgramCreate,
                          idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Add a program with its screening criteria, their source and as-of date (admins and organizations)."""
@@ -75,13 +76,13 @@ async def get_program(program: ProgramDep) -> Response:
     return _program(program)
 
 
-@router.patch("/{program_id}", response_model=ProgramPublic, responses=problem_responses(*UPDATE))
+@router.patch("/{program_id}", response_model=ProgramPublic, responses=problem_responses(*UPDATE), dependencies=[STAFF])
 async def update_program(session: SessionDep, principal: PrincipalDep, program: ProgramDep, body: ProgramUpdate,
                          if_match: IfMatchHeader = None) -> Response:
     return _program(await service.update_program(session, principal, program, body, if_match))
 
 
-@router.delete("/{program_id}", status_code=204, responses=problem_responses(*DELETE))
+@router.delete("/{program_id}", status_code=204, responses=problem_responses(*DELETE), dependencies=[STAFF])
 async def delete_program(session: SessionDep, principal: PrincipalDep, program: ProgramDep,
                          if_match: IfMatchHeader = None) -> Response:
     """Delete a program that is on no list (409 `program_in_use` otherwise)."""

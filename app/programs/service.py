@@ -23,7 +23,7 @@ from app.core.crud import (
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from app.core.http import UpsertOutcome, check_if_match
 from app.core.pagination import PageParams
-from app.core.security import Principal, Role
+from app.core.security import Principal
 from app.programs.models import Program, ProgramList, ProgramListEntry
 from app.programs.schemas import (
     PROGRAM_NOT_NULLABLE,
@@ -71,8 +71,6 @@ async def get_program(session: AsyncSession, program_id: uuid.UUID) -> Program:
 def _may_edit(principal: Principal, program: Program) -> None:
     if principal.is_admin:
         return
-    if principal.role is Role.candidate:
-        raise Forbidden("Candidates may not edit the program catalogue.")
     if program.organization_id != principal.organization_id:
         raise Forbidden("Only the organization that added this program (or an admin) may change it.")
 
@@ -99,8 +97,6 @@ async def list_programs(session: AsyncSession, page: PageParams, *, specialty: s
 
 
 async def create_program(session: AsyncSession, principal: Principal, data: ProgramCreate) -> Program:
-    if principal.role is Role.candidate:
-        raise Forbidden("Candidates may not add programs to the catalogue.")
     program = Program(organization_id=principal.organization_id, **data.model_dump())
     session.add(program)
     await commit_or_conflict(session, PROGRAM_CONFLICTS)
