@@ -73,5 +73,44 @@ for _router in public_routers:
     _public.include_router(_router)
 api_routers: tuple[APIRouter, ...] = (_authenticated, _public)
 
+# The OpenAPI document's tags, in the order a reader meets them.
+api_tags: list[dict[str, str]] = [
+    {"name": "auth", "description": "Sign in (OAuth2 password grant), renew with a refresh token, sign out, change "
+                                    "or reset a password, and say who the credentials belong to."},
+    {"name": "candidates", "description": "Candidate records: the international medical graduates an organization "
+                                          "advises, and the facts every computed view starts from."},
+    {"name": "milestones", "description": "A candidate's milestones (USMLE steps, OET, ECFMG certification, "
+                                          "applications, ...) and the catalogue of milestone types."},
+    {"name": "usce", "description": "A candidate's US clinical experience: electives, sub-internships, externships "
+                                    "and observerships."},
+    {"name": "programs", "description": "The catalogue of residency programs: what each sponsors and requires."},
+    {"name": "program-lists", "description": "A candidate's lists of programs for a Match cycle, and each entry's "
+                                             "status."},
+    {"name": "pathway", "description": "Computed from a candidate's record for a Match cycle: next step, readiness, "
+                                       "program screening, timeline (JSON or iCalendar), and the advisor's cohort."},
+    {"name": "match-cycles", "description": "The rule sets of the supported Match cycles: dates with their sources, "
+                                            "and what is estimated."},
+    {"name": "match-simulations", "description": "Run a Match (the Roth-Peranson algorithm, couples included) on "
+                                                 "rank order lists you send; nothing is stored."},
+    {"name": "calendar-subscriptions", "description": "Calendar feed URLs for a candidate's timeline, to create, "
+                                                      "list and revoke."},
+    {"name": "calendar", "description": "The calendar feed itself: public, its URL is the secret."},
+    {"name": "organizations", "description": "Organizations (advising offices), their settings and API keys."},
+    {"name": "users", "description": "User accounts: admins, advisors and candidates."},
+    {"name": "invitations", "description": "Invite someone to an account; they accept with the mailed token and "
+                                           "choose their password."},
+    {"name": "events", "description": "The change feed: every change to the records you can see, in order, with a "
+                                      "cursor to resume from."},
+    {"name": "webhooks", "description": "Webhook endpoints that receive the change feed, signed, and their "
+                                        "deliveries."},
+    {"name": "imports", "description": "Bulk imports of candidates and their records (JSON or NDJSON), applied by "
+                                       "the worker; and an organization's full export."},
+    {"name": "audit", "description": "The audit trail of an organization's changes, and a candidate's access log: "
+                                     "who created, changed, deleted or exported their record."},
+    {"name": "privacy", "description": "A candidate's rights over their personal data: access (an export of "
+                                     "everything held) and erasure."},
+    {"name": "health", "description": "Liveness and readiness probes, outside /v1."},
+]
+
 # The requests the service makes to its clients (the OpenAPI `webhooks` section).
 api_webhooks: tuple[APIRouter, ...] = (webhook_deliveries_doc,)

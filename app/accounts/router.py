@@ -131,6 +131,7 @@ async def create_organization(session: SessionDep, body: OrganizationCreate,
 
 @org_router.get("/{organization_id}", response_model=OrganizationPublic, responses=problem_responses(*READ))
 async def get_organization(org: OrganizationDep) -> Response:
+    """One organization you can see (your own, or any for admins), with its `ETag`."""
     return json_response(OrganizationPublic.model_validate(org), etag_version=org.version)
 
 
@@ -138,6 +139,9 @@ async def get_organization(org: OrganizationDep) -> Response:
                   dependencies=[ADMINS])
 async def update_organization(session: SessionDep, org: OrganizationDep, body: OrganizationUpdate,
                               if_match: IfMatchHeader = None) -> Response:
+    """Change an organization's name, deadline lead days or whether candidates may erase their
+    own record (platform admins only). Send the `ETag` you read as
+    `If-Match`: 412 when it changed since, 428 without it."""
     org = await service.update_organization(session, org, body, if_match)
     return json_response(OrganizationPublic.model_validate(org), etag_version=org.version)
 
@@ -153,6 +157,7 @@ async def delete_organization(session: SessionDep, org: OrganizationDep,
 @org_router.get("/{organization_id}/api-keys", response_model=Page[ApiKeyPublic],
                 responses=problem_responses(*LIST, 404), dependencies=[PEOPLE_MANAGERS])
 async def list_api_keys(session: SessionDep, org: OrganizationDep, page: PageDep) -> Response:
+    """The organization's API keys, revoked ones included; never the keys themselves, which are shown once."""
     items, total = await service.list_api_keys(session, org, page)
     return page_response(ApiKeyPublic, items, total, page)
 
@@ -174,6 +179,7 @@ async def create_api_key(session: SessionDep, org: OrganizationDep, body: ApiKey
                 responses=problem_responses(*READ, 403), dependencies=[PEOPLE_MANAGERS])
 async def get_api_key(session: SessionDep, org: OrganizationDep,
                       api_key_id: uuid.UUID) -> Response:
+    """One of the organization's API keys (not the key itself), with its `ETag`."""
     key = await service.get_api_key(session, org, api_key_id)
     return json_response(ApiKeyPublic.model_validate(key), etag_version=key.version)
 
@@ -212,6 +218,7 @@ async def create_user(session: SessionDep, principal: PrincipalDep, body: UserCr
 
 @user_router.get("/{user_id}", response_model=UserPublic, responses=problem_responses(*READ))
 async def get_user(user: UserDep) -> Response:
+    """One user account you manage (or your own), with its `ETag`."""
     return json_response(UserPublic.model_validate(user), etag_version=user.version)
 
 
@@ -226,6 +233,7 @@ async def update_user(session: SessionDep, principal: PrincipalDep, user: UserDe
 @user_router.delete("/{user_id}", status_code=204, responses=problem_responses(*DELETE), dependencies=[PEOPLE_MANAGERS])
 async def delete_user(session: SessionDep, principal: PrincipalDep, user: UserDep,
                       if_match: IfMatchHeader = None) -> Response:
+    """Delete a user account (not your own): its sessions end within SESSION_CHECK_SECONDS. `If-Match` required."""
     await service.delete_user(session, principal, user, if_match)
     return Response(status_code=204)
 
@@ -249,6 +257,8 @@ async def create_invitation(session: SessionDep, principal: PrincipalDep,
 @invitation_router.get("/{invitation_id:uuid}", response_model=InvitationPublic,
                         responses=problem_responses(*READ, 403), dependencies=[PEOPLE_MANAGERS])
 async def get_invitation(session: SessionDep, principal: PrincipalDep, invitation_id: uuid.UUID) -> Response:
+    """One invitation you may see: who was invited, to which role and organization, and until when it can be
+    accepted. The token itself is never shown again."""
     invitation = await invitations.get_invitation(session, principal, invitation_id)
     return json_response(InvitationPublic.model_validate(invitation), etag_version=invitation.version)
 

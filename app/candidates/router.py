@@ -100,6 +100,8 @@ async def get_candidate_by_external_id(
 
 @router.get("/{candidate_id}", response_model=CandidatePublic, responses=problem_responses(*READ))
 async def get_candidate(cand: CandidateJsonDep) -> Response:
+    """One candidate record, with its `ETag` (send it as `If-Match` to change the record). 404 when it is not
+    yours to see, whether or not it exists."""
     version, body = cand
     return Response(body, media_type="application/json", headers={"ETag": etag_for(version)})
 

@@ -49,6 +49,8 @@ async def list_match_cycles(_: PrincipalDep, page: PageDep) -> Response:
 
 @cycles_router.get("/{year}", response_model=MatchCyclePublic, responses=problem_responses(401, 404, 422, 503))
 async def get_match_cycle(_: PrincipalDep, year: Annotated[int, Path(ge=1, le=9999)]) -> Response:
+    """The rule set of one Match cycle: its dates, each with its source and whether it is an estimate, and
+    the pathways available. 404 for a year without a rule set; the answer says which years have one."""
     book = service.rulebook()
     if not book.has(year):
         lo, hi = book.supported_range

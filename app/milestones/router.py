@@ -61,6 +61,8 @@ async def list_milestones(
     status: Annotated[MilestoneStatus | None, Query()] = None,
     sort: Annotated[MilestoneSort, Query()] = "created_at",
 ) -> Response:
+    """The candidate's milestones (exams, certification, applications, ...), filtered by `type_code` and
+    `status`, one page at a time."""
     items, total = await service.list_milestones(session, cand, page, type_code=type_code.value if type_code else None,
                                                  status=status, sort=sort)
     return page_response(MilestonePublic, items, total, page)
@@ -88,17 +90,21 @@ async def upsert_milestone_by_external_id(session: SessionDep, cand: CandidateDe
 @router.get("/by-external-id/{external_id}", response_model=MilestonePublic, responses=problem_responses(*READ))
 async def get_milestone_by_external_id(session: SessionDep, cand: CandidateDep, external_id: ExternalIdPath
                                        ) -> Response:
+    """The milestone your system knows as `external_id` (see the `PUT` of the same path)."""
     return _one(await service.get_milestone_by_external_id(session, cand, external_id))
 
 
 @router.get("/{milestone_id}", response_model=MilestonePublic, responses=problem_responses(*READ))
 async def get_milestone(session: SessionDep, cand: CandidateDep, milestone_id: uuid.UUID) -> Response:
+    """One milestone, with its `ETag`."""
     return _one(await service.get_milestone(session, cand, milestone_id))
 
 
 @router.patch("/{milestone_id}", response_model=MilestonePublic, responses=problem_responses(*UPDATE))
 async def update_milestone(session: SessionDep, cand: CandidateDep, milestone_id: uuid.UUID,
                            body: MilestoneUpdate, if_match: IfMatchHeader = None) -> Response:
+    """Change some of a milestone's fields; its result is validated against its type as on creation. Send
+    the `ETag` you read as `If-Match`: 412 when the milestone changed since, 428 without it."""
     m = await service.get_milestone(session, cand, milestone_id)
     return _one(await service.update_milestone(session, cand, m, body, if_match))
 
@@ -106,6 +112,7 @@ async def update_milestone(session: SessionDep, cand: CandidateDep, milestone_id
 @router.delete("/{milestone_id}", status_code=204, responses=problem_responses(*DELETE))
 async def delete_milestone(session: SessionDep, cand: CandidateDep, milestone_id: uuid.UUID,
                            if_match: IfMatchHeader = None) -> Response:
+    """Delete a milestone (`If-Match` required, as for updates). The candidate's computed views change with it."""
     m = await service.get_milestone(session, cand, milestone_id)
     await service.delete_milestone(session, m, if_match)
     return Response(status_code=204)
