@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.accounts.models import ApiKey, Organization, User
 from app.accounts.principal import forget_sessions
@@ -92,8 +93,8 @@ async def get_organization(session: AsyncSession, principal: Principal, organiza
 
 async def list_organizations(session: AsyncSession, principal: Principal, page: PageParams
                              ) -> tuple[list[Organization], int]:
-    where = [] if principal.is_admin else [Organization.id == principal.organization_id]
-    return await fetch_page(session, Organization, where, [Organization.created_at, Organization.id], page)
+    where = [] if principal.is_admin else [col(Organization.id) == principal.organization_id]
+    return await fetch_page(session, Organization, where, [col(Organization.created_at), col(Organization.id)], page)
 
 
 async def create_organization(session: AsyncSession, data: OrganizationCreate) -> Organization:
@@ -119,7 +120,7 @@ async def delete_organization(session: AsyncSession, org: Organization, if_match
     check_if_match(if_match, org.version)
     in_use = await _candidates().count_in(session, org.id)
     users = (await session.execute(select(func.count()).select_from(User)
-                                   .where(User.organization_id == org.id))).scalar_one()
+                                   .where(col(User.organization_id) == org.id))).scalar_one()
     if in_use or users:
         raise Conflict("The organization still has candidates or users; remove them first.",
                        code="organization_not_empty")
@@ -146,14 +147,14 @@ async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UU
 
 async def list_users(session: AsyncSession, principal: Principal, page: PageParams,
                      organization_id: uuid.UUID | None, role: str | None) -> tuple[list[User], int]:
-    where = []
+    where: list[ColumnElement[bool]] = []
     if not principal.is_admin:
-        where.append(User.organization_id == principal.organization_id)
+        where.append(col(User.organization_id) == principal.organization_id)
     elif organization_id is not None:
-        where.append(User.organization_id == organization_id)
+        where.append(col(User.organization_id) == organization_id)
     if role is not None:
-        where.append(User.role == role)
-    return await fetch_page(session, User, where, [User.created_at, User.id], page)
+        where.append(col(User.role) == role)
+    return await fetch_page(session, User, where, [col(User.created_at), col(User.id)], page)
 
 
 async def create_user(session: AsyncSession, principal: Principal, data: UserCreate) -> User:
@@ -235,7 +236,7 @@ async def delete_user(session: AsyncSession, principal: Principal, user: User, i
 # ---- API keys ------------------------------------------------------------------------------------------------
 
 async def list_api_keys(session: AsyncSession, org: Organization, page: PageParams) -> tuple[list[ApiKey], int]:
-    return await fetch_page(session, ApiKey, [ApiKey.organization_id == org.id, ApiKey.revoked_at.is_(None)],
+    return await fetch_page(session, ApiKey, [col(ApiKey.organization_id) == org.id, col(ApiKey.revoked_at).is_(None)],
                             [ApiKey.created_at, ApiKey.id], page)
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditRecord
+from app.candidates.models import CandidateRecord
 from app.core.crud import fetch_page
 from app.core.errors import NotFound
 from app.core.pagination import PageParams
@@ -35,7 +36,7 @@ async def list_audit(session: AsyncSession, principal: Principal, organization_i
     return await fetch_page(session, AuditRecord, where, [t.c.occurred_at.desc(), t.c.id.desc()], page)
 
 
-async def list_access_log(session: AsyncSession, cand: Any, page: PageParams) -> tuple[list[Any], int]:
+async def list_access_log(session: AsyncSession, cand: CandidateRecord, page: PageParams) -> tuple[list[Any], int]:
     """Who did what with one candidate's record, newest first: for the candidate themself, and their office."""
     t = AuditRecord.__table__  # type: ignore[attr-defined]
     return await fetch_page(session, AuditRecord, [t.c.candidate_id == cand.id],

@@ -1,21 +1,23 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path
 
 from app.accounts.principal import PrincipalDep
+from app.candidates.models import CandidateRecord
 from app.candidates.service import get_candidate, get_candidate_json
 
 
-async def candidate_for_principal(principal: PrincipalDep, candidate_id: Annotated[uuid.UUID, Path()]) -> Any:
+async def candidate_for_principal(principal: PrincipalDep, candidate_id: Annotated[uuid.UUID, Path()]
+                                  ) -> CandidateRecord:
     """Load the candidate (a read-only row) or answer 404, whether it is missing or simply not the caller's."""
     return await get_candidate(principal, candidate_id)
 
 
-# A row with the candidate's columns as attributes (id, organization_id, version, ...).
-CandidateDep = Annotated[Any, Depends(candidate_for_principal)]
+# A read-only row with the candidate's columns as attributes (id, organization_id, version, ...).
+CandidateDep = Annotated[CandidateRecord, Depends(candidate_for_principal)]
 
 
 async def candidate_json_for_principal(principal: PrincipalDep, candidate_id: Annotated[uuid.UUID, Path()]

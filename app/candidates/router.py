@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 from app.accounts.principal import ORGANIZATION_WRITERS, STAFF, PrincipalDep
 from app.candidates import service
 from app.candidates.deps import CandidateDep, CandidateJsonDep
+from app.candidates.models import CandidateRecord
 from app.candidates.schemas import (
     CandidateCreate,
     CandidatePublic,
@@ -26,7 +27,7 @@ from app.core.types import Instant
 router = APIRouter(prefix="/candidates", tags=["candidates"])
 
 
-def _one(cand: Any, status_code: int = 200, location: bool = False) -> Response:
+def _one(cand: CandidateRecord, status_code: int = 200, location: bool = False) -> Response:
     headers = {"ETag": etag_for(cand.version)}
     if location:
         headers["Location"] = f"/v1/candidates/{cand.id}"

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.accounts.models import Organization
 from app.accounts.service import CandidateDirectory, set_candidate_directory
-from app.candidates.models import Candidate
+from app.candidates.models import Candidate, CandidateRecord
 from app.candidates.schemas import (
     NOT_NULLABLE,
     CandidateCreate,
@@ -46,7 +47,7 @@ _TABLE = Candidate.__table__  # type: ignore[attr-defined]
 _BY_ID = TypedRead(select(_TABLE).where(_TABLE.c.id == bindparam("id")))
 
 
-async def get_candidate(principal: Principal, candidate_id: uuid.UUID) -> Any:
+async def get_candidate(principal: Principal, candidate_id: uuid.UUID) -> CandidateRecord:
     """The candidate as a read-only row, or 404 whether it is missing or simply not the caller's.
 
     A short read of its own: every candidate-scoped request starts here, and most of them are reads that then
@@ -76,7 +77,7 @@ async def get_candidate_json(principal: Principal, candidate_id: uuid.UUID) -> t
     return rows[0][1], rows[0][2]
 
 
-def _public(cand: Any) -> dict[str, Any]:
+def _public(cand: CandidateRecord) -> dict[str, Any]:
     return CandidatePublic.model_validate(cand).model_dump(mode="json")
 
 
@@ -107,14 +108,14 @@ async def _organization_of(session: AsyncSession, candidate_id: uuid.UUID) -> uu
 
 async def _count_in(session: AsyncSession, organization_id: uuid.UUID) -> int:
     query = select(func.count()).select_from(Candidate).where(
-        Candidate.organization_id == organization_id)
+        col(Candidate.organization_id) == organization_id)
     return int((await session.execute(query)).scalar_one())
 
 
 set_candidate_directory(CandidateDirectory(organization_of=_organization_of, count_in=_count_in))
 
 
-async def _load_for_write(session: AsyncSession, cand: Any) -> Candidate:
+async def _load_for_write(session: AsyncSession, cand: CandidateRecord) -> Candidate:
     obj = await session.get(Candidate, cand.id)
     if obj is None:  # deleted since the dependency read it
         raise NotFound("Candidate not found.")
@@ -218,7 +219,7 @@ async def create_candidate(session: AsyncSession, principal: Principal, data: Ca
     return cand
 
 
-async def update_candidate(session: AsyncSession, principal: Principal, row: Any, data: CandidateUpdate,
+async def update_candidate(session: AsyncSession, principal: Principal, row: CandidateRecord, data: CandidateUpdate,
                            if_match: str | None) -> Candidate:
     cand = await _load_for_write(session, row)
     changes = data.model_dump(exclude_unset=True)
@@ -234,7 +235,7 @@ async def update_candidate(session: AsyncSession, principal: Principal, row: Any
     return cand
 
 
-async def delete_candidate(session: AsyncSession, principal: Principal, row: Any,
+async def delete_candidate(session: AsyncSession, principal: Principal, row: CandidateRecord,
                            if_match: str | None) -> None:
     cand = await _load_for_write(session, row)
     await delete_versioned(session, cand, if_match)
@@ -254,7 +255,8 @@ async def get_by_external_id(session: AsyncSession, principal: Principal, extern
 async def _find_by_external_id(session: AsyncSession, organization_id: uuid.UUID, external_id: str
                                ) -> Candidate | None:
     return (await session.execute(select(Candidate).where(
-        Candidate.organization_id == organization_id, Candidate.external_id == external_id))).scalars().first()
+        col(Candidate.organization_id) == organization_id,
+        col(Candidate.external_id) == external_id))).scalars().first()
 
 
 async def upsert_by_external_id(session: AsyncSession, principal: Principal, external_id: str,

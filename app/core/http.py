@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -432,15 +433,16 @@ class RequestGuard:
         path = scope["path"]
         async with db.session() as session:
             # This key's expired record (the worker's `idempotency.purge` removes the others).
-            await session.execute(delete(R).where(R.scope_key == caller, R.key == key,
-                                                  R.created_at < expired))  # type: ignore[arg-type]
+            await session.execute(delete(R).where(col(R.scope_key) == caller, col(R.key) == key,
+                                                  R.created_at < expired))
             try:
                 await session.execute(insert(R).values(scope_key=caller, key=key, fingerprint=fingerprint[0],
                                                        state="in_flight", created_at=now))
                 await session.commit()
             except IntegrityError:
                 await session.rollback()
-                row = (await session.execute(select(R).where(R.scope_key == caller, R.key == key))).scalars().first()
+                found = select(R).where(col(R.scope_key) == caller, col(R.key) == key)
+                row = (await session.execute(found)).scalars().first()
                 if row is None:  # expired and purged between the two statements
                     resp = problem_response(409, "idempotency-in-flight", "Retry the request.", path)
                 elif row.fingerprint not in fingerprint:
@@ -480,12 +482,12 @@ class RequestGuard:
                 headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in captured["headers"]
                            if k.decode("latin-1").lower() in keep}
                 await session.execute(
-                    update(R).where(R.scope_key == caller, R.key == key).values(
+                    update(R).where(col(R.scope_key) == caller, col(R.key) == key).values(
                         state="done", response_status=status, response_headers=headers,
                         response_body=seal(b"".join(captured["body"])))
                 )
             else:  # failures are not remembered: the client may fix the cause and retry with the same key
-                await session.execute(delete(R).where(R.scope_key == caller, R.key == key))
+                await session.execute(delete(R).where(col(R.scope_key) == caller, col(R.key) == key))
             await session.commit()
 
 

@@ -36,7 +36,7 @@ router = APIRouter(prefix="/candidates/{candidate_id}/milestones", tags=["milest
 types_router = APIRouter(prefix="/milestone-types", tags=["milestones"])
 
 _TYPES = [
-    MilestoneTypePublic(code=mt.code, title=mt.title, description=mt.description, kind=mt.kind,  # type: ignore[arg-type]
+    MilestoneTypePublic(code=mt.code, title=mt.title, description=mt.description, kind=mt.kind,
                         requires=list(mt.requires), legacy=mt.legacy, has_score=mt.has_score,
                         result_schema=result_schema(mt), source=mt.source)
     for mt in milestone_types()
