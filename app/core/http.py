@@ -299,7 +299,7 @@ _TABLE_ATTR = "_body_policies"  # kept on the router: (how many routes it had, t
 
 def body_policy(scope: Scope) -> BodyPolicy:
     """The policy of the route the request goes to: read from the app's routes (again only when they change), so
-    it follows a route wherever its path goes. A request no route takes gets the default (and its 404 or 405)."""
+    it follows a route wherever its path goes. A request no route takes gets the default (and its 404)."""
     router = getattr(scope.get("app"), "router", None)
     if router is None:
         return DEFAULT_BODY
@@ -311,10 +311,14 @@ def body_policy(scope: Scope) -> BodyPolicy:
         setattr(router, _TABLE_ATTR, kept)
     table = kept[1]
     path, method = scope["path"], scope["method"]
+    other_method = None
     for regex, methods, policy in table:
-        if method in methods and regex.match(path):
-            return policy
-    return DEFAULT_BODY
+        if regex.match(path):
+            if method in methods:
+                return policy
+            other_method = other_method or policy
+    # No route takes this method here, so the answer is a 405: let the body the path's route declares through to it.
+    return other_method or DEFAULT_BODY
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

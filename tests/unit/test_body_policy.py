@@ -59,7 +59,13 @@ def test_the_service_routes_declare_their_policies() -> None:
     assert body_policy(_scope(app, "/v1/match-simulations")) == BodyPolicy((JSON,), "max_simulation_body_bytes")
     assert body_policy(_scope(app, "/v1/auth/token")) == BodyPolicy(FORM, idempotent=False)
     assert body_policy(_scope(app, "/v1/candidates")) == DEFAULT_BODY
-    assert body_policy(_scope(app, "/v1/imports", "PUT")) == DEFAULT_BODY  # the policy is the POST route's
+    assert body_policy(_scope(app, "/v1/imports", "PUT")) == body_policy(_scope(app, "/v1/imports"))  # 405 follows
+
+
+def test_a_method_no_route_takes_gets_its_405_not_a_415() -> None:
+    client = TestClient(_app({"/v1/bulk": bulk}))
+    assert client.put("/v1/bulk", content=b"{}", headers={"Content-Type": NDJSON}).status_code == 405
+    assert client.put("/v1/bulk", content=b"{}", headers={"Content-Type": "text/csv"}).status_code == 415
 
 
 @pytest.mark.parametrize("endpoint", [create_import, run_match_simulation, issue_token])
