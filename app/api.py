@@ -8,6 +8,7 @@ from app.accounts.router import (
     auth_router,
     invitation_router,
     org_router,
+    password_reset_router,
     public_auth_router,
     public_invitation_router,
     user_router,
@@ -33,7 +34,8 @@ from app.webhooks.router import deliveries_doc as webhook_deliveries_doc
 from app.webhooks.router import router as webhooks_router
 
 # The busiest first: route matching tries them in this order (the app holds their routes in one flat list).
-authenticated_routers: tuple[APIRouter, ...] = (
+# Every router requires a principal, except those listed in `public_routers`.
+_ordered: tuple[APIRouter, ...] = (
     candidates_router,
     pathway_router,
     milestones_router,
@@ -41,9 +43,12 @@ authenticated_routers: tuple[APIRouter, ...] = (
     program_lists_router,
     programs_router,
     milestone_types_router,
+    public_auth_router,
     auth_router,
+    password_reset_router,
     user_router,
     invitation_router,
+    public_invitation_router,
     org_router,
     cohort_router,
     cycles_router,
@@ -51,6 +56,7 @@ authenticated_routers: tuple[APIRouter, ...] = (
     events_router,
     audit_router,
     calendar_subscriptions_router,
+    calendar_feed_router,
     webhooks_router,
     imports_router,
     export_router,
@@ -61,17 +67,20 @@ authenticated_routers: tuple[APIRouter, ...] = (
 # No credentials: signing in, resetting a password, accepting an invitation, a calendar feed (its URL is the secret).
 public_routers: tuple[APIRouter, ...] = (
     public_auth_router,
+    password_reset_router,
     public_invitation_router,
     calendar_feed_router,
 )
 
-_authenticated = APIRouter(dependencies=[Depends(get_principal)])
-for _router in authenticated_routers:
-    _authenticated.include_router(_router)
-_public = APIRouter()
-for _router in public_routers:
-    _public.include_router(_router)
-api_routers: tuple[APIRouter, ...] = (_authenticated, _public)
+
+def _mounted(router: APIRouter) -> APIRouter:
+    public = any(router is p for p in public_routers)
+    mounted = APIRouter() if public else APIRouter(dependencies=[Depends(get_principal)])
+    mounted.include_router(router)
+    return mounted
+
+
+api_routers: tuple[APIRouter, ...] = tuple(_mounted(r) for r in _ordered)
 
 # The OpenAPI document's tags, in the order a reader meets them.
 api_tags: list[dict[str, str]] = [

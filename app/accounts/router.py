@@ -35,7 +35,8 @@ from app.core.pagination import Page, PageDep, page_response
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 # Public: no credentials (app.api mounts these without the principal every other route requires).
-public_auth_router = APIRouter(prefix="/auth", tags=["auth"])
+public_auth_router = APIRouter(prefix="/auth", tags=["auth"])  # signing in
+password_reset_router = APIRouter(prefix="/auth", tags=["auth"])
 public_invitation_router = APIRouter(prefix="/invitations", tags=["invitations"])
 org_router = APIRouter(prefix="/organizations", tags=["organizations"])
 user_router = APIRouter(prefix="/users", tags=["users"])
@@ -88,7 +89,7 @@ async def change_password(session: SessionDep, principal: PrincipalDep, body: Pa
     return Response(status_code=204)
 
 
-@public_auth_router.post("/password-reset", status_code=202, openapi_extra={"security": []}, response_class=Response,
+@password_reset_router.post("/password-reset", status_code=202, openapi_extra={"security": []}, response_class=Response,
                   responses={202: {"description": "Accepted (no body). If the address belongs to an active account, "
                                                   "a reset token is mailed to it; the answer is the same either way."},
                              **problem_responses(400, 413, 415, 422, 503)})
@@ -101,7 +102,7 @@ async def request_password_reset(session: SessionDep, body: PasswordResetRequest
     return Response(status_code=202)
 
 
-@public_auth_router.post("/password-reset/confirm", status_code=204, openapi_extra={"security": []},
+@password_reset_router.post("/password-reset/confirm", status_code=204, openapi_extra={"security": []},
                   responses=problem_responses(400, 413, 415, 422, 503))
 async def confirm_password_reset(session: SessionDep, body: PasswordResetConfirm) -> Response:
     """Set a new password with the mailed token. Every session of the account ends. An unusable token (unknown,
