@@ -1,21 +1,31 @@
-"""Mounts every domain router under /v1."""
+"""Mounts every domain router under /v1: every route requires a principal (app.accounts.principal) unless its
+router is one of the public ones, which opt out here, by name."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from app.accounts.router import auth_router, invitation_router, org_router, user_router
+from app.accounts.principal import get_principal
+from app.accounts.router import (
+    auth_router,
+    invitation_router,
+    org_router,
+    password_reset_router,
+    public_auth_router,
+    public_invitation_router,
+    user_router,
+)
 from app.audit.router import access_log_router
 from app.audit.router import router as audit_router
 from app.calendars.router import feed_router as calendar_feed_router
 from app.calendars.router import router as calendar_subscriptions_router
 from app.candidates.router import router as candidates_router
 from app.events.router import router as events_router
+from app.guidance.router import candidate_router as pathway_router
+from app.guidance.router import cohort_router, cycles_router
 from app.imports.router import export_router as export_router
 from app.imports.router import router as imports_router
 from app.matching.router import router as matching_router
 from app.milestones.router import router as milestones_router
 from app.milestones.router import types_router as milestone_types_router
-from app.pathway.router import candidate_router as pathway_router
-from app.pathway.router import cohort_router, cycles_router
 from app.privacy.router import router as privacy_router
 from app.programs.router import lists_router as program_lists_router
 from app.programs.router import router as programs_router
@@ -23,8 +33,9 @@ from app.usce.router import router as usce_router
 from app.webhooks.router import deliveries_doc as webhook_deliveries_doc
 from app.webhooks.router import router as webhooks_router
 
-# Mounted directly on the app: one level of routers, the busiest first, keeps route matching cheap.
-api_routers: tuple[APIRouter, ...] = (
+# The busiest first: route matching tries them in this order (the app holds their routes in one flat list).
+# Every router requires a principal, except those listed in `public_routers`.
+_ordered: tuple[APIRouter, ...] = (
     candidates_router,
     pathway_router,
     milestones_router,
@@ -32,9 +43,12 @@ api_routers: tuple[APIRouter, ...] = (
     program_lists_router,
     programs_router,
     milestone_types_router,
+    public_auth_router,
     auth_router,
+    password_reset_router,
     user_router,
     invitation_router,
+    public_invitation_router,
     org_router,
     cohort_router,
     cycles_router,
@@ -49,6 +63,63 @@ api_routers: tuple[APIRouter, ...] = (
     access_log_router,
     privacy_router,
 )
+
+# No credentials: signing in, resetting a password, accepting an invitation, a calendar feed (its URL is the secret).
+public_routers: tuple[APIRouter, ...] = (
+    public_auth_router,
+    password_reset_router,
+    public_invitation_router,
+    calendar_feed_router,
+)
+
+
+def _mounted(router: APIRouter) -> APIRouter:
+    public = any(router is p for p in public_routers)
+    mounted = APIRouter() if public else APIRouter(dependencies=[Depends(get_principal)])
+    mounted.include_router(router)
+    return mounted
+
+
+api_routers: tuple[APIRouter, ...] = tuple(_mounted(r) for r in _ordered)
+
+# The OpenAPI document's tags, in the order a reader meets them.
+api_tags: list[dict[str, str]] = [
+    {"name": "auth", "description": "Sign in (OAuth2 password grant), renew with a refresh token, sign out, change "
+                                    "or reset a password, and say who the credentials belong to."},
+    {"name": "candidates", "description": "Candidate records: the international medical graduates an organization "
+                                          "advises, and the facts every computed view starts from."},
+    {"name": "milestones", "description": "A candidate's milestones (USMLE steps, OET, ECFMG certification, "
+                                          "applications, ...) and the catalogue of milestone types."},
+    {"name": "usce", "description": "A candidate's US clinical experience: electives, sub-internships, externships "
+                                    "and observerships."},
+    {"name": "programs", "description": "The catalogue of residency programs: what each sponsors and requires."},
+    {"name": "program-lists", "description": "A candidate's lists of programs for a Match cycle, and each entry's "
+                                             "status."},
+    {"name": "pathway", "description": "Computed from a candidate's record for a Match cycle: next step, readiness, "
+                                       "program screening, timeline (JSON or iCalendar), and the advisor's cohort."},
+    {"name": "match-cycles", "description": "The rule sets of the supported Match cycles: dates with their sources, "
+                                            "and what is estimated."},
+    {"name": "match-simulations", "description": "Run a Match (the Roth-Peranson algorithm, couples included) on "
+                                                 "rank order lists you send; nothing is stored."},
+    {"name": "calendar-subscriptions", "description": "Calendar feed URLs for a candidate's timeline, to create, "
+                                                      "list and revoke."},
+    {"name": "calendar", "description": "The calendar feed itself: public, its URL is the secret."},
+    {"name": "organizations", "description": "Organizations (advising offices), their settings and API keys."},
+    {"name": "users", "description": "User accounts: admins, advisors and candidates."},
+    {"name": "invitations", "description": "Invite someone to an account; they accept with the mailed token and "
+                                           "choose their password."},
+    {"name": "events", "description": "The change feed: every change to the records you can see, in order, with a "
+                                      "cursor to resume from."},
+    {"name": "webhooks", "description": "Webhook endpoints that receive the change feed, signed, and their "
+                                        "deliveries."},
+    {"name": "imports", "description": "Bulk imports of candidates and their records (JSON or NDJSON), applied by "
+                                       "the worker; and an organization's full export."},
+    {"name": "audit", "description": "The audit trail of an organization's changes, and a candidate's access log: "
+                                     "who created, changed, deleted or exported their record."},
+    {"name": "privacy", "description": "A candidate's rights over their personal data: access (an export of "
+                                     "everything held) and erasure."},
+    {"name": "health", "description": "Liveness and readiness probes, outside /v1."},
+]
 
 # The requests the service makes to its clients (the OpenAPI `webhooks` section).
 api_webhooks: tuple[APIRouter, ...] = (webhook_deliveries_doc,)

@@ -28,11 +28,14 @@ class Health(BaseModel):
 
 @router.get("/livez", response_model=Health)
 async def livez() -> Response:
+    """Liveness: 200 while the process serves requests. Touches nothing else."""
     return json_response(Health(status="ok"))
 
 
 @router.get("/readyz", response_model=Health, responses=problem_responses(503))
 async def readyz() -> Response:
+    """Readiness: 200 when the database answers and its schema is at the latest migration; 503 (with
+    `Retry-After`) otherwise."""
     heads = head_revisions()
     try:
         async with db.session() as session:

@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
-from app.api import api_routers, api_webhooks
+from app.api import api_routers, api_tags, api_webhooks
 from app.core.config import get_settings
 from app.core.db import SessionMiddleware, db
 from app.core.errors import PROBLEM_TYPES, FieldError, Problem, install_error_handlers, problem_responses
@@ -154,7 +154,7 @@ def create_app() -> FastAPI:
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, tags=api_tags,
                              routes=app.routes, webhooks=app.webhooks.routes)
         comps = schema.setdefault("components", {}).setdefault("schemas", {})
         comps["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -8,9 +8,9 @@ from fastapi import Depends, Path, Request
 
 from app.accounts import service
 from app.accounts.models import Organization, User
+from app.accounts.principal import PrincipalDep
 from app.core.db import SessionDep
 from app.core.errors import Unauthorized
-from app.core.security import PrincipalDep
 from app.core.throttle import address_budget, client_address, throttle_of
 
 

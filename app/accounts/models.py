@@ -48,7 +48,7 @@ class ApiKey(ResourceBase, table=True):
     name: str = Field(max_length=120)
     prefix: str = Field(max_length=16)
     key_hash: str = Field(max_length=64, unique=True)
-    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class AuthSession(ResourceBase, table=True):
@@ -58,8 +58,8 @@ class AuthSession(ResourceBase, table=True):
 
     user_id: uuid.UUID = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
     organization_id: uuid.UUID | None = Field(default=None)  # the user's, for the audit trail
-    expires_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
-    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class RefreshToken(ResourceBase, table=True):
@@ -70,8 +70,8 @@ class RefreshToken(ResourceBase, table=True):
     session_id: uuid.UUID = Field(foreign_key="auth_session.id", index=True, ondelete="CASCADE")
     organization_id: uuid.UUID | None = Field(default=None)
     token_hash: str = Field(max_length=64, unique=True)
-    expires_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
-    spent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    spent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class PasswordReset(ResourceBase, table=True):
@@ -82,8 +82,8 @@ class PasswordReset(ResourceBase, table=True):
     user_id: uuid.UUID = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
     organization_id: uuid.UUID | None = Field(default=None)
     token_hash: str = Field(max_length=64, unique=True)
-    expires_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
-    used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class Invitation(ResourceBase, table=True):
@@ -99,7 +99,7 @@ class Invitation(ResourceBase, table=True):
     candidate_id: uuid.UUID | None = Field(default=None, foreign_key="candidate.id", ondelete="CASCADE")
     invited_by_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     token_hash: str = Field(max_length=64, unique=True)
-    expires_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
-    accepted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
-    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    accepted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     user_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")

@@ -14,21 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.accounts.models import PasswordReset, User
+from app.accounts.principal import forget_sessions
 from app.accounts.schemas import PasswordChange, PasswordResetConfirm
 from app.accounts.sessions import end_sessions
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.core.errors import DomainRuleViolation, Forbidden, ValidationFailed, field_error
+from app.core.errors import DomainRuleViolation, ValidationFailed, field_error
 from app.core.mail import Mail
-from app.core.security import (
-    Principal,
-    Role,
-    forget_sessions,
-    hash_password,
-    hash_token,
-    new_secret_token,
-    verify_password,
-)
+from app.core.security import Principal, hash_password, hash_token, new_secret_token, verify_password
 
 
 class InvalidToken(DomainRuleViolation):
@@ -40,8 +33,7 @@ class InvalidToken(DomainRuleViolation):
 
 
 async def change_password(session: AsyncSession, principal: Principal, data: PasswordChange) -> None:
-    if principal.role is Role.system or principal.user_id is None:
-        raise Forbidden("API keys have no password.")
+    assert principal.user_id is not None  # the route takes people only: API keys have no password
     user = await session.get(User, principal.user_id)
     if user is None or not verify_password(data.current_password, user.password_hash):
         raise ValidationFailed("The current password is incorrect.", errors=[

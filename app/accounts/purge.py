@@ -21,7 +21,7 @@ _BATCH = 5000
 
 
 def _table(model: Any) -> Table:
-    return model.__table__  # type: ignore[no-any-return]
+    return model.__table__
 
 
 def _cutoffs(now: datetime) -> list[tuple[Table, datetime]]:

@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Response
 
 from app.accounts import invitations, passwords, service, sessions
 from app.accounts.deps import OrganizationDep, SignInThrottleDep, UserDep
+from app.accounts.principal import ADMINS, PEOPLE, PEOPLE_MANAGERS, STAFF, PrincipalDep
 from app.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -28,20 +29,21 @@ from app.accounts.schemas import (
 )
 from app.core import mail
 from app.core.db import SessionDep
-from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, Forbidden, problem_responses
-from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
+from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
+from app.core.http import FORM, IdempotencyKeyHeader, IfMatchHeader, accepts, json_response
 from app.core.pagination import Page, PageDep, page_response
-from app.core.security import AdminDep, Principal, PrincipalDep, Role, require_roles
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
+# Public: no credentials (app.api mounts these without the principal every other route requires).
+public_auth_router = APIRouter(prefix="/auth", tags=["auth"])  # signing in
+password_reset_router = APIRouter(prefix="/auth", tags=["auth"])
+public_invitation_router = APIRouter(prefix="/invitations", tags=["invitations"])
 org_router = APIRouter(prefix="/organizations", tags=["organizations"])
 user_router = APIRouter(prefix="/users", tags=["users"])
 invitation_router = APIRouter(prefix="/invitations", tags=["invitations"])
 
-PeopleManagerDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.advisor))]
-
-
-@auth_router.post("/token", response_model=Token, responses=problem_responses(400, 401, 413, 415, 422, 503))
+@public_auth_router.post("/token", response_model=Token, responses=problem_responses(400, 401, 413, 415, 422, 503))
+@accepts(*FORM, idempotent=False)  # a sign-in is not replayed: each one is a new session
 async def issue_token(
     _throttle: SignInThrottleDep,
     session: SessionDep,
@@ -63,7 +65,7 @@ async def issue_token(
     return resp
 
 
-@auth_router.post("/logout", status_code=204, responses=problem_responses(401, 403, 503))
+@auth_router.post("/logout", status_code=204, responses=problem_responses(401, 403, 503), dependencies=[PEOPLE])
 async def logout(session: SessionDep, principal: PrincipalDep) -> Response:
     """End this sign-in session: its refresh tokens stop at once, its access tokens on every server within
     SESSION_CHECK_SECONDS (README). Other sessions of the user go on."""
@@ -79,14 +81,15 @@ async def who_am_i(principal: PrincipalDep) -> Response:
                             api_key_id=principal.api_key_id))
 
 
-@auth_router.post("/password", status_code=204, responses=problem_responses(400, 401, 403, 413, 415, 422, 503))
+@auth_router.post("/password", status_code=204, responses=problem_responses(400, 401, 403, 413, 415, 422, 503),
+                  dependencies=[PEOPLE])
 async def change_password(session: SessionDep, principal: PrincipalDep, body: PasswordChange) -> Response:
     """Change your password, giving the current one. Your other sessions end (this one goes on)."""
     await passwords.change_password(session, principal, body)
     return Response(status_code=204)
 
 
-@auth_router.post("/password-reset", status_code=202, openapi_extra={"security": []}, response_class=Response,
+@password_reset_router.post("/password-reset", status_code=202, openapi_extra={"security": []}, response_class=Response,
                   responses={202: {"description": "Accepted (no body). If the address belongs to an active account, "
                                                   "a reset token is mailed to it; the answer is the same either way."},
                              **problem_responses(400, 413, 415, 422, 503)})
@@ -99,7 +102,7 @@ async def request_password_reset(session: SessionDep, body: PasswordResetRequest
     return Response(status_code=202)
 
 
-@auth_router.post("/password-reset/confirm", status_code=204, openapi_extra={"security": []},
+@password_reset_router.post("/password-reset/confirm", status_code=204, openapi_extra={"security": []},
                   responses=problem_responses(400, 413, 415, 422, 503))
 async def confirm_password_reset(session: SessionDep, body: PasswordResetConfirm) -> Response:
     """Set a new password with the mailed token. Every session of the account ends. An unusable token (unknown,
@@ -110,17 +113,16 @@ async def confirm_password_reset(session: SessionDep, body: PasswordResetConfirm
 
 # ---- organizations -------------------------------------------------------------------------------------------
 
-@org_router.get("", response_model=Page[OrganizationPublic], responses=problem_responses(*LIST))
+@org_router.get("", response_model=Page[OrganizationPublic], responses=problem_responses(*LIST), dependencies=[STAFF])
 async def list_organizations(session: SessionDep, principal: PrincipalDep, page: PageDep) -> Response:
     """Organizations you can see: all for admins, your own otherwise. Ordered by creation."""
-    if principal.role is Role.candidate:
-        raise Forbidden("Candidates do not manage organizations.")
     items, total = await service.list_organizations(session, principal, page)
     return page_response(OrganizationPublic, items, total, page)
 
 
-@org_router.post("", status_code=201, response_model=OrganizationPublic, responses=problem_responses(*WRITE_BODY))
-async def create_organization(session: SessionDep, _: AdminDep, body: OrganizationCreate,
+@org_router.post("", status_code=201, response_model=OrganizationPublic, responses=problem_responses(*WRITE_BODY),
+                 dependencies=[ADMINS])
+async def create_organization(session: SessionDep, body: OrganizationCreate,
                               idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Create an organization (platform admins only)."""
     org = await service.create_organization(session, body)
@@ -130,18 +132,23 @@ async def create_organization(session: SessionDep, _: AdminDep, body: Organizati
 
 @org_router.get("/{organization_id}", response_model=OrganizationPublic, responses=problem_responses(*READ))
 async def get_organization(org: OrganizationDep) -> Response:
+    """One organization you can see (your own, or any for admins), with its `ETag`."""
     return json_response(OrganizationPublic.model_validate(org), etag_version=org.version)
 
 
-@org_router.patch("/{organization_id}", response_model=OrganizationPublic, responses=problem_responses(*UPDATE))
-async def update_organization(session: SessionDep, _: AdminDep, org: OrganizationDep, body: OrganizationUpdate,
+@org_router.patch("/{organization_id}", response_model=OrganizationPublic, responses=problem_responses(*UPDATE),
+                  dependencies=[ADMINS])
+async def update_organization(session: SessionDep, org: OrganizationDep, body: OrganizationUpdate,
                               if_match: IfMatchHeader = None) -> Response:
+    """Change an organization's name, deadline lead days or whether candidates may erase their
+    own record (platform admins only). Send the `ETag` you read as
+    `If-Match`: 412 when it changed since, 428 without it."""
     org = await service.update_organization(session, org, body, if_match)
     return json_response(OrganizationPublic.model_validate(org), etag_version=org.version)
 
 
-@org_router.delete("/{organization_id}", status_code=204, responses=problem_responses(*DELETE))
-async def delete_organization(session: SessionDep, _: AdminDep, org: OrganizationDep,
+@org_router.delete("/{organization_id}", status_code=204, responses=problem_responses(*DELETE), dependencies=[ADMINS])
+async def delete_organization(session: SessionDep, org: OrganizationDep,
                               if_match: IfMatchHeader = None) -> Response:
     """Delete an empty organization (no candidates, no users)."""
     await service.delete_organization(session, org, if_match)
@@ -149,15 +156,16 @@ async def delete_organization(session: SessionDep, _: AdminDep, org: Organizatio
 
 
 @org_router.get("/{organization_id}/api-keys", response_model=Page[ApiKeyPublic],
-                responses=problem_responses(*LIST, 404))
-async def list_api_keys(session: SessionDep, _: PeopleManagerDep, org: OrganizationDep, page: PageDep) -> Response:
+                responses=problem_responses(*LIST, 404), dependencies=[PEOPLE_MANAGERS])
+async def list_api_keys(session: SessionDep, org: OrganizationDep, page: PageDep) -> Response:
+    """The organization's API keys, revoked ones included; never the keys themselves, which are shown once."""
     items, total = await service.list_api_keys(session, org, page)
     return page_response(ApiKeyPublic, items, total, page)
 
 
 @org_router.post("/{organization_id}/api-keys", status_code=201, response_model=ApiKeyCreated,
-                 responses=problem_responses(*WRITE_BODY))
-async def create_api_key(session: SessionDep, _: AdminDep, org: OrganizationDep, body: ApiKeyCreate,
+                 responses=problem_responses(*WRITE_BODY), dependencies=[ADMINS])
+async def create_api_key(session: SessionDep, org: OrganizationDep, body: ApiKeyCreate,
                          idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Create an API key for the organization's systems. The key is in this response only."""
     key, secret = await service.create_api_key(session, org, body)
@@ -169,15 +177,17 @@ async def create_api_key(session: SessionDep, _: AdminDep, org: OrganizationDep,
 
 
 @org_router.get("/{organization_id}/api-keys/{api_key_id}", response_model=ApiKeyPublic,
-                responses=problem_responses(*READ, 403))
-async def get_api_key(session: SessionDep, _: PeopleManagerDep, org: OrganizationDep,
+                responses=problem_responses(*READ, 403), dependencies=[PEOPLE_MANAGERS])
+async def get_api_key(session: SessionDep, org: OrganizationDep,
                       api_key_id: uuid.UUID) -> Response:
+    """One of the organization's API keys (not the key itself), with its `ETag`."""
     key = await service.get_api_key(session, org, api_key_id)
     return json_response(ApiKeyPublic.model_validate(key), etag_version=key.version)
 
 
-@org_router.delete("/{organization_id}/api-keys/{api_key_id}", status_code=204, responses=problem_responses(*DELETE))
-async def revoke_api_key(session: SessionDep, _: AdminDep, org: OrganizationDep, api_key_id: uuid.UUID,
+@org_router.delete("/{organization_id}/api-keys/{api_key_id}", status_code=204, responses=problem_responses(*DELETE),
+                   dependencies=[ADMINS])
+async def revoke_api_key(session: SessionDep, org: OrganizationDep, api_key_id: uuid.UUID,
                          if_match: IfMatchHeader = None) -> Response:
     """Revoke the key: it stops working immediately."""
     key = await service.get_api_key(session, org, api_key_id)
@@ -187,8 +197,9 @@ async def revoke_api_key(session: SessionDep, _: AdminDep, org: OrganizationDep,
 
 # ---- users ---------------------------------------------------------------------------------------------------
 
-@user_router.get("", response_model=Page[UserPublic], responses=problem_responses(*LIST))
-async def list_users(session: SessionDep, principal: PeopleManagerDep, page: PageDep,
+@user_router.get("", response_model=Page[UserPublic], responses=problem_responses(*LIST),
+                 dependencies=[PEOPLE_MANAGERS])
+async def list_users(session: SessionDep, principal: PrincipalDep, page: PageDep,
                      organization_id: uuid.UUID | None = None,
                      role: Annotated[Literal["admin", "advisor", "candidate"] | None, Query()] = None) -> Response:
     """Users you manage: all for admins (filter by organization), your organization's for advisors."""
@@ -196,8 +207,9 @@ async def list_users(session: SessionDep, principal: PeopleManagerDep, page: Pag
     return page_response(UserPublic, items, total, page)
 
 
-@user_router.post("", status_code=201, response_model=UserPublic, responses=problem_responses(*WRITE_BODY))
-async def create_user(session: SessionDep, _: PeopleManagerDep, principal: PrincipalDep, body: UserCreate,
+@user_router.post("", status_code=201, response_model=UserPublic, responses=problem_responses(*WRITE_BODY),
+                  dependencies=[PEOPLE_MANAGERS])
+async def create_user(session: SessionDep, principal: PrincipalDep, body: UserCreate,
                       idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Create a user. Admins create advisors and admins; advisors create accounts for their candidates."""
     user = await service.create_user(session, principal, body)
@@ -207,6 +219,7 @@ async def create_user(session: SessionDep, _: PeopleManagerDep, principal: Princ
 
 @user_router.get("/{user_id}", response_model=UserPublic, responses=problem_responses(*READ))
 async def get_user(user: UserDep) -> Response:
+    """One user account you manage (or your own), with its `ETag`."""
     return json_response(UserPublic.model_validate(user), etag_version=user.version)
 
 
@@ -218,17 +231,19 @@ async def update_user(session: SessionDep, principal: PrincipalDep, user: UserDe
     return json_response(UserPublic.model_validate(user), etag_version=user.version)
 
 
-@user_router.delete("/{user_id}", status_code=204, responses=problem_responses(*DELETE))
+@user_router.delete("/{user_id}", status_code=204, responses=problem_responses(*DELETE), dependencies=[PEOPLE_MANAGERS])
 async def delete_user(session: SessionDep, principal: PrincipalDep, user: UserDep,
                       if_match: IfMatchHeader = None) -> Response:
+    """Delete a user account (not your own): its sessions end within SESSION_CHECK_SECONDS. `If-Match` required."""
     await service.delete_user(session, principal, user, if_match)
     return Response(status_code=204)
 
 
 # ---- invitations ---------------------------------------------------------------------------------------------
 
-@invitation_router.post("", status_code=201, response_model=InvitationPublic, responses=problem_responses(*WRITE_BODY))
-async def create_invitation(session: SessionDep, _: PeopleManagerDep, principal: PrincipalDep,
+@invitation_router.post("", status_code=201, response_model=InvitationPublic, responses=problem_responses(*WRITE_BODY),
+                        dependencies=[PEOPLE_MANAGERS])
+async def create_invitation(session: SessionDep, principal: PrincipalDep,
                             body: InvitationCreate, background: BackgroundTasks,
                             idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Invite someone to an account: admins invite advisors (and candidates), advisors their organization's
@@ -241,13 +256,15 @@ async def create_invitation(session: SessionDep, _: PeopleManagerDep, principal:
 
 
 @invitation_router.get("/{invitation_id:uuid}", response_model=InvitationPublic,
-                        responses=problem_responses(*READ, 403))
-async def get_invitation(session: SessionDep, principal: PeopleManagerDep, invitation_id: uuid.UUID) -> Response:
+                        responses=problem_responses(*READ, 403), dependencies=[PEOPLE_MANAGERS])
+async def get_invitation(session: SessionDep, principal: PrincipalDep, invitation_id: uuid.UUID) -> Response:
+    """One invitation you may see: who was invited, to which role and organization, and until when it can be
+    accepted. The token itself is never shown again."""
     invitation = await invitations.get_invitation(session, principal, invitation_id)
     return json_response(InvitationPublic.model_validate(invitation), etag_version=invitation.version)
 
 
-@invitation_router.post("/accept", status_code=201, response_model=UserPublic, openapi_extra={"security": []},
+@public_invitation_router.post("/accept", status_code=201, response_model=UserPublic, openapi_extra={"security": []},
                         responses=problem_responses(400, 409, 413, 415, 422, 503))
 async def accept_invitation(session: SessionDep, body: InvitationAccept) -> Response:
     """Accept an invitation with its mailed token and the password you choose: the account is created (sign in

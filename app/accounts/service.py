@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.accounts.models import ApiKey, Organization, User
+from app.accounts.principal import forget_sessions
 from app.accounts.schemas import (
     ApiKeyCreate,
     OrganizationCreate,
@@ -17,21 +21,13 @@ from app.accounts.schemas import (
     UserUpdate,
 )
 from app.accounts.sessions import end_sessions
-from app.candidates.models import Candidate
 from app.core.changes import Subject, register_subject
 from app.core.crud import commit_or_conflict, delete_versioned, fetch_page, update_versioned
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from app.core.http import check_if_match
 from app.core.pagination import PageParams
-from app.core.security import (
-    Principal,
-    Role,
-    forget_sessions,
-    hash_api_key,
-    hash_password,
-    new_api_key,
-)
+from app.core.security import Principal, Role, hash_api_key, hash_password, new_api_key
 
 ORG_CONFLICTS = {"name": ("organization_name_taken", "An organization with this name exists.")}
 
@@ -54,6 +50,32 @@ for _table in ("auth_session", "refresh_token", "password_reset"):
                              candidate_of=lambda _c, _r: None, organization_of=lambda r: r.organization_id))
 register_subject(Subject(table="invitation", type="invitation", render=_ids, emits=False,
                          candidate_of=lambda _c, i: i.candidate_id, organization_of=lambda i: i.organization_id))
+
+
+# ---- what accounts know of candidate records ------------------------------------------------------------------
+# The candidates domain builds on this one (a candidate belongs to an organization). Accounts need two answers about
+# its records, and get them from the directory app.candidates.service sets when it is imported, so that the
+# dependency runs one way.
+
+@dataclass(frozen=True)
+class CandidateDirectory:
+    organization_of: Callable[[AsyncSession, uuid.UUID], Awaitable[uuid.UUID | None]]  # None: no such candidate
+    count_in: Callable[[AsyncSession, uuid.UUID], Awaitable[int]]  # the candidates of an organization
+
+
+_directory: list[CandidateDirectory] = []
+
+
+def set_candidate_directory(directory: CandidateDirectory) -> None:
+    _directory[:] = [directory]
+
+
+def _candidates() -> CandidateDirectory:
+    if not _directory:
+        raise RuntimeError("app.candidates.service has not been imported: no candidate directory")
+    return _directory[0]
+
+
 USER_CONFLICTS = {
     "email": ("email_taken", "A user with this email exists."),
     "candidate_id": ("candidate_has_user", "This candidate already has a user account."),
@@ -71,8 +93,8 @@ async def get_organization(session: AsyncSession, principal: Principal, organiza
 
 async def list_organizations(session: AsyncSession, principal: Principal, page: PageParams
                              ) -> tuple[list[Organization], int]:
-    where = [] if principal.is_admin else [Organization.id == principal.organization_id]
-    return await fetch_page(session, Organization, where, [Organization.created_at, Organization.id], page)
+    where = [] if principal.is_admin else [col(Organization.id) == principal.organization_id]
+    return await fetch_page(session, Organization, where, [col(Organization.created_at), col(Organization.id)], page)
 
 
 async def create_organization(session: AsyncSession, data: OrganizationCreate) -> Organization:
@@ -96,10 +118,9 @@ async def update_organization(session: AsyncSession, org: Organization, data: Or
 
 async def delete_organization(session: AsyncSession, org: Organization, if_match: str | None) -> None:
     check_if_match(if_match, org.version)
-    in_use = (await session.execute(select(func.count()).select_from(Candidate)
-                                    .where(Candidate.organization_id == org.id))).scalar_one()
+    in_use = await _candidates().count_in(session, org.id)
     users = (await session.execute(select(func.count()).select_from(User)
-                                   .where(User.organization_id == org.id))).scalar_one()
+                                   .where(col(User.organization_id) == org.id))).scalar_one()
     if in_use or users:
         raise Conflict("The organization still has candidates or users; remove them first.",
                        code="organization_not_empty")
@@ -126,14 +147,14 @@ async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UU
 
 async def list_users(session: AsyncSession, principal: Principal, page: PageParams,
                      organization_id: uuid.UUID | None, role: str | None) -> tuple[list[User], int]:
-    where = []
+    where: list[ColumnElement[bool]] = []
     if not principal.is_admin:
-        where.append(User.organization_id == principal.organization_id)
+        where.append(col(User.organization_id) == principal.organization_id)
     elif organization_id is not None:
-        where.append(User.organization_id == organization_id)
+        where.append(col(User.organization_id) == organization_id)
     if role is not None:
-        where.append(User.role == role)
-    return await fetch_page(session, User, where, [User.created_at, User.id], page)
+        where.append(col(User.role) == role)
+    return await fetch_page(session, User, where, [col(User.created_at), col(User.id)], page)
 
 
 async def create_user(session: AsyncSession, principal: Principal, data: UserCreate) -> User:
@@ -168,14 +189,14 @@ async def account_placement(session: AsyncSession, principal: Principal, role: s
         if requested_candidate is None:
             raise ValidationFailed("A candidate account needs candidate_id.", errors=[
                 field_error("body.candidate_id", "required for the candidate role", "missing")])
-        cand = await session.get(Candidate, requested_candidate)
-        if cand is None or not principal.can_see_org(cand.organization_id):
+        cand_org = await _candidates().organization_of(session, requested_candidate)
+        if cand_org is None or not principal.can_see_org(cand_org):
             raise ValidationFailed("No such candidate.", errors=[
                 field_error("body.candidate_id", "unknown candidate", "unknown")])
-        if org_id is not None and org_id != cand.organization_id:
+        if org_id is not None and org_id != cand_org:
             raise ValidationFailed("organization_id does not match the candidate's organization.", errors=[
                 field_error("body.organization_id", "differs from the candidate's", "mismatch")])
-        org_id, candidate_id = cand.organization_id, cand.id
+        org_id, candidate_id = cand_org, requested_candidate
     return org_id, candidate_id
 
 
@@ -207,8 +228,6 @@ async def update_user(session: AsyncSession, principal: Principal, user: User, d
 async def delete_user(session: AsyncSession, principal: Principal, user: User, if_match: str | None) -> None:
     if principal.user_id == user.id:
         raise Forbidden("You may not delete your own account.")
-    if principal.role is Role.candidate:
-        raise Forbidden("Candidates may not delete accounts.")
     await delete_versioned(session, user, if_match)
     await session.commit()
     forget_sessions([user.id])
@@ -217,7 +236,7 @@ async def delete_user(session: AsyncSession, principal: Principal, user: User, i
 # ---- API keys ------------------------------------------------------------------------------------------------
 
 async def list_api_keys(session: AsyncSession, org: Organization, page: PageParams) -> tuple[list[ApiKey], int]:
-    return await fetch_page(session, ApiKey, [ApiKey.organization_id == org.id, ApiKey.revoked_at.is_(None)],
+    return await fetch_page(session, ApiKey, [col(ApiKey.organization_id) == org.id, col(ApiKey.revoked_at).is_(None)],
                             [ApiKey.created_at, ApiKey.id], page)
 
 

@@ -19,17 +19,17 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col
 
 from app.accounts.models import AuthSession, RefreshToken, User
-from app.audit.writer import record
+from app.accounts.principal import forget_sessions
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.core.errors import Forbidden, InvalidGrant, Unauthorized, ValidationFailed, field_error
+from app.core.errors import InvalidGrant, Unauthorized, ValidationFailed, field_error
 from app.core.observe import current_origin
 from app.core.security import (
     Actor,
     Principal,
     Role,
     create_access_token,
-    forget_sessions,
+    current_actor,
     hash_token,
     new_secret_token,
     verify_password,
@@ -73,13 +73,12 @@ async def sign_in(session: AsyncSession, *, email: str, password: str) -> Issued
     auth = AuthSession(user_id=user.id, organization_id=user.organization_id, expires_at=now + _refresh_ttl())
     session.add(auth)
     issued = _mint(session, user, auth, now)
+    # From here the request acts as the user: the write hook's audit row of the new session (action `sign_in`)
+    # and of its refresh token name them, with the request's id and address.
     origin = current_origin.get()
-    actor = Actor(Principal(role=Role(user.role), user_id=user.id, organization_id=user.organization_id,
-                            candidate_id=user.candidate_id, session_id=auth.id),
-                  origin.client_address, origin.request_id)
-    await session.run_sync(lambda s: record(s.connection(), action="sign_in", organization_id=user.organization_id,
-                                            candidate_id=user.candidate_id, subject_type="user",
-                                            subject_id=user.id, actor=actor))
+    current_actor.set(Actor(Principal(role=Role(user.role), user_id=user.id, organization_id=user.organization_id,
+                                      candidate_id=user.candidate_id, session_id=auth.id),
+                            origin.client_address, origin.request_id))
     await session.commit()
     return issued
 
@@ -131,9 +130,8 @@ async def refresh(session: AsyncSession, *, refresh_token: str) -> IssuedTokens:
 
 
 async def logout(session: AsyncSession, principal: Principal) -> None:
-    """End the caller's session: its refresh tokens at once, its access tokens within SESSION_CHECK_SECONDS."""
-    if principal.role is Role.system:
-        raise Forbidden("API keys do not sign in; an admin revokes them.")
+    """End the caller's session: its refresh tokens at once, its access tokens within SESSION_CHECK_SECONDS. (API
+    keys do not sign in: the route takes people only.)"""
     if principal.session_id is None:
         return
     auth = await session.get(AuthSession, principal.session_id)

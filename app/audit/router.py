@@ -5,20 +5,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from app.accounts.principal import PEOPLE_MANAGERS, PrincipalDep
 from app.audit import service
 from app.audit.schemas import AuditAction, AuditRecordPublic
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import LIST, READ, problem_responses
 from app.core.pagination import Page, PageDep, page_response
-from app.core.security import PrincipalDep
 from app.core.types import Instant
 
 router = APIRouter(prefix="/organizations/{organization_id}/audit", tags=["audit"])
 access_log_router = APIRouter(prefix="/candidates/{candidate_id}/access-log", tags=["audit"])
 
 
-@router.get("", response_model=Page[AuditRecordPublic], responses=problem_responses(*LIST, 404))
+@router.get("", response_model=Page[AuditRecordPublic], responses=problem_responses(*LIST, 404),
+            dependencies=[PEOPLE_MANAGERS])
 async def list_audit_records(
     session: SessionDep, principal: PrincipalDep, organization_id: uuid.UUID, page: PageDep,
     candidate_id: Annotated[uuid.UUID | None, Query(description="One candidate's record only.")] = None,

@@ -15,7 +15,7 @@ AUDIT_ACTIONS_DESCRIPTION = (
     "reads of their own record are not recorded). `export`: the record was exported (the candidate's export, or "
     "the organization's, then once per hour). `disclose`: an event about the record was sent to a webhook "
     "endpoint (`subject_id`; once per endpoint, candidate and hour). `erase`: the candidate was erased. "
-    "`sign_in`: a user signed in (`subject_id`: the user).")
+    "`sign_in`: a user signed in (`actor_id`: the user; `subject_id`: the new sign-in session).")
 
 
 class AuditRecordPublic(PublicModel):

@@ -45,18 +45,23 @@ def who_and_where(actor: Actor | None = None) -> dict[str, object]:
 
 def record(conn: Connection, *, action: str, organization_id: uuid.UUID | None, candidate_id: uuid.UUID | None,
            subject_type: str, subject_id: uuid.UUID, actor: Actor | None = None) -> None:
-    """An audit row for what is not a write (an export, an erasure, a sign-in), in the caller's transaction; by
-    `actor` when given (a sign-in: the user it signs in), else by the current request's principal."""
+    """An audit row for what is not a write (an export, an erasure), in the caller's transaction; by `actor` when
+    given, else by the current request's principal."""
     conn.execute(_INSERT, [{"id": uuid.uuid4(), "occurred_at": utcnow(), "organization_id": organization_id,
                             "candidate_id": candidate_id, **who_and_where(actor), "action": action,
                             "subject_type": subject_type, "subject_id": subject_id, "changed_fields": []}])
+
+
+def _action(ch: Change) -> str:
+    """A new sign-in session is a sign-in (its actor: the user who signed in); every other row says its kind."""
+    return "sign_in" if ch.kind == "created" and ch.subject.type == "auth_session" else _ACTIONS[ch.kind]
 
 
 def _write_audit(conn: Connection, changes: list[Change]) -> None:
     who = who_and_where()
     now = utcnow()
     rows = [{"id": uuid.uuid4(), "occurred_at": now, "organization_id": ch.organization_id,
-             "candidate_id": ch.candidate_id, **who, "action": _ACTIONS[ch.kind], "subject_type": ch.subject.type,
+             "candidate_id": ch.candidate_id, **who, "action": _action(ch), "subject_type": ch.subject.type,
              "subject_id": ch.obj.id, "changed_fields": list(ch.changed)}
             for ch in changes]
     if rows:

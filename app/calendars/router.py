@@ -50,6 +50,7 @@ async def list_calendar_subscriptions(session: SessionDep, cand: CandidateDep, p
 
 @router.get("/{subscription_id}", response_model=CalendarSubscriptionPublic, responses=problem_responses(*READ))
 async def get_calendar_subscription(session: SessionDep, cand: CandidateDep, subscription_id: uuid.UUID) -> Response:
+    """One of the candidate's calendar subscriptions (its feed URL is shown only when it is created)."""
     sub = await service.get_subscription(session, cand, subscription_id)
     return json_response(CalendarSubscriptionPublic.model_validate(sub), etag_version=sub.version)
 

@@ -6,20 +6,20 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.calendars.models import CalendarSubscription
 from app.calendars.schemas import CalendarSubscriptionCreate
-from app.candidates.models import Candidate
+from app.candidates.models import Candidate, CandidateRecord
 from app.core.changes import Subject, register_subject
 from app.core.crud import delete_versioned, fetch_page
 from app.core.errors import AppError, NotFound
 from app.core.pagination import PageParams
 from app.core.reads import TypedRead, read
-from app.pathway import service as pathway
+from app.guidance import service as pathway
 
 # What a problem answer on the feed names as its `instance`: never the path itself, which holds the token.
 FEED_PATH = "/v1/calendar/{token}.ics"
@@ -42,7 +42,7 @@ def feed_path(token: str) -> str:
     return FEED_PATH.format(token=token)
 
 
-async def create_subscription(session: AsyncSession, cand: Any, data: CalendarSubscriptionCreate
+async def create_subscription(session: AsyncSession, cand: CandidateRecord, data: CalendarSubscriptionCreate
                               ) -> tuple[CalendarSubscription, str]:
     token = secrets.token_urlsafe(32)
     sub = CalendarSubscription(candidate_id=cand.id, name=data.name, token_hash=hash_token(token))
@@ -51,13 +51,14 @@ async def create_subscription(session: AsyncSession, cand: Any, data: CalendarSu
     return sub, token
 
 
-async def list_subscriptions(session: AsyncSession, cand: Any, page: PageParams
+async def list_subscriptions(session: AsyncSession, cand: CandidateRecord, page: PageParams
                              ) -> tuple[list[CalendarSubscription], int]:
-    return await fetch_page(session, CalendarSubscription, [CalendarSubscription.candidate_id == cand.id],
+    return await fetch_page(session, CalendarSubscription, [col(CalendarSubscription.candidate_id) == cand.id],
                             [CalendarSubscription.created_at, CalendarSubscription.id], page)
 
 
-async def get_subscription(session: AsyncSession, cand: Any, subscription_id: uuid.UUID) -> CalendarSubscription:
+async def get_subscription(session: AsyncSession, cand: CandidateRecord, subscription_id: uuid.UUID
+                           ) -> CalendarSubscription:
     sub = await session.get(CalendarSubscription, subscription_id)
     if sub is None or sub.candidate_id != cand.id:
         raise NotFound("Calendar subscription not found.")

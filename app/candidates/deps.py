@@ -1,19 +1,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from app.accounts.principal import PrincipalDep
+from app.candidates.models import CandidateRecord
 from app.candidates.service import get_candidate, get_candidate_json
 from app.core.coalesced import accesses
-from app.core.security import PrincipalDep
 
 READS = frozenset({"GET", "HEAD"})
 
 
 async def candidate_for_principal(request: Request, principal: PrincipalDep,
-                                  candidate_id: Annotated[uuid.UUID, Path()]) -> Any:
+                                  candidate_id: Annotated[uuid.UUID, Path()]) -> CandidateRecord:
     """Load the candidate (a read-only row) or answer 404, whether it is missing or simply not the caller's.
     A read of the record or of anything under it is noted for the audit trail (writes record themselves)."""
     row = await get_candidate(principal, candidate_id)
@@ -22,8 +23,8 @@ async def candidate_for_principal(request: Request, principal: PrincipalDep,
     return row
 
 
-# A row with the candidate's columns as attributes (id, organization_id, version, ...).
-CandidateDep = Annotated[Any, Depends(candidate_for_principal)]
+# A read-only row with the candidate's columns as attributes (id, organization_id, version, ...).
+CandidateDep = Annotated[CandidateRecord, Depends(candidate_for_principal)]
 
 
 async def candidate_json_for_principal(principal: PrincipalDep, candidate_id: Annotated[uuid.UUID, Path()]

@@ -5,8 +5,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
+from app.accounts.principal import ORGANIZATION_WRITERS, STAFF, PrincipalDep
 from app.candidates import service
 from app.candidates.deps import CandidateDep, CandidateJsonDep
+from app.candidates.models import CandidateRecord
 from app.candidates.schemas import (
     CandidateCreate,
     CandidatePublic,
@@ -21,13 +23,12 @@ from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, etag_for, upsert_responses, upserted
 from app.core.pagination import Page, PageDep, page_json_response, render_one
-from app.core.security import PrincipalDep
 from app.core.types import Instant
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
 
 
-def _one(cand: Any, status_code: int = 200, location: bool = False) -> Response:
+def _one(cand: CandidateRecord, status_code: int = 200, location: bool = False) -> Response:
     headers = {"ETag": etag_for(cand.version)}
     if location:
         headers["Location"] = f"/v1/candidates/{cand.id}"
@@ -66,7 +67,8 @@ async def list_candidates(
     return page_json_response(items, total, page)
 
 
-@router.post("", status_code=201, response_model=CandidatePublic, responses=problem_responses(*WRITE_BODY))
+@router.post("", status_code=201, response_model=CandidatePublic, responses=problem_responses(*WRITE_BODY),
+             dependencies=[STAFF])
 async def create_candidate(session: SessionDep, principal: PrincipalDep, body: CandidateCreate,
                            idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Create a candidate in your organization (admins name the organization)."""
@@ -75,7 +77,7 @@ async def create_candidate(session: SessionDep, principal: PrincipalDep, body: C
 
 
 @router.put("/by-external-id/{external_id}", response_model=CandidatePublic,
-            responses=upsert_responses(CandidatePublic))
+            responses=upsert_responses(CandidatePublic), dependencies=[ORGANIZATION_WRITERS])
 async def upsert_candidate_by_external_id(
     session: SessionDep,
     principal: PrincipalDep,
@@ -102,6 +104,8 @@ async def get_candidate_by_external_id(
 
 @router.get("/{candidate_id}", response_model=CandidatePublic, responses=problem_responses(*READ))
 async def get_candidate(cand: CandidateJsonDep) -> Response:
+    """One candidate record, with its `ETag` (send it as `If-Match` to change the record). 404 when it is not
+    yours to see, whether or not it exists."""
     version, body = cand
     return Response(body, media_type="application/json", headers={"ETag": etag_for(version)})
 
@@ -114,7 +118,7 @@ async def update_candidate(session: SessionDep, principal: PrincipalDep, cand: C
     return _one(cand)
 
 
-@router.delete("/{candidate_id}", status_code=204, responses=problem_responses(*DELETE))
+@router.delete("/{candidate_id}", status_code=204, responses=problem_responses(*DELETE), dependencies=[STAFF])
 async def delete_candidate(session: SessionDep, principal: PrincipalDep, cand: CandidateDep,
                            if_match: IfMatchHeader = None) -> Response:
     """Delete the candidate with their milestones, USCE, program lists and account."""

@@ -6,12 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.accounts.models import Organization
-from app.candidates.models import Candidate
+from app.accounts.service import CandidateDirectory, set_candidate_directory
+from app.candidates.models import Candidate, CandidateRecord
 from app.candidates.schemas import (
     NOT_NULLABLE,
     CandidateCreate,
@@ -46,7 +48,7 @@ _TABLE = Candidate.__table__  # type: ignore[attr-defined]
 _BY_ID = TypedRead(select(_TABLE).where(_TABLE.c.id == bindparam("id")))
 
 
-async def get_candidate(principal: Principal, candidate_id: uuid.UUID) -> Any:
+async def get_candidate(principal: Principal, candidate_id: uuid.UUID) -> CandidateRecord:
     """The candidate as a read-only row, or 404 whether it is missing or simply not the caller's.
 
     A short read of its own: every candidate-scoped request starts here, and most of them are reads that then
@@ -76,7 +78,7 @@ async def get_candidate_json(principal: Principal, candidate_id: uuid.UUID) -> t
     return rows[0][1], rows[0][2]
 
 
-def _public(cand: Any) -> dict[str, Any]:
+def _public(cand: CandidateRecord) -> dict[str, Any]:
     return CandidatePublic.model_validate(cand).model_dump(mode="json")
 
 
@@ -100,7 +102,21 @@ set_organization_resolver(_organizations)
 add_sink(_bump_facts, order=10)
 
 
-async def _load_for_write(session: AsyncSession, cand: Any) -> Candidate:
+async def _organization_of(session: AsyncSession, candidate_id: uuid.UUID) -> uuid.UUID | None:
+    cand = await session.get(Candidate, candidate_id)
+    return cand.organization_id if cand is not None else None
+
+
+async def _count_in(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    query = select(func.count()).select_from(Candidate).where(
+        col(Candidate.organization_id) == organization_id)
+    return int((await session.execute(query)).scalar_one())
+
+
+set_candidate_directory(CandidateDirectory(organization_of=_organization_of, count_in=_count_in))
+
+
+async def _load_for_write(session: AsyncSession, cand: CandidateRecord) -> Candidate:
     obj = await session.get(Candidate, cand.id)
     if obj is None:  # deleted since the dependency read it
         raise NotFound("Candidate not found.")
@@ -181,8 +197,6 @@ async def list_candidates(
 
 
 async def _resolve_org(session: AsyncSession, principal: Principal, requested: uuid.UUID | None) -> uuid.UUID:
-    if principal.role is Role.candidate:
-        raise Forbidden("Candidates may not create candidate records.")
     if principal.is_admin:
         if requested is None:
             raise ValidationFailed("Admins must say which organization the candidate belongs to.", errors=[
@@ -208,7 +222,7 @@ async def create_candidate(session: AsyncSession, principal: Principal, data: Ca
     return cand
 
 
-async def update_candidate(session: AsyncSession, principal: Principal, row: Any, data: CandidateUpdate,
+async def update_candidate(session: AsyncSession, principal: Principal, row: CandidateRecord, data: CandidateUpdate,
                            if_match: str | None) -> Candidate:
     cand = await _load_for_write(session, row)
     changes = data.model_dump(exclude_unset=True)
@@ -224,10 +238,8 @@ async def update_candidate(session: AsyncSession, principal: Principal, row: Any
     return cand
 
 
-async def delete_candidate(session: AsyncSession, principal: Principal, row: Any,
+async def delete_candidate(session: AsyncSession, principal: Principal, row: CandidateRecord,
                            if_match: str | None) -> None:
-    if principal.role is Role.candidate:
-        raise Forbidden("Ask your advising office to delete your record.")
     cand = await _load_for_write(session, row)
     await delete_versioned(session, cand, if_match)
     await session.commit()
@@ -246,15 +258,14 @@ async def get_by_external_id(session: AsyncSession, principal: Principal, extern
 async def _find_by_external_id(session: AsyncSession, organization_id: uuid.UUID, external_id: str
                                ) -> Candidate | None:
     return (await session.execute(select(Candidate).where(
-        Candidate.organization_id == organization_id, Candidate.external_id == external_id))).scalars().first()
+        col(Candidate.organization_id) == organization_id,
+        col(Candidate.external_id) == external_id))).scalars().first()
 
 
 async def upsert_by_external_id(session: AsyncSession, principal: Principal, external_id: str,
                                 data: CandidateUpsert, if_match: str | None) -> tuple[Candidate, UpsertOutcome]:
     """Create or replace the candidate your system knows as `external_id`."""
-    if principal.role not in (Role.system, Role.advisor):
-        raise Forbidden("Only an organization's systems and advisors upsert by external id.")
-    assert principal.organization_id is not None
+    assert principal.organization_id is not None  # the route takes an organization's advisors and systems
     return await apply_by_external_id(session, principal.organization_id, external_id, data, if_match)
 
 

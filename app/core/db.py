@@ -340,7 +340,7 @@ async def get_session(request: Request) -> AsyncSession:
         raise RuntimeError("SessionMiddleware is not installed")
     if not holder:
         holder.append(db.session())
-    return holder[0]  # type: ignore[no-any-return]
+    return holder[0]
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -7,7 +7,9 @@ import asyncio
 import hashlib
 import logging
 import re
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import unquote_plus
 
 from fastapi import FastAPI, Header, Path, Response
@@ -16,11 +18,12 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.config import get_settings
+from app.core.config import Settings, get_settings
 from app.core.db import db, utcnow
 from app.core.errors import (
     PROBLEM_TYPES,
@@ -247,12 +250,76 @@ class CORS(CORSMiddleware):
 # ---- Request guard: size, media type, Idempotency-Key ---------------------------------------------------------
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
-_FORM_PATHS = {"/v1/auth/token"}
-# Bodies larger than MAX_BODY_BYTES, each with the setting that bounds it; NDJSON is taken where it is declared.
-_LARGE_BODY_PATHS = {"/v1/match-simulations": "max_simulation_body_bytes", "/v1/imports": "max_import_body_bytes"}
-_NDJSON_PATHS = {"/v1/imports"}
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
 _KEY_OK = re.compile(r"^[\x21-\x7e]{1,255}$")
+JSON = "application/json"  # and every `application/*+json`
+NDJSON = "application/x-ndjson"
+FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@dataclass(frozen=True, slots=True)
+class BodyPolicy:
+    """What a route takes as a body, declared on the route (`accepts`) and enforced by RequestGuard before the
+    route runs: its media types (the first is the one named when another is refused), the setting that bounds its
+    size, and whether a POST honours `Idempotency-Key`."""
+
+    media_types: tuple[str, ...] = (JSON,)
+    limit_setting: str = "max_body_bytes"
+    idempotent: bool = True
+
+    def accepts(self, ctype: str) -> bool:
+        return ctype in self.media_types or (JSON in self.media_types and bool(_JSON_TYPE.match(ctype)))
+
+    def limit(self) -> int:
+        return int(getattr(get_settings(), self.limit_setting))
+
+
+DEFAULT_BODY = BodyPolicy()
+_POLICY_ATTR = "__body_policy__"
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+
+
+def accepts(*media_types: str, limit_setting: str = "max_body_bytes", idempotent: bool = True
+            ) -> Callable[[_Endpoint], _Endpoint]:
+    """Declare a route's body policy (see BodyPolicy); put it under the route decorator. Routes that declare
+    nothing take JSON up to MAX_BODY_BYTES and honour Idempotency-Key."""
+    if limit_setting not in Settings.model_fields:
+        raise ValueError(f"no setting {limit_setting!r} bounds a body")
+    policy = BodyPolicy(media_types or (JSON,), limit_setting, idempotent)
+
+    def declare(endpoint: _Endpoint) -> _Endpoint:
+        setattr(endpoint, _POLICY_ATTR, policy)
+        return endpoint
+
+    return declare
+
+
+_Policies = tuple[tuple[re.Pattern[str], frozenset[str], BodyPolicy], ...]
+_TABLE_ATTR = "_body_policies"  # kept on the router: (how many routes it had, their declared policies)
+
+
+def body_policy(scope: Scope) -> BodyPolicy:
+    """The policy of the route the request goes to: read from the app's routes (again only when they change), so
+    it follows a route wherever its path goes. A request no route takes gets the default (and its 404)."""
+    router = getattr(scope.get("app"), "router", None)
+    if router is None:
+        return DEFAULT_BODY
+    kept: tuple[int, _Policies] | None = getattr(router, _TABLE_ATTR, None)
+    if kept is None or kept[0] != len(router.routes):
+        kept = (len(router.routes), tuple(
+            (route.path_regex, frozenset(route.methods or ()), policy) for route in router.routes
+            if isinstance(route, APIRoute) and (policy := getattr(route.endpoint, _POLICY_ATTR, None)) is not None))
+        setattr(router, _TABLE_ATTR, kept)
+    table = kept[1]
+    path, method = scope["path"], scope["method"]
+    other_method = None
+    for regex, methods, policy in table:
+        if regex.match(path):
+            if method in methods:
+                return policy
+            other_method = other_method or policy
+    # No route takes this method here, so the answer is a 405: let the body the path's route declares through to it.
+    return other_method or DEFAULT_BODY
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -272,22 +339,22 @@ class RequestGuard:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        settings = get_settings()
         path: str = scope["path"]
-        large = _LARGE_BODY_PATHS.get(path)
-        limit: int = getattr(settings, large) if large else settings.max_body_bytes
+        policy = body_policy(scope)
+        limit = policy.limit()
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._too_large(scope, send, limit)
             return
+        patience = get_settings().body_read_timeout_seconds
         chunks: list[bytes] = []
         size = 0
         more = True
         while more:
             try:
-                message = await asyncio.wait_for(receive(), settings.body_read_timeout_seconds)
+                message = await asyncio.wait_for(receive(), patience)
             except TimeoutError:
-                await self._too_slow(scope, send, settings.body_read_timeout_seconds)
+                await self._too_slow(scope, send, patience)
                 return
             if message["type"] == "http.disconnect":
                 return
@@ -302,19 +369,15 @@ class RequestGuard:
 
         ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
         if body and path.startswith("/v1/"):
-            ok = ctype in ("application/x-www-form-urlencoded", "multipart/form-data") if path in _FORM_PATHS \
-                else bool(_JSON_TYPE.match(ctype)) or (path in _NDJSON_PATHS and ctype == "application/x-ndjson")
-            if not ok:
-                expected = "application/x-www-form-urlencoded" if path in _FORM_PATHS else "application/json"
-                if path in _NDJSON_PATHS:
-                    expected += " or application/x-ndjson"
+            if not policy.accepts(ctype):
+                expected = policy.media_types[0] if policy.media_types == FORM else " or ".join(policy.media_types)
                 resp = problem_response(415, "unsupported-media-type",
                                         f"Send the body as {expected} (got {ctype or 'no Content-Type'}).", path)
                 await resp(scope, _replay_receive(body), send)
                 return
 
         key = _header(scope, b"idempotency-key")
-        if scope["method"] == "POST" and key is not None and path.startswith("/v1/") and path not in _FORM_PATHS \
+        if scope["method"] == "POST" and key is not None and path.startswith("/v1/") and policy.idempotent \
                 and _KEY_OK.match(key):
             caller = _caller_scope(scope)
             if caller is not None:
@@ -386,15 +449,16 @@ class RequestGuard:
         path = scope["path"]
         async with db.session() as session:
             # This key's expired record (the worker's `idempotency.purge` removes the others).
-            await session.execute(delete(R).where(R.scope_key == caller, R.key == key,
-                                                  R.created_at < expired))  # type: ignore[arg-type]
+            await session.execute(delete(R).where(col(R.scope_key) == caller, col(R.key) == key,
+                                                  R.created_at < expired))
             try:
                 await session.execute(insert(R).values(scope_key=caller, key=key, fingerprint=fingerprint[0],
                                                        state="in_flight", created_at=now))
                 await session.commit()
             except IntegrityError:
                 await session.rollback()
-                row = (await session.execute(select(R).where(R.scope_key == caller, R.key == key))).scalars().first()
+                found = select(R).where(col(R.scope_key) == caller, col(R.key) == key)
+                row = (await session.execute(found)).scalars().first()
                 if row is None:  # expired and purged between the two statements
                     resp = problem_response(409, "idempotency-in-flight", "Retry the request.", path)
                 elif row.fingerprint not in fingerprint:
@@ -434,12 +498,12 @@ class RequestGuard:
                 headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in captured["headers"]
                            if k.decode("latin-1").lower() in keep}
                 await session.execute(
-                    update(R).where(R.scope_key == caller, R.key == key).values(
+                    update(R).where(col(R.scope_key) == caller, col(R.key) == key).values(
                         state="done", response_status=status, response_headers=headers,
                         response_body=seal(b"".join(captured["body"])))
                 )
             else:  # failures are not remembered: the client may fix the cause and retry with the same key
-                await session.execute(delete(R).where(R.scope_key == caller, R.key == key))
+                await session.execute(delete(R).where(col(R.scope_key) == caller, col(R.key) == key))
             await session.commit()
 
 

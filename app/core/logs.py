@@ -30,13 +30,13 @@ ROUTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "gunicorn.error"
 _configured: tuple[str, str] | None = None
 
 
-class _Stdout(logging.StreamHandler):  # type: ignore[type-arg]
+class _Stdout(logging.StreamHandler):
     """Writes to the current `sys.stdout` (looked up at every record, so a replaced stdout is honoured)."""
 
     def __init__(self) -> None:
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stdout
 

@@ -138,7 +138,7 @@ async def exposition() -> bytes:
     counts = await _backlog_counts()
     if MULTIPROCESS_DIR is not None:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry)
     else:
         registry = CollectorRegistry()
         registry.register(_Registry(REGISTRY))
@@ -159,4 +159,4 @@ class _Registry(Collector):
 def process_exiting() -> None:
     """A worker stops: its live gauges (the pools) no longer count."""
     if MULTIPROCESS_DIR is not None:
-        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+        multiprocess.mark_process_dead(os.getpid())

@@ -14,8 +14,8 @@ from app.core.db import UtcDateTime, new_id, utcnow
 
 class ResourceBase(SQLModel):
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)  # type: ignore[call-overload]
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
     version: int = Field(default=1, nullable=False)
 
     @declared_attr.directive

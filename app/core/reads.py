@@ -159,7 +159,7 @@ async def run(work: Callable[[Execute], Awaitable[T]]) -> T:
             async def on_postgresql(sql: str, params: dict[str, Any]) -> Rows:
                 if observers:
                     _observe(sql)
-                return await (await conn.execute(sql, params)).fetchall()  # type: ignore[no-any-return]
+                return await (await conn.execute(sql, params)).fetchall()
 
             return await work(on_postgresql)
 

@@ -103,7 +103,7 @@ class InlineConnection:
         self._conn.close()
 
 
-def inline_creator(path: str, **connect_args: Any):  # type: ignore[no-untyped-def]
+def inline_creator(path: str, **connect_args: Any):
     async def create() -> InlineConnection:
         # check_same_thread=False: a pooled connection may be used by a later event loop in another thread
         # (test clients); it is never used by two tasks at once.

@@ -52,4 +52,4 @@ class FeedConsumer(SQLModel, table=True):
     seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     swept_on: date | None = None
     swept_after: uuid.UUID | None = None
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)  # type: ignore[call-overload]
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)

@@ -5,10 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from app.accounts.principal import PrincipalDep
 from app.core.db import SessionDep
 from app.core.errors import LIST, READ, problem_responses
 from app.core.http import json_response
-from app.core.security import PrincipalDep
 from app.events import service
 from app.events.schemas import EventPage, EventPublic
 
@@ -38,4 +38,5 @@ async def list_events(
 
 @router.get("/{event_id}", response_model=EventPublic, responses=problem_responses(*READ))
 async def get_event(session: SessionDep, principal: PrincipalDep, event_id: uuid.UUID) -> Response:
+    """One event of the change feed you can see (your organization's, or any for admins)."""
     return json_response(EventPublic.model_validate(await service.get_event(session, principal, event_id)))

@@ -24,7 +24,7 @@ from app.core.security import Principal, Role
 from app.events.models import Event
 from app.events.schemas import EVENT_TYPES
 
-_T = Event.__table__  # type: ignore[attr-defined]
+_T = Event.__table__
 
 
 def encode_cursor(txid: int, seq: int) -> str:

@@ -38,8 +38,8 @@ from app.accounts.models import DEFAULT_DEADLINE_LEAD_DAYS, Organization
 from app.candidates.models import Candidate
 from app.core.db import db, utcnow
 from app.events.models import Event, FeedConsumer
+from app.guidance import service
 from app.guidance.models import ComputedState
-from app.pathway import service
 from app.pathway.cohort import cohort_summary
 from app.pathway.rules import RuleBook
 from app.pathway.timeline import timeline

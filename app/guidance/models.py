@@ -25,4 +25,4 @@ class ComputedState(SQLModel, table=True):
     earliest_feasible_cycle: int | None = None
     deadline_notices: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     computed_on: date
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)  # type: ignore[call-overload]
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.accounts.deps import OrganizationDep
+from app.accounts.principal import ORGANIZATION_WRITERS, STAFF, PrincipalDep
 from app.core.db import SessionDep
 from app.core.errors import LIST, READ, WRITE_BODY, problem_responses
-from app.core.http import IdempotencyKeyHeader, json_response, none_match
+from app.core.http import JSON, NDJSON, IdempotencyKeyHeader, accepts, json_response, none_match
 from app.core.pagination import Page, PageDep, page_json_response
-from app.core.security import PrincipalDep, StaffDep
 from app.imports import export, service
 from app.imports.schemas import ImportCandidate, ImportItemPublic, ImportPublic, ImportRequest, ItemStatus
 
@@ -42,7 +42,8 @@ async def _job(session: SessionDep, principal: PrincipalDep, import_id: uuid.UUI
              responses={202: {"description": "Accepted: the worker applies the items; poll `Location`.",
                               "headers": _LOCATION},
                         **problem_responses(*WRITE_BODY)},
-             openapi_extra={"requestBody": _BODY})
+             openapi_extra={"requestBody": _BODY}, dependencies=[ORGANIZATION_WRITERS])
+@accepts(JSON, NDJSON, limit_setting="max_import_body_bytes")
 async def create_import(request: Request, session: SessionDep, principal: PrincipalDep,
                         dry_run: Annotated[bool, Query(description="Validate and try each item, then roll it "
                                                                    "back: nothing changes, and the counts say "
@@ -59,7 +60,8 @@ async def create_import(request: Request, session: SessionDep, principal: Princi
     return json_response(service.public(job, counts), status_code=202, location=f"/v1/imports/{job.id}")
 
 
-@router.get("", response_model=Page[ImportPublic], responses=problem_responses(*LIST))
+@router.get("", response_model=Page[ImportPublic], responses=problem_responses(*LIST),
+            dependencies=[ORGANIZATION_WRITERS])
 async def list_imports(session: SessionDep, principal: PrincipalDep, page: PageDep) -> Response:
     """Your organization's imports, newest first."""
     jobs, total = await service.list_imports(session, principal, page)
@@ -94,8 +96,8 @@ async def list_import_items(session: SessionDep, principal: PrincipalDep, import
                      "headers": {"ETag": {"description": "Changes whenever the organization's records change.",
                                           "schema": {"type": "string"}}}},
                304: {"description": "Not modified since the `If-None-Match` ETag."},
-               **problem_responses(*READ, 403)})
-async def export_organization(request: Request, session: SessionDep, _: StaffDep, org: OrganizationDep) -> Response:
+               **problem_responses(*READ, 403)}, dependencies=[STAFF])
+async def export_organization(request: Request, session: SessionDep, org: OrganizationDep) -> Response:
     """The organization's records as NDJSON, in the shape `POST /v1/imports` takes: one candidate a line with
     its milestones, USCE records and program lists, so an export imported again yields the same state.
     Streamed, so any size of organization fits. Rows without an external id are exported with

@@ -18,15 +18,15 @@ _ID = "Your system's id, required in an import: it is what makes a second run of
 
 
 class ImportMilestone(MilestoneCreate):
-    external_id: ExternalId = Field(description=_ID)  # type: ignore[assignment]
+    external_id: ExternalId = Field(description=_ID)
 
 
 class ImportUsceRecord(UsceCreate):
-    external_id: ExternalId = Field(description=_ID)  # type: ignore[assignment]
+    external_id: ExternalId = Field(description=_ID)
 
 
 class ImportProgramList(ProgramListCreate):
-    external_id: ExternalId = Field(description=_ID)  # type: ignore[assignment]
+    external_id: ExternalId = Field(description=_ID)
 
 
 class ImportCandidate(CandidateUpsert):

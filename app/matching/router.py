@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from app.accounts.principal import PrincipalDep
 from app.core.errors import AppError, BadRequest, ValidationFailed, problem_responses
-from app.core.http import json_response
-from app.core.security import PrincipalDep
+from app.core.http import JSON, accepts, json_response
 from app.matching.errors import MatchInputError
 from app.matching.schemas import MatchRequest, MatchResponse, parse_request_json
 from app.matching.service import run_from_dict
@@ -40,6 +40,7 @@ def _run(body: bytes) -> dict[str, Any]:
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/MatchRequest"}}}}},
 )
+@accepts(JSON, limit_setting="max_simulation_body_bytes")
 async def run_match_simulation(request: Request, _: PrincipalDep) -> Response:
     """Run an NRMP-style Match (applicant-proposing deferred acceptance with couples, Roth-Peranson style).
 

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from app.accounts.principal import PrincipalDep
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
@@ -17,7 +18,6 @@ from app.core.http import (
     upserted,
 )
 from app.core.pagination import Page, PageDep, page_response
-from app.core.security import PrincipalDep
 from app.milestones import service
 from app.milestones.models import Milestone
 from app.milestones.schemas import (
@@ -36,7 +36,7 @@ router = APIRouter(prefix="/candidates/{candidate_id}/milestones", tags=["milest
 types_router = APIRouter(prefix="/milestone-types", tags=["milestones"])
 
 _TYPES = [
-    MilestoneTypePublic(code=mt.code, title=mt.title, description=mt.description, kind=mt.kind,  # type: ignore[arg-type]
+    MilestoneTypePublic(code=mt.code, title=mt.title, description=mt.description, kind=mt.kind,
                         requires=list(mt.requires), legacy=mt.legacy, has_score=mt.has_score,
                         result_schema=result_schema(mt), source=mt.source, gate=mt.gate,
                         lead_time=mt.lead_time, opens=mt.opens)
@@ -62,6 +62,8 @@ async def list_milestones(
     status: Annotated[MilestoneStatus | None, Query()] = None,
     sort: Annotated[MilestoneSort, Query()] = "created_at",
 ) -> Response:
+    """The candidate's milestones (exams, certification, applications, ...), filtered by `type_code` and
+    `status`, one page at a time."""
     items, total = await service.list_milestones(session, cand, page, type_code=type_code.value if type_code else None,
                                                  status=status, sort=sort)
     return page_response(MilestonePublic, items, total, page)
@@ -89,17 +91,21 @@ async def upsert_milestone_by_external_id(session: SessionDep, cand: CandidateDe
 @router.get("/by-external-id/{external_id}", response_model=MilestonePublic, responses=problem_responses(*READ))
 async def get_milestone_by_external_id(session: SessionDep, cand: CandidateDep, external_id: ExternalIdPath
                                        ) -> Response:
+    """The milestone your system knows as `external_id` (see the `PUT` of the same path)."""
     return _one(await service.get_milestone_by_external_id(session, cand, external_id))
 
 
 @router.get("/{milestone_id}", response_model=MilestonePublic, responses=problem_responses(*READ))
 async def get_milestone(session: SessionDep, cand: CandidateDep, milestone_id: uuid.UUID) -> Response:
+    """One milestone, with its `ETag`."""
     return _one(await service.get_milestone(session, cand, milestone_id))
 
 
 @router.patch("/{milestone_id}", response_model=MilestonePublic, responses=problem_responses(*UPDATE))
 async def update_milestone(session: SessionDep, cand: CandidateDep, milestone_id: uuid.UUID,
                            body: MilestoneUpdate, if_match: IfMatchHeader = None) -> Response:
+    """Change some of a milestone's fields; its result is validated against its type as on creation. Send
+    the `ETag` you read as `If-Match`: 412 when the milestone changed since, 428 without it."""
     m = await service.get_milestone(session, cand, milestone_id)
     return _one(await service.update_milestone(session, cand, m, body, if_match))
 
@@ -107,6 +113,7 @@ async def update_milestone(session: SessionDep, cand: CandidateDep, milestone_id
 @router.delete("/{milestone_id}", status_code=204, responses=problem_responses(*DELETE))
 async def delete_milestone(session: SessionDep, cand: CandidateDep, milestone_id: uuid.UUID,
                            if_match: IfMatchHeader = None) -> Response:
+    """Delete a milestone (`If-Match` required, as for updates). The candidate's computed views change with it."""
     m = await service.get_milestone(session, cand, milestone_id)
     await service.delete_milestone(session, m, if_match)
     return Response(status_code=204)

@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from app.candidates.models import Candidate
+from app.candidates.models import CandidateRecord
 from app.core.changes import Subject, register_subject
 from app.core.crud import (
     delete_versioned,
@@ -40,8 +41,8 @@ def _today() -> date:
 async def _others(session: AsyncSession, candidate_id: uuid.UUID, exclude: uuid.UUID | None
                   ) -> list[tuple[str, str, date | None]]:
     rows = (await session.execute(
-        select(Milestone.id, Milestone.type_code, Milestone.status, Milestone.completed_on)
-        .where(Milestone.candidate_id == candidate_id)
+        select(col(Milestone.id), col(Milestone.type_code), col(Milestone.status), col(Milestone.completed_on))
+        .where(col(Milestone.candidate_id) == candidate_id)
     )).all()
     return [(r.type_code, r.status, r.completed_on) for r in rows if r.id != exclude]
 
@@ -53,14 +54,14 @@ def _clean_result(result: dict[str, Any] | None) -> dict[str, Any] | None:
     return cleaned or None
 
 
-async def get_milestone(session: AsyncSession, cand: Candidate, milestone_id: uuid.UUID) -> Milestone:
+async def get_milestone(session: AsyncSession, cand: CandidateRecord, milestone_id: uuid.UUID) -> Milestone:
     m = await session.get(Milestone, milestone_id)
     if m is None or m.candidate_id != cand.id:
         raise NotFound("Milestone not found.")
     return m
 
 
-async def list_milestones(session: AsyncSession, cand: Candidate, page: PageParams, *, type_code: str | None,
+async def list_milestones(session: AsyncSession, cand: CandidateRecord, page: PageParams, *, type_code: str | None,
                           status: str | None, sort: str) -> tuple[list[Milestone], int]:
     where: list[Any] = [Milestone.candidate_id == cand.id]
     if type_code is not None:
@@ -73,7 +74,7 @@ async def list_milestones(session: AsyncSession, cand: Candidate, page: PagePara
 Others = dict[uuid.UUID, tuple[str, str, date | None]]  # the candidate's milestones: type, status, completed_on
 
 
-async def create_milestone(session: AsyncSession, cand: Candidate, data: MilestoneCreate, *,
+async def create_milestone(session: AsyncSession, cand: CandidateRecord, data: MilestoneCreate, *,
                            commit: bool | None = True, others: Others | None = None) -> Milestone:
     mt = by_code()[data.type_code.value]
     values = data.model_dump(exclude={"type_code"})
@@ -90,7 +91,7 @@ async def create_milestone(session: AsyncSession, cand: Candidate, data: Milesto
     return m
 
 
-async def update_milestone(session: AsyncSession, cand: Candidate, m: Milestone, data: MilestoneUpdate,
+async def update_milestone(session: AsyncSession, cand: CandidateRecord, m: Milestone, data: MilestoneUpdate,
                            if_match: str | None, *, commit: bool | None = True, others: Others | None = None
                            ) -> Milestone:
     changes = data.model_dump(exclude_unset=True)
@@ -111,19 +112,19 @@ async def update_milestone(session: AsyncSession, cand: Candidate, m: Milestone,
     return m
 
 
-async def get_by_external_id(session: AsyncSession, cand: Any, external_id: str) -> Milestone | None:
+async def get_by_external_id(session: AsyncSession, cand: CandidateRecord, external_id: str) -> Milestone | None:
     return (await session.execute(select(Milestone).where(
-        Milestone.candidate_id == cand.id, Milestone.external_id == external_id))).scalars().first()
+        col(Milestone.candidate_id) == cand.id, col(Milestone.external_id) == external_id))).scalars().first()
 
 
-async def get_milestone_by_external_id(session: AsyncSession, cand: Any, external_id: str) -> Milestone:
+async def get_milestone_by_external_id(session: AsyncSession, cand: CandidateRecord, external_id: str) -> Milestone:
     m = await get_by_external_id(session, cand, external_id)
     if m is None:
         raise NotFound("Milestone not found.")
     return m
 
 
-async def upsert_milestone(session: AsyncSession, cand: Any, external_id: str, data: MilestoneCreate,
+async def upsert_milestone(session: AsyncSession, cand: CandidateRecord, external_id: str, data: MilestoneCreate,
                            if_match: str | None, *, commit: bool | None = True,
                            known: dict[str, Milestone] | None = None, others: Others | None = None
                            ) -> tuple[Milestone, UpsertOutcome]:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Organization, User
 from app.audit.writer import record
-from app.candidates.models import Candidate
+from app.candidates.models import Candidate, CandidateRecord
 from app.core.errors import Forbidden
 from app.core.idempotency import forget_idempotency_for
 from app.core.security import Principal, Role
@@ -61,11 +61,9 @@ ERASERS["idempotency_records"] = _idempotency
 ERASERS["import_items"] = _import_items
 
 
-async def erase_candidate(session: AsyncSession, principal: Principal, cand_row: Any) -> dict[str, Any]:
+async def erase_candidate(session: AsyncSession, principal: Principal, cand_row: CandidateRecord) -> dict[str, Any]:
     cand = await session.get(Candidate, cand_row.id)
     assert cand is not None
-    if principal.role is Role.system:
-        raise Forbidden("Erasure is decided by people: the candidate's advisor, an admin, or the candidate.")
     if principal.role is Role.candidate:
         org = await session.get(Organization, cand.organization_id)
         if org is None or not org.candidates_may_erase:

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import Field
 
+from app.accounts.principal import PEOPLE, PrincipalDep
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import READ, problem_responses
 from app.core.http import json_response
-from app.core.security import PrincipalDep
 from app.core.types import PublicModel
 from app.privacy import erasure, service
 
@@ -48,7 +48,8 @@ class ErasureReceipt(PublicModel):
 @router.post("/erasure", response_model=ErasureReceipt,
              responses={200: {"description": "Erased.", "headers": {"Cache-Control": {
                  "description": "`no-store`.", "schema": {"type": "string"}}}}, **problem_responses(401, 403, 404, 422,
-                                                                                                   503)})
+                                                                                                   503)},
+             dependencies=[PEOPLE])  # erasure is decided by people: the advisor, an admin, or the candidate
 async def erase_candidate(session: SessionDep, principal: PrincipalDep, cand: CandidateDep) -> Response:
     """The right to erasure: the candidate's record and account are deleted, with every copy of their personal
     data (name, email, date of birth, USMLE ID, external id) the service kept — in the change feed's events,

@@ -6,17 +6,18 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.audit.models import AuditRecord
 from app.audit.schemas import AuditRecordPublic
 from app.audit.writer import flush_coalesced, record
 from app.calendars.models import CalendarSubscription
-from app.candidates.models import Candidate
+from app.candidates.models import Candidate, CandidateRecord
 from app.candidates.schemas import CandidatePublic
 from app.core.errors import AppError
+from app.guidance import service as pathway
 from app.milestones.models import Milestone
 from app.milestones.schemas import MilestonePublic
-from app.pathway import service as pathway
 from app.pathway.facts import WhatIf
 from app.programs.models import ProgramList, ProgramListEntry
 from app.programs.schemas import EntryPublic, ProgramListPublic
@@ -35,25 +36,25 @@ async def _computed(render: Any) -> Any:
         return {"unavailable": exc.detail}
 
 
-async def export_candidate(session: AsyncSession, cand_row: Any) -> dict[str, Any]:
+async def export_candidate(session: AsyncSession, cand_row: CandidateRecord) -> dict[str, Any]:
     """The candidate's whole record, its computed views and who accessed it; the export itself is audited."""
     cand = await session.get(Candidate, cand_row.id)
     assert cand is not None
-    milestones = (await session.execute(select(Milestone).where(Milestone.candidate_id == cand.id)
-                                        .order_by(Milestone.created_at, Milestone.id))).scalars().all()
-    usce = (await session.execute(select(UsceRecord).where(UsceRecord.candidate_id == cand.id)
-                                  .order_by(UsceRecord.start_on, UsceRecord.id))).scalars().all()
-    lists = (await session.execute(select(ProgramList).where(ProgramList.candidate_id == cand.id)
-                                   .order_by(ProgramList.created_at, ProgramList.id))).scalars().all()
+    milestones = (await session.execute(select(Milestone).where(col(Milestone.candidate_id) == cand.id)
+                                        .order_by(col(Milestone.created_at), col(Milestone.id)))).scalars().all()
+    usce = (await session.execute(select(UsceRecord).where(col(UsceRecord.candidate_id) == cand.id)
+                                  .order_by(col(UsceRecord.start_on), col(UsceRecord.id)))).scalars().all()
+    lists = (await session.execute(select(ProgramList).where(col(ProgramList.candidate_id) == cand.id)
+                                   .order_by(col(ProgramList.created_at), col(ProgramList.id)))).scalars().all()
     entries = (await session.execute(select(ProgramListEntry).where(
-        ProgramListEntry.list_id.in_([pl.id for pl in lists])).order_by(ProgramListEntry.created_at))
+        col(ProgramListEntry.list_id).in_([pl.id for pl in lists])).order_by(col(ProgramListEntry.created_at)))
     ).scalars().all() if lists else []
     subscriptions = (await session.execute(select(CalendarSubscription).where(
-        CalendarSubscription.candidate_id == cand.id))).scalars().all()
+        col(CalendarSubscription.candidate_id) == cand.id))).scalars().all()
     await flush_coalesced()  # the latest reads of the record, in its access log
     await session.run_sync(lambda s: record(s.connection(), action="export", organization_id=cand.organization_id,
                                             candidate_id=cand.id, subject_type="candidate", subject_id=cand.id))
-    access = (await session.execute(select(AuditRecord).where(AuditRecord.candidate_id == cand.id)
+    access = (await session.execute(select(AuditRecord).where(col(AuditRecord.candidate_id) == cand.id)
                                     .order_by(AuditRecord.occurred_at.desc(), AuditRecord.id.desc())  # type: ignore[attr-defined]
                                     )).scalars().all()
     await session.commit()

@@ -5,9 +5,9 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
+from app.accounts.principal import PrincipalDep
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
-from app.core.security import PrincipalDep
 from app.programs import service
 from app.programs.models import Program, ProgramList
 

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from app.accounts.principal import STAFF, PrincipalDep
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
@@ -17,7 +18,6 @@ from app.core.http import (
     upserted,
 )
 from app.core.pagination import Page, PageDep, page_response
-from app.core.security import PrincipalDep
 from app.core.types import Specialty, StateCode
 from app.programs import service
 from app.programs.deps import ProgramDep, ProgramListDep
@@ -63,7 +63,8 @@ async def list_programs(
     return page_response(ProgramPublic, items, total, page)
 
 
-@router.post("", status_code=201, response_model=ProgramPublic, responses=problem_responses(*WRITE_BODY))
+@router.post("", status_code=201, response_model=ProgramPublic, responses=problem_responses(*WRITE_BODY),
+             dependencies=[STAFF])
 async def create_program(session: SessionDep, principal: PrincipalDep, body: ProgramCreate,
                          idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Add a program with its screening criteria, their source and as-of date (admins and organizations)."""
@@ -72,16 +73,19 @@ async def create_program(session: SessionDep, principal: PrincipalDep, body: Pro
 
 @router.get("/{program_id}", response_model=ProgramPublic, responses=problem_responses(*READ))
 async def get_program(program: ProgramDep) -> Response:
+    """One program of the catalogue, with its `ETag`."""
     return _program(program)
 
 
-@router.patch("/{program_id}", response_model=ProgramPublic, responses=problem_responses(*UPDATE))
+@router.patch("/{program_id}", response_model=ProgramPublic, responses=problem_responses(*UPDATE), dependencies=[STAFF])
 async def update_program(session: SessionDep, principal: PrincipalDep, program: ProgramDep, body: ProgramUpdate,
                          if_match: IfMatchHeader = None) -> Response:
+    """Change a program of the catalogue: admins any, an organization the programs it added (403 otherwise).
+    Send the `ETag` you read as `If-Match`: 412 when the program changed since, 428 without it."""
     return _program(await service.update_program(session, principal, program, body, if_match))
 
 
-@router.delete("/{program_id}", status_code=204, responses=problem_responses(*DELETE))
+@router.delete("/{program_id}", status_code=204, responses=problem_responses(*DELETE), dependencies=[STAFF])
 async def delete_program(session: SessionDep, principal: PrincipalDep, program: ProgramDep,
                          if_match: IfMatchHeader = None) -> Response:
     """Delete a program that is on no list (409 `program_in_use` otherwise)."""
@@ -98,6 +102,7 @@ def _plist(pl: ProgramList, status_code: int = 200, location: bool = False) -> R
 
 @lists_router.get("", response_model=Page[ProgramListPublic], responses=problem_responses(*LIST, 404))
 async def list_program_lists(session: SessionDep, cand: CandidateDep, page: PageDep) -> Response:
+    """The candidate's program lists (each named, and for one Match cycle), one page at a time."""
     items, total = await service.list_lists(session, cand, page)
     return page_response(ProgramListPublic, items, total, page)
 
@@ -105,6 +110,7 @@ async def list_program_lists(session: SessionDep, cand: CandidateDep, page: Page
 @lists_router.post("", status_code=201, response_model=ProgramListPublic, responses=problem_responses(*WRITE_BODY))
 async def create_program_list(session: SessionDep, cand: CandidateDep, body: ProgramListCreate,
                               idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    """Start a program list for the candidate; add programs to it as entries."""
     return _plist(await service.create_list(session, cand, body), 201, location=True)
 
 
@@ -122,17 +128,21 @@ async def upsert_program_list_by_external_id(session: SessionDep, cand: Candidat
                   responses=problem_responses(*READ))
 async def get_program_list_by_external_id(session: SessionDep, cand: CandidateDep, external_id: ExternalIdPath
                                           ) -> Response:
+    """The program list your system knows as `external_id` (see the `PUT` of the same path)."""
     return _plist(await service.get_list_by_external_id_or_404(session, cand, external_id))
 
 
 @lists_router.get("/{list_id}", response_model=ProgramListPublic, responses=problem_responses(*READ))
 async def get_program_list(plist: ProgramListDep) -> Response:
+    """One program list, with its `ETag`."""
     return _plist(plist)
 
 
 @lists_router.patch("/{list_id}", response_model=ProgramListPublic, responses=problem_responses(*UPDATE))
 async def update_program_list(session: SessionDep, plist: ProgramListDep, body: ProgramListUpdate,
                               if_match: IfMatchHeader = None) -> Response:
+    """Change some of a program list's fields. Send the `ETag` you read as `If-Match`: 412 when the list
+    changed since, 428 without it."""
     return _plist(await service.update_list(session, plist, body, if_match))
 
 
@@ -154,6 +164,7 @@ def _entry(e: ProgramListEntry, cand_id: uuid.UUID, status_code: int = 200, loca
 async def list_entries(session: SessionDep, plist: ProgramListDep, page: PageDep,
                        status: Annotated[EntryStatus | None, Query()] = None,
                        sort: Annotated[EntrySort, Query()] = "created_at") -> Response:
+    """The programs on the list, with each entry's status, filtered by `status`, one page at a time."""
     items, total = await service.list_entries(session, plist, page, status=status, sort=sort)
     return page_response(EntryPublic, items, total, page)
 
@@ -168,12 +179,15 @@ async def create_entry(session: SessionDep, plist: ProgramListDep, body: EntryCr
 
 @lists_router.get("/{list_id}/entries/{entry_id}", response_model=EntryPublic, responses=problem_responses(*READ))
 async def get_entry(session: SessionDep, plist: ProgramListDep, entry_id: uuid.UUID) -> Response:
+    """One entry of the list, with its `ETag`."""
     return _entry(await service.get_entry(session, plist, entry_id), plist.candidate_id)
 
 
 @lists_router.patch("/{list_id}/entries/{entry_id}", response_model=EntryPublic, responses=problem_responses(*UPDATE))
 async def update_entry(session: SessionDep, plist: ProgramListDep, entry_id: uuid.UUID, body: EntryUpdate,
                        if_match: IfMatchHeader = None) -> Response:
+    """Change an entry: its status, signal, rank position or notes. Send the `ETag` you read as `If-Match`: 412
+    when the entry changed since, 428 without it."""
     entry = await service.get_entry(session, plist, entry_id)
     return _entry(await service.update_entry(session, plist, entry, body, if_match), plist.candidate_id)
 
@@ -181,6 +195,7 @@ async def update_entry(session: SessionDep, plist: ProgramListDep, entry_id: uui
 @lists_router.delete("/{list_id}/entries/{entry_id}", status_code=204, responses=problem_responses(*DELETE))
 async def delete_entry(session: SessionDep, plist: ProgramListDep, entry_id: uuid.UUID,
                        if_match: IfMatchHeader = None) -> Response:
+    """Take a program off the list (`If-Match` required, as for updates)."""
     entry = await service.get_entry(session, plist, entry_id)
     await service.delete_entry(session, plist, entry, if_match)
     return Response(status_code=204)

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from app.candidates.models import Candidate
+from app.candidates.models import Candidate, CandidateRecord
 from app.core.changes import Change, Subject, add_sink, register_subject
 from app.core.crud import (
     commit_or_conflict,
@@ -23,7 +24,7 @@ from app.core.crud import (
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from app.core.http import UpsertOutcome, check_if_match
 from app.core.pagination import PageParams
-from app.core.security import Principal, Role
+from app.core.security import Principal
 from app.programs.models import Program, ProgramList, ProgramListEntry
 from app.programs.schemas import (
     PROGRAM_NOT_NULLABLE,
@@ -71,8 +72,6 @@ async def get_program(session: AsyncSession, program_id: uuid.UUID) -> Program:
 def _may_edit(principal: Principal, program: Program) -> None:
     if principal.is_admin:
         return
-    if principal.role is Role.candidate:
-        raise Forbidden("Candidates may not edit the program catalogue.")
     if program.organization_id != principal.organization_id:
         raise Forbidden("Only the organization that added this program (or an admin) may change it.")
 
@@ -99,8 +98,6 @@ async def list_programs(session: AsyncSession, page: PageParams, *, specialty: s
 
 
 async def create_program(session: AsyncSession, principal: Principal, data: ProgramCreate) -> Program:
-    if principal.role is Role.candidate:
-        raise Forbidden("Candidates may not add programs to the catalogue.")
     program = Program(organization_id=principal.organization_id, **data.model_dump())
     session.add(program)
     await commit_or_conflict(session, PROGRAM_CONFLICTS)
@@ -153,7 +150,7 @@ async def delete_program(session: AsyncSession, principal: Principal, program: P
     _may_edit(principal, program)
     check_if_match(if_match, program.version)
     used = (await session.execute(select(func.count()).select_from(ProgramListEntry)
-                                  .where(ProgramListEntry.program_id == program.id))).scalar_one()
+                                  .where(col(ProgramListEntry.program_id) == program.id))).scalar_one()
     if used:
         raise Conflict(f"The program is on {used} program list(s); remove it from them first.",
                        code="program_in_use")
@@ -163,19 +160,19 @@ async def delete_program(session: AsyncSession, principal: Principal, program: P
 
 # ---- program lists -------------------------------------------------------------------------------------------
 
-async def get_list(session: AsyncSession, cand: Candidate, list_id: uuid.UUID) -> ProgramList:
+async def get_list(session: AsyncSession, cand: CandidateRecord, list_id: uuid.UUID) -> ProgramList:
     plist = await session.get(ProgramList, list_id)
     if plist is None or plist.candidate_id != cand.id:
         raise NotFound("Program list not found.")
     return plist
 
 
-async def list_lists(session: AsyncSession, cand: Candidate, page: PageParams) -> tuple[list[ProgramList], int]:
-    return await fetch_page(session, ProgramList, [ProgramList.candidate_id == cand.id],
+async def list_lists(session: AsyncSession, cand: CandidateRecord, page: PageParams) -> tuple[list[ProgramList], int]:
+    return await fetch_page(session, ProgramList, [col(ProgramList.candidate_id) == cand.id],
                             [ProgramList.created_at, ProgramList.id], page)
 
 
-async def create_list(session: AsyncSession, cand: Candidate, data: ProgramListCreate, *,
+async def create_list(session: AsyncSession, cand: CandidateRecord, data: ProgramListCreate, *,
                       commit: bool | None = True) -> ProgramList:
     plist = ProgramList(candidate_id=cand.id, **data.model_dump())
     session.add(plist)
@@ -192,19 +189,19 @@ async def update_list(session: AsyncSession, plist: ProgramList, data: ProgramLi
     return plist
 
 
-async def get_list_by_external_id(session: AsyncSession, cand: Any, external_id: str) -> ProgramList | None:
+async def get_list_by_external_id(session: AsyncSession, cand: CandidateRecord, external_id: str) -> ProgramList | None:
     return (await session.execute(select(ProgramList).where(
-        ProgramList.candidate_id == cand.id, ProgramList.external_id == external_id))).scalars().first()
+        col(ProgramList.candidate_id) == cand.id, col(ProgramList.external_id) == external_id))).scalars().first()
 
 
-async def get_list_by_external_id_or_404(session: AsyncSession, cand: Any, external_id: str) -> ProgramList:
+async def get_list_by_external_id_or_404(session: AsyncSession, cand: CandidateRecord, external_id: str) -> ProgramList:
     plist = await get_list_by_external_id(session, cand, external_id)
     if plist is None:
         raise NotFound("Program list not found.")
     return plist
 
 
-async def upsert_list(session: AsyncSession, cand: Any, external_id: str, data: ProgramListCreate,
+async def upsert_list(session: AsyncSession, cand: CandidateRecord, external_id: str, data: ProgramListCreate,
                       if_match: str | None, *, commit: bool | None = True,
                       known: dict[str, ProgramList] | None = None) -> tuple[ProgramList, UpsertOutcome]:
     """Create or replace the program list your system knows as `external_id` (its entries are left as they are).

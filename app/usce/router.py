@@ -44,6 +44,8 @@ async def list_usce_records(
 @router.post("", status_code=201, response_model=UscePublic, responses=problem_responses(*WRITE_BODY))
 async def create_usce_record(session: SessionDep, cand: CandidateDep, body: UsceCreate,
                              idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    """Record a period of US clinical experience (USCE): an elective, sub-internship, externship or
+    observership (`kind`), where and when, and whether a US letter came from it. Readiness and screening count it."""
     return _one(await service.create_record(session, cand, body), 201, location=True)
 
 
@@ -59,17 +61,21 @@ async def upsert_usce_record_by_external_id(session: SessionDep, cand: Candidate
 @router.get("/by-external-id/{external_id}", response_model=UscePublic, responses=problem_responses(*READ))
 async def get_usce_record_by_external_id(session: SessionDep, cand: CandidateDep, external_id: ExternalIdPath
                                          ) -> Response:
+    """The USCE record your system knows as `external_id` (see the `PUT` of the same path)."""
     return _one(await service.get_record_by_external_id(session, cand, external_id))
 
 
 @router.get("/{usce_record_id}", response_model=UscePublic, responses=problem_responses(*READ))
 async def get_usce_record(session: SessionDep, cand: CandidateDep, usce_record_id: uuid.UUID) -> Response:
+    """One USCE record, with its `ETag`."""
     return _one(await service.get_record(session, cand, usce_record_id))
 
 
 @router.patch("/{usce_record_id}", response_model=UscePublic, responses=problem_responses(*UPDATE))
 async def update_usce_record(session: SessionDep, cand: CandidateDep, usce_record_id: uuid.UUID,
                              body: UsceUpdate, if_match: IfMatchHeader = None) -> Response:
+    """Change some of a USCE record's fields. Send the `ETag` you read as `If-Match`: 412 when the record
+    changed since, 428 without it."""
     rec = await service.get_record(session, cand, usce_record_id)
     return _one(await service.update_record(session, rec, body, if_match))
 
@@ -77,6 +83,7 @@ async def update_usce_record(session: SessionDep, cand: CandidateDep, usce_recor
 @router.delete("/{usce_record_id}", status_code=204, responses=problem_responses(*DELETE))
 async def delete_usce_record(session: SessionDep, cand: CandidateDep, usce_record_id: uuid.UUID,
                              if_match: IfMatchHeader = None) -> Response:
+    """Delete a USCE record (`If-Match` required, as for updates)."""
     rec = await service.get_record(session, cand, usce_record_id)
     await service.delete_record(session, rec, if_match)
     return Response(status_code=204)

@@ -22,7 +22,7 @@ def weeks_between(start: date, end: date) -> int:
 
 class _Dates(InputModel):
     @model_validator(mode="after")
-    def _order(self):  # type: ignore[no-untyped-def]
+    def _order(self):
         start, end = getattr(self, "start_on", None), getattr(self, "end_on", None)
         if start is not None and end is not None:
             if end < start:

@@ -5,8 +5,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from app.candidates.models import Candidate
+from app.candidates.models import CandidateRecord
 from app.core.changes import Subject, register_subject
 from app.core.crud import (
     delete_versioned,
@@ -30,14 +31,14 @@ register_subject(Subject(table="usce_record", type="usce_record", facts=True,
                          candidate_of=lambda _conn, r: r.candidate_id))
 
 
-async def get_record(session: AsyncSession, cand: Candidate, record_id: uuid.UUID) -> UsceRecord:
+async def get_record(session: AsyncSession, cand: CandidateRecord, record_id: uuid.UUID) -> UsceRecord:
     rec = await session.get(UsceRecord, record_id)
     if rec is None or rec.candidate_id != cand.id:
         raise NotFound("USCE record not found.")
     return rec
 
 
-async def list_records(session: AsyncSession, cand: Candidate, page: PageParams, *, kind: str | None,
+async def list_records(session: AsyncSession, cand: CandidateRecord, page: PageParams, *, kind: str | None,
                        hands_on: bool | None, sort: str) -> tuple[list[UsceRecord], int]:
     where: list[Any] = [UsceRecord.candidate_id == cand.id]
     if kind is not None:
@@ -47,7 +48,7 @@ async def list_records(session: AsyncSession, cand: Candidate, page: PageParams,
     return await fetch_page(session, UsceRecord, where, order_clause(UsceRecord, sort, SORTABLE), page)
 
 
-async def create_record(session: AsyncSession, cand: Candidate, data: UsceCreate, *,
+async def create_record(session: AsyncSession, cand: CandidateRecord, data: UsceCreate, *,
                         commit: bool | None = True) -> UsceRecord:
     values = data.model_dump()
     if values["hands_on"] is None:
@@ -76,19 +77,19 @@ async def update_record(session: AsyncSession, rec: UsceRecord, data: UsceUpdate
     return rec
 
 
-async def get_by_external_id(session: AsyncSession, cand: Any, external_id: str) -> UsceRecord | None:
+async def get_by_external_id(session: AsyncSession, cand: CandidateRecord, external_id: str) -> UsceRecord | None:
     return (await session.execute(select(UsceRecord).where(
-        UsceRecord.candidate_id == cand.id, UsceRecord.external_id == external_id))).scalars().first()
+        col(UsceRecord.candidate_id) == cand.id, col(UsceRecord.external_id) == external_id))).scalars().first()
 
 
-async def get_record_by_external_id(session: AsyncSession, cand: Any, external_id: str) -> UsceRecord:
+async def get_record_by_external_id(session: AsyncSession, cand: CandidateRecord, external_id: str) -> UsceRecord:
     rec = await get_by_external_id(session, cand, external_id)
     if rec is None:
         raise NotFound("USCE record not found.")
     return rec
 
 
-async def upsert_record(session: AsyncSession, cand: Any, external_id: str, data: UsceCreate,
+async def upsert_record(session: AsyncSession, cand: CandidateRecord, external_id: str, data: UsceCreate,
                         if_match: str | None, *, commit: bool | None = True,
                         known: dict[str, UsceRecord] | None = None) -> tuple[UsceRecord, UpsertOutcome]:
     """Create or replace the USCE record your system knows as `external_id` (fields left out take defaults).

@@ -26,12 +26,12 @@ class WebhookEndpoint(ResourceBase, table=True):
     event_types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     enabled: bool = Field(default=True)
     disabled_reason: str | None = Field(default=None, max_length=16)
-    disabled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
+    disabled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # The signing secret, encrypted (app.webhooks.signing); after a rotation the previous one signs too, until
     # `previous_secret_expires_at`, so receivers can switch over without losing a delivery.
     secret_encrypted: str = Field(max_length=500)
     previous_secret_encrypted: str | None = Field(default=None, max_length=500)
-    previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
+    previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -55,10 +55,10 @@ class WebhookDelivery(SQLModel, table=True):
     attempt_count: int = Field(default=0)
     # Attempts since the delivery was (re)queued: the position in the retry schedule.
     schedule_step: int = Field(default=0)
-    next_attempt_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
-    locked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)  # type: ignore[call-overload]
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)  # type: ignore[call-overload]
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    locked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
     version: int = Field(default=1)
 
 
@@ -67,7 +67,7 @@ class WebhookAttempt(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     delivery_id: uuid.UUID = Field(foreign_key="webhook_delivery.id", index=True, ondelete="CASCADE")
-    attempted_at: datetime = Field(sa_type=UtcDateTime, nullable=False)  # type: ignore[call-overload]
+    attempted_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
     status_code: int | None = None
     duration_ms: int
     error: str | None = Field(default=None, max_length=500)

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 
 from app.accounts.deps import OrganizationDep
+from app.accounts.principal import STAFF
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
 from app.core.pagination import Page, PageDep, page_response
-from app.core.security import StaffDep
 from app.events.schemas import EventPublic
 from app.webhooks import service
 from app.webhooks.deps import WebhookEndpointDep
@@ -25,7 +25,8 @@ from app.webhooks.schemas import (
     WebhookPing,
 )
 
-router = APIRouter(prefix="/organizations/{organization_id}/webhook-endpoints", tags=["webhooks"])
+router = APIRouter(prefix="/organizations/{organization_id}/webhook-endpoints", tags=["webhooks"],
+                   dependencies=[STAFF])  # an organization's staff and systems, and admins
 
 _ETAG = {"ETag": {"description": "The representation's version (`\"v<version>\"`); send it as `If-Match`.",
                   "schema": {"type": "string"}}}
@@ -59,7 +60,7 @@ def _delivery(ep: WebhookEndpoint, row: dict[str, Any], status_code: int = 200, 
 
 
 @router.get("", response_model=Page[WebhookEndpointPublic], responses=problem_responses(*LIST, 404))
-async def list_webhook_endpoints(session: SessionDep, _: StaffDep, org: OrganizationDep, page: PageDep) -> Response:
+async def list_webhook_endpoints(session: SessionDep, org: OrganizationDep, page: PageDep) -> Response:
     """The organization's webhook endpoints, oldest first (advisors of the organization, its API keys, admins)."""
     items, total = await service.list_endpoints(session, org, page)
     return page_response(WebhookEndpointPublic, items, total, page)
@@ -68,7 +69,7 @@ async def list_webhook_endpoints(session: SessionDep, _: StaffDep, org: Organiza
 @router.post("", status_code=201, response_model=WebhookEndpointWithSecret,
              responses=_ok("Created; the signing secret is in this response only.", *WRITE_BODY, status=201,
                            location=True))
-async def create_webhook_endpoint(session: SessionDep, _: StaffDep, org: OrganizationDep,
+async def create_webhook_endpoint(session: SessionDep, org: OrganizationDep,
                                   body: WebhookEndpointCreate, idempotency_key: IdempotencyKeyHeader = None
                                   ) -> Response:
     """Add an endpoint: the worker POSTs each new event of the organization whose type it selects, signed per the

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.accounts.models import Organization
 from app.core.crud import delete_versioned, fetch_page, update_versioned
@@ -60,7 +61,7 @@ async def get_endpoint(session: AsyncSession, org: Organization, endpoint_id: uu
 
 
 async def list_endpoints(session: AsyncSession, org: Organization, page: PageParams) -> tuple[list[Any], int]:
-    return await fetch_page(session, WebhookEndpoint, [WebhookEndpoint.organization_id == org.id],
+    return await fetch_page(session, WebhookEndpoint, [col(WebhookEndpoint.organization_id) == org.id],
                             [WebhookEndpoint.created_at, WebhookEndpoint.id], page)
 
 
@@ -127,11 +128,11 @@ async def _with_attempts(session: AsyncSession, rows: list[Any]) -> list[dict[st
 
 async def list_deliveries(session: AsyncSession, ep: WebhookEndpoint, page: PageParams, status: str | None
                           ) -> tuple[list[dict[str, Any]], int]:
-    where = [WebhookDelivery.endpoint_id == ep.id]
+    where = [col(WebhookDelivery.endpoint_id) == ep.id]
     if status is not None:
-        where.append(WebhookDelivery.status == status)
+        where.append(col(WebhookDelivery.status) == status)
     rows, total = await fetch_page(session, WebhookDelivery, where,
-                                   [WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()], page)
+                                   [col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc()], page)
     return await _with_attempts(session, rows), total
 
 

@@ -130,7 +130,7 @@ OPERATIONS: dict[str, Rule] = {
                               body=lambda c, p: {**PW_BODY, "candidate_id": c.world.north.other_candidate_id}),
     "users-get-user": Rule(ok=(ADMIN, N_ADV)),
     "users-update-user": Rule(ok=(ADMIN, N_ADV), body=lambda c, p: {"full_name": "Renamed By Matrix"}),
-    "users-delete-user": Rule(ok=(ADMIN, N_ADV)),
+    "users-delete-user": Rule(ok=(ADMIN, N_ADV), forbidden=(*CANDIDATES, N_KEY, S_KEY)),
     # invitations: like creating users; accepting is open to all (an unknown token is a 400)
     "invitations-create-invitation": Rule(
         ok=(ADMIN, N_ADV), forbidden=(N_CAND, N_KEY, S_CAND, S_KEY), other={S_ADV: 422},
@@ -153,7 +153,7 @@ OPERATIONS: dict[str, Rule] = {
     "candidates-get-candidate-by-external-id": Rule(ok=(N_ADV, N_KEY)),
     "candidates-get-candidate": candidate_scoped(),
     "candidates-update-candidate": candidate_scoped(body=lambda c, p: {"school_name": "Matrix School"}),
-    "candidates-delete-candidate": Rule(ok=tuple(NORTH_STAFF), forbidden=(N_CAND,)),
+    "candidates-delete-candidate": Rule(ok=tuple(NORTH_STAFF), forbidden=(*CANDIDATES, N_CAND_OTHER)),
     # milestones
     "milestones-list-milestone-types": EVERYONE,
     "milestones-list-milestones": candidate_scoped(),
@@ -225,7 +225,7 @@ OPERATIONS: dict[str, Rule] = {
     "imports-list-imports": Rule(ok=(N_ADV, N_KEY, S_ADV, S_KEY), forbidden=(ADMIN, *CANDIDATES)),
     "imports-get-import": Rule(ok=tuple(NORTH_STAFF)),
     # erasure: people only (the advisor, an admin; the candidate when the organization allows, which north does not)
-    "privacy-erase-candidate": Rule(ok=(ADMIN, N_ADV), forbidden=(N_KEY, N_CAND)),
+    "privacy-erase-candidate": Rule(ok=(ADMIN, N_ADV), forbidden=(N_KEY, S_KEY, N_CAND)),
     "imports-list-import-items": Rule(ok=tuple(NORTH_STAFF)),
 }
 

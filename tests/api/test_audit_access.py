@@ -190,6 +190,6 @@ def test_a_sign_in_is_recorded_with_its_request_and_address(client, world, passw
         assert trail == []
         return
     (row,) = trail
-    assert (row["actor_type"], row["actor_role"], row["subject_type"]) == ("user", "advisor", "user")
-    assert row["actor_id"] == row["subject_id"] == user["id"]
+    assert (row["actor_type"], row["actor_role"], row["subject_type"]) == ("user", "advisor", "auth_session")
+    assert row["actor_id"] == user["id"]
     assert row["request_id"] == "sign-in-1" and row["client_address"]

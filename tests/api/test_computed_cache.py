@@ -1,4 +1,4 @@
-"""The computed views keep their rendered answers (app.pathway.service._answer). A kept answer must always be the one
+"""The computed views keep their rendered answers (app.guidance.service._answer). A kept answer must always be the one
 a fresh computation gives: after every kind of write the engines read, each view answers exactly what it answers
 once the cache is emptied, and at least one view's answer moved, so the write mattered."""
 
@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.candidates.models import Candidate
-from app.pathway import service
+from app.guidance import service
 from tests.api.helpers import program_body
 from tests.api.test_pathway_api import AS_OF, _post, _record_road
 from tests.conftest import sync_engine

@@ -124,7 +124,7 @@ def test_a_column_without_a_json_form_is_refused():
 
 
 def test_the_facts_decode_as_the_orm_decodes_them(client, world):
-    from app.pathway.service import _ES_OF, _MS_OF, _US_OF
+    from app.guidance.service import _ES_OF, _MS_OF, _US_OF
     from tests.api.test_pathway_api import _record_road
 
     _record_road(client, world)

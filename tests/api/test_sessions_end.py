@@ -184,7 +184,7 @@ def test_within_one_server_the_change_ends_access_at_once(client, world: World):
 def test_a_token_whose_role_no_longer_matches_the_account_is_refused(client, world: World):
     from sqlalchemy import text
 
-    from app.core.security import forget_sessions
+    from app.accounts.principal import forget_sessions
     from tests.conftest import _uid, sync_engine
 
     user, _ = create(client, "/v1/users", {"email": (addr := email()), "full_name": "Ada Advisor",

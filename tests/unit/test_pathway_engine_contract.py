@@ -1,14 +1,16 @@
-"""Cross-cutting guarantees: purity, determinism, input-order independence, response schemas, cohort rows."""
+"""Cross-cutting guarantees: determinism, input-order independence, response schemas, cohort rows."""
 
 from __future__ import annotations
 
-import ast
 import json
+import os
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import fields, is_dataclass, replace
 from datetime import date
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -35,46 +37,9 @@ from app.pathway.schemas import (
 
 from .test_pathway_situations import AS_OF, BOOK, CASES, Case, full
 
-PATHWAY_DIR = Path(__file__).resolve().parents[2] / "app" / "pathway"
-FORBIDDEN = ("fastapi", "sqlmodel", "sqlalchemy", "starlette", "pydantic_settings", "app.core")
+PUBLIC: tuple[Any, ...] = (NextStepPublic, ReadinessPublic, ScreeningPublic, TimelinePublic, CohortRowPublic)
 
-
-def test_core_imports_no_framework_orm_or_settings() -> None:
-    code = (
-        "import sys, app.pathway, app.pathway.road, app.pathway.screening, app.pathway.readiness, "
-        "app.pathway.next_step, app.pathway.timeline, app.pathway.cohort, app.pathway.rules\n"
-        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r} or m.startswith('app.core')"
-        " or m.split('.')[0] == 'pydantic')\n"
-        "print(bad)\n"
-    )
-    root = PATHWAY_DIR.parents[1]
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
-def _core_modules() -> list[Path]:
-    """The rules core: everything but the thin HTTP/database layer (service, router and *_service modules)."""
-    return [p for p in sorted(PATHWAY_DIR.glob("*.py"))
-            if p.name not in ("service.py", "router.py") and not p.name.endswith("_service.py")]
-
-
-def test_only_schemas_imports_pydantic() -> None:
-    core = _core_modules()
-    assert {"rules.py", "road.py", "readiness.py", "screening.py", "schemas.py"} <= {p.name for p in core}
-    for path in core:
-        tree = ast.parse(path.read_text())
-        names = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names.update(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names.add(node.module)
-        roots = {n.split(".")[0] for n in names}
-        assert not roots & {"fastapi", "sqlmodel", "sqlalchemy", "starlette", "pydantic_settings"}, path.name
-        assert not any(n.startswith("app.core") for n in names), path.name
-        # The HTTP shapes and the rule-file format (validated at start-up) are Pydantic models; the engine is not.
-        if path.name not in ("schemas.py", "rule_files.py"):
-            assert "pydantic" not in roots, path.name
+# Purity (no framework, ORM or settings imports) is checked on the import graph: tests/unit/test_import_graph.py.
 
 
 def _all(case: Case) -> tuple[object, ...]:
@@ -87,29 +52,74 @@ def _all(case: Case) -> tuple[object, ...]:
     )
 
 
+def _answers(cases: list[Case]) -> list[str]:
+    """What a client would receive for each case: the public JSON of every engine's answer."""
+    return [json.dumps([m.from_result(r).model_dump(mode="json") for m, r in zip(PUBLIC, _all(c), strict=True)])
+            for c in cases]
+
+
+_ANSWERS_IN_A_FRESH_PROCESS = (
+    "import json, sys\n"
+    "from tests.unit.test_pathway_engine_contract import _answers\n"
+    "from tests.unit.test_pathway_situations import CASES\n"
+    "json.dump(_answers(CASES), sys.stdout)\n"
+)
+
+
+def test_deterministic_across_processes() -> None:
+    """Same facts and as_of, same answer, in any process: no set or dict iteration order, no id, no clock leaks in
+    (each process hashes strings with its own seed, so an order taken from a set of codes differs between them)."""
+    here = _answers(CASES)
+    root = Path(__file__).resolve().parents[2]
+    for seed in ("1", "2", "3"):
+        out = subprocess.run([sys.executable, "-c", _ANSWERS_IN_A_FRESH_PROCESS], cwd=root, capture_output=True,
+                             text=True, timeout=300, check=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        differ = [c.id for c, a, b in zip(CASES, here, json.loads(out.stdout), strict=True) if a != b]
+        assert differ == [], f"PYTHONHASHSEED={seed}"
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_deterministic_and_independent_of_input_order(case: Case) -> None:
-    first = _all(case)
-    assert _all(case) == first
+def test_independent_of_input_order(case: Case) -> None:
     shuffled = replace(case.facts, milestones=case.facts.milestones[::-1], usce=case.facts.usce[::-1],
                        entries=case.facts.entries[::-1])
-    assert _all(replace(case, facts=shuffled)) == first
+    assert _all(replace(case, facts=shuffled)) == _all(case)
+
+
+def _plain(value: Any) -> Any:
+    """A result as the JSON a faithful conversion makes of it: dataclasses as objects of all their fields."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, date):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _lost(result: Any, body: Any, path: str) -> list[str]:
+    """Where the public body drops or changes what the result says (it may add fields of its own)."""
+    if isinstance(result, dict) and isinstance(body, dict):
+        return [lost for k, v in result.items()
+                for lost in ([f"{path}.{k} is missing"] if k not in body else _lost(v, body[k], f"{path}.{k}"))]
+    if isinstance(result, list) and isinstance(body, list) and len(result) == len(body):
+        return [lost for i, (r, b) in enumerate(zip(result, body, strict=True)) for lost in _lost(r, b, f"{path}[{i}]")]
+    return [] if result == body else [f"{path}: {result!r} became {body!r}"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_public_schemas_convert_every_result(case: Case) -> None:
-    step, ready, screening, line, row = _all(case)
-    dumped = [
-        NextStepPublic.from_result(step).model_dump(mode="json"),  # type: ignore[arg-type]
-        ReadinessPublic.from_result(ready).model_dump(mode="json"),  # type: ignore[arg-type]
-        ScreeningPublic.from_result(screening).model_dump(mode="json"),  # type: ignore[arg-type]
-        TimelinePublic.from_result(line).model_dump(mode="json"),  # type: ignore[arg-type]
-        CohortRowPublic.from_result(row).model_dump(mode="json"),  # type: ignore[arg-type]
-    ]
-    for body in dumped:
+    """Every field of every engine result reaches the client unchanged: a field the engine adds and the schema
+    forgets, or one it renames or converts wrongly, fails here."""
+    results = _all(case)
+    dumped = [m.from_result(r).model_dump(mode="json") for m, r in zip(PUBLIC, results, strict=True)]
+    for model, result, body in zip(PUBLIC, results, dumped, strict=True):
+        assert _lost(_plain(result), body, model.__name__) == []
         assert body["rules_version"].startswith(str(body["cycle"] if "planning_cycle" not in body else case.cycle))
         assert body["as_of"] == case.as_of.isoformat()
-        json.dumps(body)
     assert dumped[1]["model_version"] == "readiness-1.0"
     assert dumped[1]["delta"] == dumped[1]["score"] - dumped[1]["baseline_score"]
 

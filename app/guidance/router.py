@@ -9,15 +9,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from app.accounts.principal import STAFF, PrincipalDep
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import NotFound, problem_responses
 from app.core.http import json_response
 from app.core.pagination import Page, PageDep, page_response
-from app.core.security import PrincipalDep
 from app.core.types import SaneDate
-from app.pathway import service
-from app.pathway.cohort_service import CohortEntryPublic, cohort_page
+from app.guidance import service
+from app.guidance.cohort import CohortEntryPublic, cohort_page
 from app.pathway.schemas import (
     MatchCycleList,
     MatchCyclePublic,
@@ -49,6 +49,8 @@ async def list_match_cycles(_: PrincipalDep, page: PageDep) -> Response:
 
 @cycles_router.get("/{year}", response_model=MatchCyclePublic, responses=problem_responses(401, 404, 422, 503))
 async def get_match_cycle(_: PrincipalDep, year: Annotated[int, Path(ge=1, le=9999)]) -> Response:
+    """The rule set of one Match cycle: its dates, each with its source and whether it is an estimate, and
+    the pathways available. 404 for a year without a rule set; the answer says which years have one."""
     book = service.rulebook()
     if not book.has(year):
         lo, hi = book.supported_range
@@ -153,7 +155,7 @@ def _csv(rows: list[Any]) -> bytes:
                                                                   "schema": {"type": "integer"}},
                                                 "Vary": {"description": "`Accept`.",
                                                          "schema": {"type": "string"}}}},
-                              **problem_responses(401, 403, 404, 422, 503)})
+                              **problem_responses(401, 403, 404, 422, 503)}, dependencies=[STAFF])
 async def get_cohort_readiness(
     request: Request,
     session: SessionDep,

@@ -1,4 +1,5 @@
-"""Builds the pathway engines' facts from the database and runs them. The only pathway module that touches the DB.
+"""Builds the pathway engines' facts from the database and runs them. The engines stay pure; this is
+where they meet the database.
 
 A candidate's computed views need a constant number of statements whatever the size of the record: the candidate
 (loaded by the route's dependency), then its milestones, USCE records and program-list entries joined to their
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.candidates.models import Candidate
+from app.candidates.models import Candidate, CandidateRecord
 from app.core.cache import AnswerCache
 from app.core.config import get_settings
 from app.core.errors import ValidationFailed, field_error
@@ -122,7 +123,8 @@ def _entry(row: Any) -> ListEntryFact:
                          rank_position=row.rank_position, list_id=str(row.list_id))
 
 
-def build_facts(cand: Any, milestones: Iterable[Any], usce: Iterable[Any], entries: Iterable[Any]) -> CandidateFacts:
+def build_facts(cand: CandidateRecord, milestones: Iterable[Any], usce: Iterable[Any], entries: Iterable[Any]
+                ) -> CandidateFacts:
     return CandidateFacts(
         us_status=cand.us_status, graduation_on=cand.graduation_on,
         target_specialties=tuple(cand.target_specialties or ()), target_match_year=cand.target_match_year,
@@ -130,7 +132,7 @@ def build_facts(cand: Any, milestones: Iterable[Any], usce: Iterable[Any], entri
         usce=tuple(_usce(u) for u in usce), entries=tuple(_entry(e) for e in entries))
 
 
-async def load_facts(cand: Any) -> CandidateFacts:
+async def load_facts(cand: CandidateRecord) -> CandidateFacts:
     """The candidate's facts: three reads on one connection (see app.core.reads), whatever the record's size."""
     params = {"cid": cand.id}
     ms, us, es = await read((_MS_OF, params), (_US_OF, params), (_ES_OF, params))
@@ -179,13 +181,13 @@ async def _answer(view: Hashable, cand: Any, *, as_of: date | None, cycle: int |
     return body, year
 
 
-async def next_step_json(cand: Any, *, as_of: date | None, cycle: int | None) -> bytes:
+async def next_step_json(cand: CandidateRecord, *, as_of: date | None, cycle: int | None) -> bytes:
     body, _ = await _answer("next_step", cand, as_of=as_of, cycle=cycle, compute=lambda c: dumps(
         NextStepPublic.from_result(next_step(c.facts, c.book, c.cycle, c.as_of))))
     return body
 
 
-async def readiness_json(cand: Any, *, as_of: date | None, cycle: int | None,
+async def readiness_json(cand: CandidateRecord, *, as_of: date | None, cycle: int | None,
                          what_if: WhatIf) -> bytes:
     hypothetical = None if what_if.is_empty else what_if
     body, _ = await _answer(("readiness", hypothetical), cand, as_of=as_of, cycle=cycle,
@@ -194,7 +196,7 @@ async def readiness_json(cand: Any, *, as_of: date | None, cycle: int | None,
     return body
 
 
-async def screening_json(cand: Any, plist: Any, *, as_of: date | None, cycle: int | None
+async def screening_json(cand: CandidateRecord, plist: Any, *, as_of: date | None, cycle: int | None
                          ) -> bytes:
     """Screening of one list, for the cycle asked for, else the list's own, else the candidate's target."""
     list_id = str(plist.id)
@@ -208,13 +210,13 @@ async def screening_json(cand: Any, plist: Any, *, as_of: date | None, cycle: in
     return body
 
 
-async def timeline_json(cand: Any, *, as_of: date | None, cycle: int | None) -> bytes:
+async def timeline_json(cand: CandidateRecord, *, as_of: date | None, cycle: int | None) -> bytes:
     body, _ = await _answer("timeline", cand, as_of=as_of, cycle=cycle, compute=lambda c: dumps(
         TimelinePublic.from_result(timeline(c.facts, c.book, c.cycle, c.as_of))))
     return body
 
 
-async def timeline_ics(cand: Any, *, as_of: date | None, cycle: int | None
+async def timeline_ics(cand: CandidateRecord, *, as_of: date | None, cycle: int | None
                        ) -> tuple[bytes, int]:
     """The timeline as an iCalendar feed, and the cycle it is for."""
     return await _answer("timeline.ics", cand, as_of=as_of, cycle=cycle, compute=lambda c: to_icalendar(

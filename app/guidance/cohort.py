@@ -11,10 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.service import get_organization
-from app.core.errors import Forbidden
 from app.core.pagination import PageParams
-from app.core.security import Principal, Role
-from app.pathway import service
+from app.core.security import Principal
+from app.guidance import service
 from app.pathway.cohort import cohort_summary
 from app.pathway.rules import RuleBook
 from app.pathway.schemas import CohortRowPublic
@@ -48,8 +47,6 @@ async def cohort_page(session: AsyncSession, principal: Principal, organization_
                       ) -> tuple[list[Any], int]:
     """Rows for one page of the cohort. Without `cycle`, each candidate is computed for their own target Match
     year, or the next open cycle when that year has no rule set (one candidate never fails the whole view)."""
-    if principal.role is Role.candidate:
-        raise Forbidden("The cohort view is for advisors and their organization's systems.")
     await get_organization(session, principal, organization_id)  # 404 when missing or not theirs
     day = as_of or datetime.now(UTC).date()
     book = service.rulebook()
