@@ -1,4 +1,6 @@
-"""Mounts every domain router under /v1."""
+"""Mounts every domain router under /v1, and states in the OpenAPI document what the domains enforce."""
+
+from typing import Any
 
 from fastapi import APIRouter
 
@@ -14,6 +16,8 @@ from app.imports.router import router as imports_router
 from app.matching.router import router as matching_router
 from app.milestones.router import router as milestones_router
 from app.milestones.router import types_router as milestone_types_router
+from app.milestones.schemas import per_type_documentation
+from app.pathway import load_rulebook
 from app.pathway.router import candidate_router as pathway_router
 from app.pathway.router import cohort_router, cycles_router
 from app.privacy.router import router as privacy_router
@@ -52,3 +56,25 @@ api_routers: tuple[APIRouter, ...] = (
 
 # The requests the service makes to its clients (the OpenAPI `webhooks` section).
 api_webhooks: tuple[APIRouter, ...] = (webhook_deliveries_doc,)
+
+
+def _cycle_bounds(document: dict[str, Any]) -> None:
+    """Every `cycle` query parameter takes the Match years there is a rule set for, as loaded when the document is
+    built (a year without one is refused with `unknown_cycle`)."""
+    lo, hi = load_rulebook().supported_range
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for param in operation.get("parameters", []):
+                if param["name"] == "cycle" and param["in"] == "query":
+                    for schema in param["schema"].get("anyOf", [param["schema"]]):
+                        if schema.get("type") == "integer":
+                            schema.update(minimum=lo, maximum=hi)
+                    param["description"] = (f"Match year, {lo}-{hi}: the cycles with a rule set (default: the "
+                                            "candidate's target).")
+
+
+def refine_document(document: dict[str, Any]) -> None:
+    """What the domains enforce beyond their pydantic models: the supported Match cycles, each milestone type's
+    fields."""
+    _cycle_bounds(document)
+    per_type_documentation(document["components"]["schemas"])

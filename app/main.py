@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
-from app.api import api_routers, api_webhooks
+from app.api import api_routers, api_webhooks, refine_document
 from app.core.config import get_settings
 from app.core.db import SessionMiddleware, db
 from app.core.errors import PROBLEM_TYPES, FieldError, Problem, install_error_handlers, problem_responses
@@ -200,6 +200,7 @@ def create_app() -> FastAPI:
                         if status != "429":
                             response.setdefault("headers", {}).update(RATE_LIMIT_REFS)
                 op["responses"] = dict(sorted(op["responses"].items()))
+        refine_document(schema)
         schema = add_links(schema)
         app.openapi_schema = schema
         return schema
