@@ -163,7 +163,7 @@ def failures(output: str) -> dict[str, list[dict[str, Any]]]:
     answer that failed it."""
     found: dict[str, list[dict[str, Any]]] = {}
     section = output.split("=== FAILURES ===", 1)[-1] if "=== FAILURES ===" in output else ""
-    parts = re.split(r"\n_{2,} (.+?) _{2,}\n", section)
+    parts = re.split(r"\n_+ (.+?) _+\n", section)
     for label, block in zip(parts[1::2], parts[2::2], strict=True):
         for case in re.split(r"\n\d+\. Test Case ID: \S+\n", "\n" + block)[1:]:
             checks = re.findall(r"^- (.+)$", case, flags=re.M)
