@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: install install-dev run serve worker migrate seed test test-sqlite test-postgres lint format openapi \
-        check-openapi contract bench browser clean
+        check-openapi contract clients bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,10 +85,14 @@ check-openapi: install
 contract: install-dev
 	CONTRACT_MAX_EXAMPLES=$${CONTRACT_MAX_EXAMPLES:-500} env -u TEST_DATABASE_URL $(BIN)/pytest tests/contract
 
+## clients: generate the TypeScript and Python clients from openapi/openapi.json and type-check them (also in `test`)
+clients: install-dev
+	env -u TEST_DATABASE_URL $(BIN)/pytest tests/contract/test_generated_clients.py
+
 bench: install-dev
 	$(BIN)/python bench/http_reads.py
 	$(BIN)/python bench/pathway_engine.py
 	$(BIN)/python bench/match_engine.py
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .mypy_cache .ruff_cache node_modules

@@ -1,5 +1,8 @@
 """Mounts every domain router under /v1: every route requires a principal (app.accounts.principal) unless its
-router is one of the public ones, which opt out here, by name."""
+router is one of the public ones, which opt out here, by name; and states in the OpenAPI document what the domains
+enforce beyond their models."""
+
+from typing import Any
 
 from fastapi import APIRouter, Depends
 
@@ -26,6 +29,8 @@ from app.imports.router import router as imports_router
 from app.matching.router import router as matching_router
 from app.milestones.router import router as milestones_router
 from app.milestones.router import types_router as milestone_types_router
+from app.milestones.schemas import per_type_documentation
+from app.pathway import load_rulebook
 from app.privacy.router import router as privacy_router
 from app.programs.router import lists_router as program_lists_router
 from app.programs.router import router as programs_router
@@ -123,3 +128,25 @@ api_tags: list[dict[str, str]] = [
 
 # The requests the service makes to its clients (the OpenAPI `webhooks` section).
 api_webhooks: tuple[APIRouter, ...] = (webhook_deliveries_doc,)
+
+
+def _cycle_bounds(document: dict[str, Any]) -> None:
+    """Every `cycle` query parameter takes the Match years there is a rule set for, as loaded when the document is
+    built (a year without one is refused with `unknown_cycle`)."""
+    lo, hi = load_rulebook().supported_range
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for param in operation.get("parameters", []):
+                if param["name"] == "cycle" and param["in"] == "query":
+                    for schema in param["schema"].get("anyOf", [param["schema"]]):
+                        if schema.get("type") == "integer":
+                            schema.update(minimum=lo, maximum=hi)
+                    param["description"] = (f"Match year, {lo}-{hi}: the cycles with a rule set (default: the "
+                                            "candidate's target).")
+
+
+def refine_document(document: dict[str, Any]) -> None:
+    """What the domains enforce beyond their pydantic models: the supported Match cycles, each milestone type's
+    fields."""
+    _cycle_bounds(document)
+    per_type_documentation(document["components"]["schemas"])

@@ -13,10 +13,17 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
-from app.api import api_routers, api_tags, api_webhooks
+from app.api import api_routers, api_tags, api_webhooks, refine_document
 from app.core.config import get_settings
 from app.core.db import SessionMiddleware, db
-from app.core.errors import PROBLEM_TYPES, FieldError, Problem, install_error_handlers, problem_responses
+from app.core.errors import (
+    FieldError,
+    install_error_handlers,
+    problem_example_components,
+    problem_examples,
+    problem_responses,
+    problem_schema,
+)
 from app.core.http import (
     CORS,
     CORS_POLICY,
@@ -75,7 +82,8 @@ TOO_MANY_REQUESTS = {
     "description": "Too many requests: the request budget is spent (or, at sign-in, too many failed attempts); "
                    "retry after `Retry-After` seconds.",
     "headers": {"Retry-After": RETRY_AFTER, **RATE_LIMIT_REFS},
-    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"},
+                                             "examples": problem_examples(429)}},
 }
 
 
@@ -157,13 +165,8 @@ def create_app() -> FastAPI:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, tags=api_tags,
                              routes=app.routes, webhooks=app.webhooks.routes)
         comps = schema.setdefault("components", {}).setdefault("schemas", {})
-        comps["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        comps["Problem"].pop("$defs", None)
+        comps["Problem"] = problem_schema()
         comps["FieldError"] = FieldError.model_json_schema()
-        comps["Problem"]["properties"]["errors"] = {
-            "anyOf": [{"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}}, {"type": "null"}]}
-        comps["Problem"]["properties"]["type"]["description"] = "One of: " + ", ".join(
-            f"`{t.uri}`" for t in PROBLEM_TYPES.values())
         for name in ("HTTPValidationError", "ValidationError"):
             comps.pop(name, None)
         from app.imports.router import SCHEMAS as import_schemas
@@ -175,6 +178,7 @@ def create_app() -> FastAPI:
             comps.update(defs.pop("$defs", {}))
             comps[model.__name__] = defs
         schema["components"]["securitySchemes"] = SECURITY_SCHEMES
+        schema["components"]["examples"] = problem_example_components()  # each problem response names its own
         # referenced by every response (the request id) and by every /v1 response (the rate-limit headers)
         schema["components"]["headers"] = {REQUEST_ID_HEADER: REQUEST_ID, **RATE_LIMIT_HEADERS}
         unknown_query = problem_responses(422)[422]
@@ -183,6 +187,8 @@ def create_app() -> FastAPI:
             for method, op in ops.items():
                 if path.startswith("/v1/") and path != "/v1/auth/token":
                     op.setdefault("security", [{"BearerToken": []}, {"ApiKey": []}])  # public routes declare []
+                if "application/json" in op["responses"].get("422", {}).get("content", {}):
+                    op["responses"]["422"] = unknown_query  # FastAPI's own, whose schema the document drops
                 op["responses"].setdefault("422", unknown_query)  # any operation: an unknown query parameter
                 if method in ("post", "put", "patch"):  # a body that stalls (RequestGuard)
                     op["responses"].setdefault("408", slow_body)
@@ -207,6 +213,7 @@ def create_app() -> FastAPI:
                         if status != "429":
                             response.setdefault("headers", {}).update(RATE_LIMIT_REFS)
                 op["responses"] = dict(sorted(op["responses"].items()))
+        refine_document(schema)
         schema = add_links(schema)
         app.openapi_schema = schema
         return schema

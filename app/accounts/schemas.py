@@ -26,7 +26,8 @@ LeadDays = Annotated[
     list[Annotated[int, Field(ge=1, le=365), BeforeValidator(_json_integer)]],
     Field(min_length=1, max_length=10, description="Days before a step's latest safe date on which a "
                                                    "`deadline.approaching` event is sent: 1-10 distinct values in "
-                                                   "1..365, kept largest first."),
+                                                   "1..365, kept largest first.",
+          json_schema_extra={"uniqueItems": True}),
     AfterValidator(_distinct_largest_first),
 ]
 

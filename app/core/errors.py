@@ -16,7 +16,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolExhausted
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -79,6 +79,71 @@ _TYPES = [
 ]
 PROBLEM_TYPES: dict[str, ProblemType] = {t.slug: t for t in _TYPES}
 
+# The `code` a problem may carry, per problem type, and what it means: the document enumerates them
+# (tests/contract/test_problem_codes.py reads the sources and fails on a code raised that is not listed here).
+_MATCHING = "`POST /v1/matching/simulate`: "
+PROBLEM_CODES: dict[str, dict[str, str]] = {
+    "unauthorized": {
+        "invalid_grant": "The refresh token is invalid, expired or revoked.",
+    },
+    "conflict": {
+        "conflict": "The change conflicts with existing data.",
+        "email_taken": "A user with this email exists.",
+        "candidate_has_user": "The candidate already has a user account.",
+        "organization_name_taken": "An organization with this name exists.",
+        "organization_not_empty": "The organization still has candidates, users or keys.",
+        "usmle_id_taken": "Another candidate has this USMLE ID.",
+        "external_id_taken": "Another record of the same kind and owner has this `external_id`.",
+        "acgme_id_taken": "A program with this ACGME id exists.",
+        "nrmp_code_taken": "A program with this NRMP code exists.",
+        "program_in_use": "The program is on a program list.",
+        "list_name_taken": "The candidate already has a list with this name.",
+        "rank_position_taken": "Another entry of the list has this rank position.",
+        "program_already_listed": "The program is already on the list.",
+        "type_code_immutable": "A milestone's type cannot change.",
+    },
+    "payload-too-large": {
+        "too_many_items": "An import holds more items than one import may.",
+    },
+    "validation-error": {
+        "unknown_cycle": "No rule set for that Match cycle.",
+        "duplicate_external_id": "An earlier item of the import has the same `external_id`.",
+        "status_not_allowed": "The status does not go with the milestone's kind (exam or task).",
+        "missing": "A field the other fields make required is missing.",
+        "not_allowed": "A field that does not go with the other fields.",
+        "completed_in_future": "`completed_on` is in the future.",
+        "result_not_applicable": "The milestone's type does not take that result field.",
+        "applicant_in_two_couples": _MATCHING + "an applicant is in two couples.",
+        "couple_member_not_applicant": _MATCHING + "a couple member is not an applicant.",
+        "couple_same_member": _MATCHING + "a couple names one applicant twice.",
+        "duplicate_id": _MATCHING + "an id is used twice.",
+        "duplicate_pair": _MATCHING + "a couple ranks the same pair twice.",
+        "duplicate_rank": _MATCHING + "a rank order list names the same id twice.",
+        "empty_pair": _MATCHING + "a pair names no program.",
+        "invalid_id": _MATCHING + "an id is not a valid id.",
+        "invalid_members": _MATCHING + "a couple does not have exactly two members.",
+        "invalid_pair": _MATCHING + "a couple's rank is not a pair.",
+        "invalid_type": _MATCHING + "a value has the wrong JSON type.",
+        "missing_field": _MATCHING + "a required field is missing.",
+        "negative_positions": _MATCHING + "a program has fewer than 0 positions.",
+        "too_large": _MATCHING + "a number is above its limit.",
+        "too_many_items": _MATCHING + "a list holds more entries than allowed.",
+        "too_many_ranks": _MATCHING + "a rank order list is too long.",
+        "unknown_field": _MATCHING + "a field the input does not have.",
+        "unknown_id": _MATCHING + "a rank order list names an id that does not exist.",
+    },
+    "domain-rule": {
+        "attempt_limit_reached": "The USMLE attempt limit is reached: no further attempt can be recorded.",
+        "exam_discontinued": "The exam was discontinued: no new attempts can be recorded.",
+        "step1_pass_fail_only": "Step 1 taken on or after 2022-01-26 is reported pass/fail only: no score.",
+        "visa_not_needed": "A US citizen needs no visa.",
+        "invalid_token": "The reset or invitation token is invalid, expired or already used.",
+    },
+}
+# Problem types whose `code` may be other than those listed (`POST /v1/matching/simulate` passes on the name of a
+# validation error of its input as it is).
+OPEN_CODES = frozenset({"validation-error"})
+
 
 class FieldError(BaseModel):
     field: str = Field(description="Where the problem is, e.g. `body.usmle_id` or `query.limit`.")
@@ -88,18 +153,6 @@ class FieldError(BaseModel):
 
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "type": "/problems/not-found",
-                "title": "Not found",
-                "status": 404,
-                "detail": "Candidate not found.",
-                "instance": "/v1/candidates/0b9f5e1c-6f7e-4a8e-9a59-3c2f8f0d7c11",
-            }
-        }
-    )
 
     type: str
     title: str
@@ -395,15 +448,89 @@ _DESCRIPTIONS = {
 }
 
 
+# The example of each problem type: its `detail`, and the `code` and `errors` it may carry.
+_EXAMPLES: dict[str, dict[str, Any]] = {
+    "bad-request": {"detail": "The body is not valid JSON.",
+                    "errors": [{"field": "body", "message": "JSON decode error", "code": "json_invalid"}]},
+    "unauthorized": {"detail": "Missing or invalid credentials."},
+    "forbidden": {"detail": "Your role may not use this function."},
+    "cors-refused": {"detail": "Origin https://elsewhere.example is not allowed."},
+    "not-found": {"detail": "Candidate not found."},
+    "method-not-allowed": {"detail": "Method Not Allowed"},
+    "conflict": {"detail": "Another candidate of this organization has this external_id.",
+                 "code": "external_id_taken"},
+    "idempotency-in-flight": {"detail": "The first request with this Idempotency-Key is still in progress."},
+    "precondition-failed": {"detail": "The resource has changed: read it again and retry with its current ETag."},
+    "payload-too-large": {"detail": "The body exceeds the limit of 1048576 bytes."},
+    "unsupported-media-type": {"detail": "Send the body as application/json."},
+    "validation-error": {"detail": "Invalid input: body.full_name.",
+                         "errors": [{"field": "body.full_name", "message": "Field required", "code": "missing"}]},
+    "idempotency-key-reused": {"detail": "This Idempotency-Key was used with a different request; use a new key "
+                                         "for a new request."},
+    "domain-rule": {"detail": "A US citizen needs no visa; set visa_need to none.", "code": "visa_not_needed",
+                    "errors": [{"field": "body.visa_need", "message": "no visa for a US citizen",
+                                "code": "visa_not_needed"}]},
+    "precondition-required": {"detail": "Send If-Match with the resource's current ETag."},
+    "rate-limited": {"detail": "Too many requests; retry after 12 seconds."},
+    "internal-error": {},
+    "service-unavailable": {"detail": "The database is unavailable."},
+}
+_EXAMPLE_INSTANCE = "/v1/candidates/0b9f5e1c-6f7e-4a8e-9a59-3c2f8f0d7c11"
+
+
+def problem_example_components() -> dict[str, dict[str, Any]]:
+    """The document's `components/examples`: one problem of each type."""
+    return {pt.slug: {"summary": pt.title, "value": {"type": pt.uri, "title": pt.title, "status": pt.status,
+                                                     **_EXAMPLES[pt.slug], "instance": _EXAMPLE_INSTANCE}}
+            for pt in PROBLEM_TYPES.values()}
+
+
+def problem_examples(status: int) -> dict[str, dict[str, Any]]:
+    """The `examples` of a problem response: one per problem type answered with this status."""
+    return {pt.slug: {"$ref": f"#/components/examples/{pt.slug}"} for pt in PROBLEM_TYPES.values()
+            if pt.status == status}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The `responses=` entry declaring these problem statuses for an operation."""
     out: dict[int | str, dict[str, Any]] = {}
     for status in sorted(set(statuses)):
         out[status] = {
             "description": _DESCRIPTIONS[status],
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"},
+                                       "examples": problem_examples(status)}},
         }
     return out
+
+
+def problem_schema() -> dict[str, Any]:
+    """The `Problem` schema of the document: its `type` one of the problem types, and its `code` one of those the
+    type may carry (PROBLEM_CODES), listed in its description and enforced per type with `if`/`then`."""
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    props = schema["properties"]
+    props["errors"] = {"anyOf": [{"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
+                                 {"type": "null"}]}
+    props["type"]["description"] = "One of: " + ", ".join(f"`{t.uri}`" for t in PROBLEM_TYPES.values())
+    lines = []
+    for slug, codes in PROBLEM_CODES.items():
+        listed = "; ".join(f"`{code}`: {meaning}" for code, meaning in codes.items())
+        more = " (and, from `POST /v1/matching/simulate`, the name of any other input error)" \
+            if slug in OPEN_CODES else ""
+        lines.append(f"* `{PROBLEM_TYPES[slug].uri}`{more}: {listed}")
+    props["code"]["description"] = ("Stable machine-readable reason, for clients to switch on. Per problem type:\n"
+                                    + "\n".join(lines) + "\n\nOther problem types carry no `code`.")
+    rules = []
+    for pt in PROBLEM_TYPES.values():
+        if pt.slug in OPEN_CODES:
+            continue
+        allowed: dict[str, Any] = ({"anyOf": [{"type": "string", "enum": list(PROBLEM_CODES[pt.slug])},
+                                              {"type": "null"}]}
+                                   if pt.slug in PROBLEM_CODES else {"type": "null"})
+        rules.append({"if": {"properties": {"type": {"const": pt.uri}}, "required": ["type"]},
+                      "then": {"properties": {"code": allowed}}})
+    schema["allOf"] = rules
+    return schema
 
 
 # Shorthands for the common operation shapes.

@@ -3,12 +3,13 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field
 
 from app.core.types import ExternalId, InputModel, LongText, Name, PublicModel, SaneDate
-from app.pathway.catalogue import MILESTONE_CODES
+from app.milestones.validation import RESULT_FIELDS, STATUS_REFUSED
+from app.pathway.catalogue import MILESTONE_CODES, milestone_types
 
 MilestoneCode = StrEnum("MilestoneCode", {c: c for c in MILESTONE_CODES})  # type: ignore[misc]
 MilestoneStatus = Literal["planned", "scheduled", "in_progress", "passed", "failed", "completed", "not_applicable"]
@@ -110,3 +111,79 @@ class MilestoneTypePublic(PublicModel):
 
 MilestoneSort = Literal["created_at", "-created_at", "completed_on", "-completed_on", "scheduled_on",
                         "-scheduled_on", "type_code", "-type_code"]
+
+
+# ---- the document: a milestone's fields per type ------------------------------------------------------------------
+
+# What validation.py allows per kind of milestone type (an exam is passed or failed, a task completed).
+KIND_STATUSES: dict[str, tuple[str, ...]] = {
+    kind: tuple(s for s in get_args(MilestoneStatus) if s not in STATUS_REFUSED[kind]) for kind in STATUS_REFUSED}
+
+
+def _pascal(word: str) -> str:
+    return "".join(part.capitalize() for part in word.split("_"))
+
+
+def _group_name(kind: str, result: str | None) -> str:
+    """`StepScoreExam`, `MatchTask`, `Task`: the name of a group of milestone types documented alike."""
+    return f"{_pascal(result or '')}{_pascal(kind)}"
+
+
+def per_type_documentation(components: dict[str, Any]) -> None:
+    """Rewrites the milestone schemas of the OpenAPI document so each milestone type says what it takes.
+
+    `MilestoneCreate` and `MilestonePublic` become a `oneOf` selected by `type_code` (with a `discriminator`): one
+    variant per group of types alike in kind and result, whose `status` holds the statuses the kind allows and whose
+    `result` names only the fields the type takes. `MilestoneUpdate` (which cannot change the type) takes the result
+    of any type. Built from the catalogue and from the rules of `app.milestones.validation`, so it cannot drift."""
+    groups: dict[tuple[str, str | None], list[str]] = {}
+    for mt in milestone_types():
+        groups.setdefault((mt.kind, mt.result), []).append(mt.code)
+    full_result = components["MilestoneResult"]["properties"]
+    public_result = components["MilestoneResultPublic"]["properties"]
+    for kind_of_result in sorted({r for _, r in groups if r is not None}):
+        title = _pascal(kind_of_result)
+        keep = RESULT_FIELDS[kind_of_result]
+        components[f"MilestoneResult{title}"] = {
+            "type": "object", "title": f"MilestoneResult{title}", "additionalProperties": False,
+            "description": f"The `result` of a milestone of a type whose result is `{kind_of_result}`.",
+            "properties": {k: v for k, v in full_result.items() if k in keep}}
+        # a milestone read back names every result field; those its type does not take are null
+        components[f"MilestoneResultPublic{title}"] = {
+            "type": "object", "title": f"MilestoneResultPublic{title}",
+            "properties": {k: (v if k in keep else {"type": "null"}) for k, v in public_result.items()}}
+
+    def result_of(result: str | None, public: bool) -> dict[str, Any]:
+        if result is None:
+            return {"type": "null", "description": "This type takes no result."} if public else {
+                "anyOf": [{"type": "object", "additionalProperties": False, "maxProperties": 0}, {"type": "null"}],
+                "description": "This type takes no result."}
+        name = f"MilestoneResult{'Public' if public else ''}{_pascal(result)}"
+        return {"anyOf": [{"$ref": f"#/components/schemas/{name}"}, {"type": "null"}]}
+
+    for base, public in (("MilestoneCreate", False), ("MilestonePublic", True)):
+        generic = components[base]
+        variants: list[dict[str, str]] = []
+        mapping: dict[str, str] = {}
+        for (kind, result), codes in sorted(groups.items(), key=lambda g: _group_name(*g[0])):
+            name = base + _group_name(kind, result)
+            ref = f"#/components/schemas/{name}"
+            props = dict(generic["properties"])
+            props["type_code"] = {"type": "string", "enum": codes, "title": "Type Code"}
+            props["status"] = {**props["status"], "enum": list(KIND_STATUSES[kind])}
+            props["result"] = result_of(result, public)
+            variant = {**generic, "title": name, "properties": props,
+                       "description": f"A milestone of type {', '.join(f'`{c}`' for c in codes)} ({kind})."}
+            if "example" in generic and generic["example"]["type_code"] not in codes:
+                variant.pop("example")
+            components[name] = variant
+            variants.append({"$ref": ref})
+            mapping.update({code: ref for code in codes})
+        components[base] = {
+            "title": base, "oneOf": variants, "discriminator": {"propertyName": "type_code", "mapping": mapping},
+            "description": "What a milestone holds depends on its `type_code` (see `GET /v1/milestone-types`): "
+                           "its statuses and the fields of its `result`."}
+    update_result = components["MilestoneUpdate"]["properties"]["result"]
+    update_result["anyOf"] = [{"$ref": f"#/components/schemas/MilestoneResult{_pascal(r)}"}
+                              for r in sorted({r for _, r in groups if r is not None})] + [{"type": "null"}]
+    update_result["description"] = "The result fields the milestone's type takes (see `GET /v1/milestone-types`)."

@@ -18,6 +18,8 @@ RESULT_FIELDS: dict[str, set[str]] = {
     "match": {"outcome", "program_id", "program_name"},
     "visa": {"visa_type"},
 }
+# The statuses a kind of milestone type cannot have: an exam is passed or failed, a task completed.
+STATUS_REFUSED: dict[str, frozenset[str]] = {"exam": frozenset({"completed"}), "task": frozenset({"passed", "failed"})}
 DONE = {"passed", "failed", "completed"}
 ATTEMPTING = {"planned", "scheduled", "in_progress", "passed", "failed"}
 
@@ -45,10 +47,10 @@ def validate_milestone(mt: MilestoneType, m: dict[str, Any], today: date,
     result: dict[str, Any] = {k: v for k, v in (m.get("result") or {}).items() if v is not None}
     when = m.get("completed_on") or m.get("scheduled_on")
 
-    if mt.kind == "exam" and status == "completed":
-        raise _fail("body.status", f"{mt.title} is an exam: record it as passed or failed.", "status_not_allowed")
-    if mt.kind == "task" and status in ("passed", "failed"):
-        raise _fail("body.status", f"{mt.title} is not an exam: record it as completed.", "status_not_allowed")
+    if status in STATUS_REFUSED[mt.kind]:
+        advice = ("an exam: record it as passed or failed" if mt.kind == "exam"
+                  else "not an exam: record it as completed")
+        raise _fail("body.status", f"{mt.title} is {advice}.", "status_not_allowed")
     if status in DONE and m.get("completed_on") is None:
         raise _fail("body.completed_on", f"completed_on is required when the status is {status}.", "missing")
     if m.get("completed_on") is not None and m["completed_on"] > today:

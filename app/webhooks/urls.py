@@ -53,6 +53,10 @@ def parse(url: str) -> Target:
         raise UrlRefused("must not carry credentials; verify the signature instead", "url_credentials")
     if parts.fragment:
         raise UrlRefused("must not have a fragment", "invalid_url")
+    try:
+        parts.hostname.encode("idna")  # what name resolution does with it: a host it cannot encode names nothing
+    except UnicodeError as exc:
+        raise UrlRefused("the host is not a valid domain name", "invalid_url") from exc
     if scheme != "https" and get_settings().environment == "production":
         raise UrlRefused("must use https", "https_required")
     return Target(scheme, parts.hostname, port or (443 if scheme == "https" else 80))

@@ -187,6 +187,7 @@ def test_another_organizations_endpoint_is_not_found_through_your_own(client, wo
     ("https://no-such-host.invalid/hooks", "url_unresolvable"),
     ("https://user:pass@hooks.example.org/x", "url_credentials"),
     ("https://hooks.example.org:99999/x", "invalid_url"),
+    ("http://\u010a\u00b3|\u0083/x", "invalid_url"),  # no IDNA form: resolving it raised UnicodeError (a 500)
 ])
 def test_internal_addresses_are_refused(client, world, settings, url, code):
     settings(WEBHOOK_ALLOW_PRIVATE_URLS="false")
