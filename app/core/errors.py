@@ -461,6 +461,7 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
                  "code": "external_id_taken"},
     "idempotency-in-flight": {"detail": "The first request with this Idempotency-Key is still in progress."},
     "precondition-failed": {"detail": "The resource has changed: read it again and retry with its current ETag."},
+    "request-timeout": {"detail": "No part of the body arrived for 30 seconds."},
     "payload-too-large": {"detail": "The body exceeds the limit of 1048576 bytes."},
     "unsupported-media-type": {"detail": "Send the body as application/json."},
     "validation-error": {"detail": "Invalid input: body.full_name.",

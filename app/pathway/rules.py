@@ -382,7 +382,7 @@ class RuleBook:
 # Every error names the file and the key.
 
 
-def _fail(file_name: str, key: str, problem: str) -> RulesError:
+def _rule_error(file_name: str, key: str, problem: str) -> RulesError:
     return RulesError(f"rules/{file_name}: {key}: {problem}" if key else f"rules/{file_name}: {problem}")
 
 
@@ -402,14 +402,15 @@ def _calendar(model: rf.Calendar, year: int, file_name: str) -> Calendar:
         on = entry.value
         assert on is not None
         if not date(year - 1, 1, 1) <= on <= date(year, 12, 31):
-            raise _fail(file_name, f"calendar.{key}.value", f"{on} is outside the {year} cycle ({year - 1}-{year})")
+            raise _rule_error(file_name, f"calendar.{key}.value",
+                              f"{on} is outside the {year} cycle ({year - 1}-{year})")
         dates[key] = CalendarDate(key, on, _provenance(entry), entry.time, entry.time_zone)
     for earlier, later, equal_ok in _CALENDAR_ORDER:
         a, b = dates[earlier].on, dates[later].on
         if a > b or (a == b and not equal_ok):
-            raise _fail(file_name, f"calendar.{later}", f"{b} must come after calendar.{earlier} ({a})")
+            raise _rule_error(file_name, f"calendar.{later}", f"{b} must come after calendar.{earlier} ({a})")
     if dates["rol_deadline"].time is None:
-        raise _fail(file_name, "calendar.rol_deadline.time",
+        raise _rule_error(file_name, "calendar.rol_deadline.time",
                     "the rank order list deadline needs its time and time zone")
     return Calendar(**dates)
 
@@ -460,7 +461,7 @@ def _match_rate(model: rf.MatchRateEntry, year: int, file_name: str) -> MatchRat
     rates = model.value
     assert rates is not None
     if rates.year >= year:
-        raise _fail(file_name, "match_rate.value.year", f"must be a Match year before {year}")
+        raise _rule_error(file_name, "match_rate.value.year", f"must be a Match year before {year}")
     return MatchRate(rates.year, rates.us_img, rates.non_us_img, model.population, _provenance(model))
 
 
@@ -493,9 +494,9 @@ def build_cycle(model: rf.RuleFile, file_name: str, source: RuleSource = "packag
     """The engine's view of one validated rule file; raises RulesError for what spans several values."""
     year = model.cycle
     if file_name.removesuffix(".toml") != str(year):
-        raise _fail(file_name, "cycle", f"{year} does not match the file name")
+        raise _rule_error(file_name, "cycle", f"{year} does not match the file name")
     if sum(f.weight for f in (getattr(model.readiness.factors, k) for k in FACTOR_KEYS)) <= 0:
-        raise _fail(file_name, "readiness.factors", "the weights must not all be zero")
+        raise _rule_error(file_name, "readiness.factors", "the weights must not all be zero")
     payment = model.h1b.proclamation_payment
     return CycleRules(
         year=year,
@@ -541,13 +542,13 @@ def resolve(raw: Mapping[str, Any], file_name: str, others: Mapping[int, Mapping
         return own
     year = own.get("cycle")
     if not isinstance(parent, int) or isinstance(parent, bool) or not isinstance(year, int) or parent >= year:
-        raise _fail(file_name, "extends", "must name an earlier Match year than `cycle`")
+        raise _rule_error(file_name, "extends", "must name an earlier Match year than `cycle`")
     missing = [key for key in rf.OWN_KEYS if key not in own]
     if missing:
-        raise _fail(file_name, missing[0], "a file that extends another still states its own cycle, "
+        raise _rule_error(file_name, missing[0], "a file that extends another still states its own cycle, "
                                            "rules_version and title")
     if parent not in others or parent in _seen:
-        raise _fail(file_name, "extends", f"no rule file for {parent} to extend")
+        raise _rule_error(file_name, "extends", f"no rule file for {parent} to extend")
     base = resolve(others[parent], f"{parent}.toml", others, (*_seen, year))
     return rf.merge(base, own)
 
@@ -573,9 +574,9 @@ def _raw_files(directory: Path) -> dict[int, tuple[str, dict[str, Any]]]:
         raw = _read_toml(path)
         year = raw.get("cycle")
         if not isinstance(year, int) or isinstance(year, bool):
-            raise _fail(path.name, "cycle", "must be the Match year as an integer")
+            raise _rule_error(path.name, "cycle", "must be the Match year as an integer")
         if year in out:
-            raise _fail(path.name, "cycle", f"{year} is also stated by {out[year][0]}")
+            raise _rule_error(path.name, "cycle", f"{year} is also stated by {out[year][0]}")
         out[year] = (path.name, raw)
     return out
 
