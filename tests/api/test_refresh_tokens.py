@@ -154,7 +154,9 @@ def test_sessions_and_their_tokens_are_in_the_audit_trail_by_field_names_only(cl
                    params={"limit": 100})
     assert r.status_code == 200, r.text
     rows = [(x["subject_type"], x["action"], x["changed_fields"]) for x in r.json()["items"]]
-    assert ("auth_session", "create", []) in rows
+    assert ("auth_session", "sign_in", []) in rows  # a new sign-in session is the sign-in
+    sign_in = next(x for x in r.json()["items"] if x["action"] == "sign_in")
+    assert (sign_in["actor_type"], sign_in["actor_id"]) == ("user", user["id"])
     assert ("refresh_token", "create", []) in rows
     assert ("refresh_token", "update", ["spent_at"]) in rows
     assert ("auth_session", "update", ["revoked_at"]) in rows
