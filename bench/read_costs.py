@@ -52,7 +52,7 @@ def main() -> int:
     results: dict[str, list[float]] = {v: [] for v in ports}
     try:
         for v, port in ports.items():
-            wait_ready(port, "/bare" if v == "bare" else "/livez")
+            wait_ready(port, "/bare" if v == "bare" else "/livez", timeout=120)  # nine servers start at once
         for _ in range(args.repeats):
             for v, port in ports.items():
                 url = f"http://127.0.0.1:{port}{'/bare' if v == 'bare' else path}"
