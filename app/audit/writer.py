@@ -16,7 +16,7 @@ from app.core.changes import Change, add_sink
 from app.core.coalesced import Access, accesses
 from app.core.db import UtcDateTime, db, utcnow
 from app.core.observe import current_origin
-from app.core.security import Actor, current_actor
+from app.core.security import current_actor
 
 log = logging.getLogger("matchready.audit")
 
@@ -24,10 +24,10 @@ _INSERT = insert(AuditRecord.__table__)  # type: ignore[attr-defined]
 _ACTIONS = {"created": "create", "updated": "update", "deleted": "delete"}
 
 
-def who_and_where(actor: Actor | None = None) -> dict[str, object]:
-    """The audit columns that say who acted, from where, in which request (`actor`, else the current request's
-    principal, else `system`: the worker, or a request before it knows its caller)."""
-    actor = actor if actor is not None else current_actor.get()
+def who_and_where() -> dict[str, object]:
+    """The audit columns that say who acted, from where, in which request (the current request's principal, else
+    `system`: the worker, or a request before it knows its caller)."""
+    actor = current_actor.get()
     if actor is None:
         origin = current_origin.get()
         return {"actor_type": "system", "actor_id": None, "actor_role": None, "request_id": origin.request_id,
@@ -39,16 +39,15 @@ def who_and_where(actor: Actor | None = None) -> dict[str, object]:
         who = {"actor_type": "api_key", "actor_id": p.api_key_id, "actor_role": p.role.value}
     else:
         who = {"actor_type": "user", "actor_id": p.user_id, "actor_role": p.role.value}
-    return {**who, "request_id": actor.request_id if actor else None,
-            "client_address": actor.client_address if actor else None}
+    return {**who, "request_id": actor.request_id, "client_address": actor.client_address}
 
 
 def record(conn: Connection, *, action: str, organization_id: uuid.UUID | None, candidate_id: uuid.UUID | None,
-           subject_type: str, subject_id: uuid.UUID, actor: Actor | None = None) -> None:
-    """An audit row for what is not a write (an export, an erasure), in the caller's transaction; by `actor` when
-    given, else by the current request's principal."""
+           subject_type: str, subject_id: uuid.UUID) -> None:
+    """An audit row for what is not a write (an export, an erasure), in the caller's transaction, by the current
+    request's principal."""
     conn.execute(_INSERT, [{"id": uuid.uuid4(), "occurred_at": utcnow(), "organization_id": organization_id,
-                            "candidate_id": candidate_id, **who_and_where(actor), "action": action,
+                            "candidate_id": candidate_id, **who_and_where(), "action": action,
                             "subject_type": subject_type, "subject_id": subject_id, "changed_fields": []}])
 
 

@@ -46,7 +46,9 @@ class Coalescer:
         self.max_pending = max_pending
         self.dropped = 0
         self._hour: datetime | None = None
-        self._seen: set[str] = set()
+        self._stamp = ""
+        # What was noted this hour, as tuples of ids (cheap to hash); the row's text key is built only for new ones.
+        self._seen: set[tuple[object, ...]] = set()
         self._pending: list[Access] = []
 
     def note(self, action: str, candidate_ids: Iterable[uuid.UUID], *, subject_type: str = "candidate",
@@ -57,7 +59,7 @@ class Coalescer:
         now = utcnow()
         hour = now.replace(minute=0, second=0, microsecond=0)
         if hour != self._hour:
-            self._hour, self._seen = hour, set()
+            self._hour, self._seen, self._stamp = hour, set(), f"{hour:%Y%m%dT%H}"
         actor = actor if actor is not None else current_actor.get()
         p = actor.principal if actor is not None else None
         if p is None:
@@ -66,15 +68,15 @@ class Coalescer:
             actor_type, actor_id, role = "api_key", p.api_key_id, p.role.value
         else:
             actor_type, actor_id, role = "user", p.user_id, p.role.value
-        stamp = f"{hour:%Y%m%dT%H}"
         for cid in candidate_ids:
             if p is not None and p.role is Role.candidate and p.candidate_id == cid:
                 continue
             subject = subject_id or cid
-            key = f"{action}:{actor_type}:{actor_id or '-'}:{subject}:{cid}:{stamp}"
-            if key in self._seen:
+            seen = (action, actor_type, actor_id, subject, cid)
+            if seen in self._seen:
                 continue
-            self._seen.add(key)
+            self._seen.add(seen)
+            key = f"{action}:{actor_type}:{actor_id or '-'}:{subject}:{cid}:{self._stamp}"
             self._pending.append(Access(
                 key, action, cid, subject_type, subject, now, actor_type, actor_id, role,
                 actor.request_id if actor is not None else None, actor.client_address if actor is not None else None))
@@ -98,7 +100,7 @@ class Coalescer:
 
     def clear(self) -> None:
         """Forget everything (between tests)."""
-        self._hour, self._seen, self._pending, self.dropped = None, set(), [], 0
+        self._hour, self._stamp, self._seen, self._pending, self.dropped = None, "", set(), [], 0
 
     def __len__(self) -> int:
         return len(self._pending)

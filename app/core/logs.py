@@ -9,11 +9,14 @@ parameters, httpx's URLs, uvicorn's own access log) are held at WARNING, whateve
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import orjson
 import structlog
 from structlog.types import Processor
 
@@ -114,6 +117,62 @@ def configure_logging(settings: Settings, *, force: bool = False) -> None:
     for name in SILENCED_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     _configured = key
+
+
+ACCESS_LOGGER = "matchready.access"
+ACCESS_FLUSH_SECONDS = 0.1
+_access = logging.getLogger(ACCESS_LOGGER)
+
+
+def access_line(level: int, request_id: str | None, **fields: Any) -> None:
+    """The access log's line for one request: what `get_logger(ACCESS_LOGGER).info("request", ...)` writes, the same
+    keys in the same order, without the standard library's record and the processor chain on every request.
+
+    Only the JSON lines of the configured handler are written directly (one `orjson` dump and one write to the
+    current stdout), because that chain cost a fifth of a plain read's time; the console format, a logger not
+    configured by `configure_logging`, or other handlers on the way (a test's log capture) take the ordinary way.
+    The request's id is the only value bound for a request (app.core.observe), so it is passed, not looked up."""
+    if not _access.isEnabledFor(level):
+        return
+    name = logging.getLevelName(level).lower()
+    if _configured is None or _configured[1] != "json" or _access.handlers or len(logging.root.handlers) != 1:
+        getattr(get_logger(ACCESS_LOGGER), name)("request", **fields)
+        return
+    fields["event"] = "request"
+    fields["request_id"] = request_id
+    fields["level"] = name
+    fields["logger"] = ACCESS_LOGGER
+    fields["timestamp"] = datetime.now(UTC)
+    sys.stdout.write(orjson.dumps(fields, option=orjson.OPT_UTC_Z).decode() + "\n")
+    _flush_soon(level)
+
+
+_flush_scheduled = False
+
+
+def _flush() -> None:
+    global _flush_scheduled
+    _flush_scheduled = False
+    sys.stdout.flush()
+
+
+def _flush_soon(level: int) -> None:
+    """Flush stdout within `ACCESS_FLUSH_SECONDS` rather than after every line: one write to the log's pipe for the
+    lines of many requests instead of one each (the standard handler's flush per record was a tenth of a plain
+    read's time). Errors, and lines written outside an event loop, are flushed at once. A process killed with
+    SIGKILL can lose the lines of that last fraction of a second; an ordinary exit flushes them."""
+    global _flush_scheduled
+    if level >= logging.ERROR:
+        sys.stdout.flush()
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        sys.stdout.flush()
+        return
+    if not _flush_scheduled:
+        _flush_scheduled = True
+        loop.call_later(ACCESS_FLUSH_SECONDS, _flush)
 
 
 def get_logger(name: str) -> Any:

@@ -10,6 +10,8 @@ calendar URLs, a secret token; query strings carry searched e-mails and names.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import time
 import uuid
@@ -22,13 +24,11 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import metrics
-from app.core.logs import get_logger
+from app.core.logs import access_line
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 UNMATCHED = "(unmatched)"  # the template of a path no route serves (404s): one label, whatever was asked
-
-access_log = get_logger("matchready.access")
 
 _SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
@@ -43,6 +43,16 @@ _DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
 # Authenticated answers that say nothing of caching may be kept by the client only, and revalidated (ETag) before
 # each use; shared caches must not keep them. A route that sets its own (no-store for secrets) keeps it.
 _PRIVATE = b"private, no-cache"
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID in its text form: `str(uuid.uuid4())` at less than half its cost, which is
+    paid on every request that brings no id of its own."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = b.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def valid_request_id(value: str | None) -> str | None:
@@ -130,7 +140,7 @@ class Observe:
             return
         started = time.perf_counter()
         given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
-        rid = valid_request_id(given) or str(uuid.uuid4())
+        rid = valid_request_id(given) or new_request_id()
         state = scope.setdefault("state", {})
         state["request_id"] = rid
         structlog.contextvars.clear_contextvars()
@@ -165,6 +175,6 @@ class Observe:
         state: dict[str, Any] = scope.get("state") or {}
         method: str = scope["method"]
         metrics.observe_request(method, template, status, duration, failed=failure is not None)
-        level = "error" if status >= 500 else "info"
-        getattr(access_log, level)("request", method=method, route=template, status=status,
-                                   duration_ms=round(duration * 1000, 2), principal_id=state.get("principal_id"))
+        access_line(logging.ERROR if status >= 500 else logging.INFO, state.get("request_id"), method=method,
+                    route=template, status=status, duration_ms=round(duration * 1000, 2),
+                    principal_id=state.get("principal_id"))

@@ -261,16 +261,17 @@ class JsonLister:
     def __init__(self, table: Table, model: type[BaseModel]) -> None:
         self.table = table
         self.projection = JsonProjection.of(table, model)
-        self._cache: dict[tuple[str, tuple[str, ...], str], JsonPage] = {}
+        self._cache: dict[tuple[str, tuple[str, ...], str, bool], JsonPage] = {}
 
-    def statements(self, dialect: str, where: tuple[str, ...], order: str) -> JsonPage:
-        key = (dialect, where, order)
+    def statements(self, dialect: str, where: tuple[str, ...], order: str, with_ids: bool = False) -> JsonPage:
+        key = (dialect, where, order, with_ids)
         found = self._cache.get(key)
         if found is None:
             name = self.table.name
             cond = f" WHERE {' AND '.join(where)}" if where else ""
+            ids = f", {name}.id" if with_ids else ""
             found = JsonPage(
-                page=(f"SELECT {self.projection.expression(dialect)}, {name}.id FROM {name}{cond} ORDER BY {order} "
+                page=(f"SELECT {self.projection.expression(dialect)}{ids} FROM {name}{cond} ORDER BY {order} "
                       f"LIMIT {placeholder(dialect, 'limit')} OFFSET {placeholder(dialect, 'offset')}"),
                 count=f"SELECT count(*) FROM {name}{cond}")
             self._cache[key] = found
@@ -279,19 +280,26 @@ class JsonLister:
     async def page(self, where: tuple[str, ...], order: str, params: dict[str, Any], limit: int, offset: int
                    ) -> tuple[bytes, int]:
         """The items as one JSON array and the total number matching, counted only when the page is full."""
-        items, total, _ = await self.page_with_ids(where, order, params, limit, offset)
-        return items, total
+        rows, total = await self._rows(self.statements(dialect(), where, order), params, limit, offset)
+        return _array(rows), total
 
     async def page_with_ids(self, where: tuple[str, ...], order: str, params: dict[str, Any], limit: int,
                             offset: int) -> tuple[bytes, int, list[uuid.UUID]]:
         """As `page`, and the ids of the items (e.g. for the audit trail's record of reads)."""
-        sql = self.statements(dialect(), where, order)
+        rows, total = await self._rows(self.statements(dialect(), where, order, with_ids=True), params, limit,
+                                       offset)
+        return _array(rows), total, [as_uuid(r[1]) for r in rows]
 
+    @staticmethod
+    async def _rows(sql: JsonPage, params: dict[str, Any], limit: int, offset: int) -> tuple[Rows, int]:
         async def work(execute: Execute) -> tuple[Rows, int]:
             rows = await execute(sql.page, {**params, "limit": limit, "offset": offset})
             if (rows or offset == 0) and len(rows) < limit:
                 return rows, offset + len(rows)  # this page reaches the end: the total is known without a COUNT
             return rows, int((await execute(sql.count, params))[0][0])
 
-        rows, total = await run(work)
-        return ("[" + ",".join([r[0] for r in rows]) + "]").encode(), total, [as_uuid(r[1]) for r in rows]
+        return await run(work)
+
+
+def _array(rows: Rows) -> bytes:
+    return ("[" + ",".join([r[0] for r in rows]) + "]").encode()

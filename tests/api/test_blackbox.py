@@ -7,12 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-
-import httpx
 
 from bench._scratch import free_port, scratch_database
 from tests import blackbox
+from tests.served import wait_live
 
 PASSWORD = "blackbox demo 123"
 
@@ -31,15 +29,7 @@ def test_the_black_box_checks_pass_against_a_served_instance(tmp_path, capsys):
                                "--log-level", "warning"], env=env, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 40
-        while True:
-            try:
-                if httpx.get(base + "/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
+        wait_live(server, base, timeout=40)
         code = blackbox.main([base, "--admin-email", "admin@demo.test", "--admin-password", PASSWORD,
                               "--session-bound", "1", "--head-timeout", "1"])
     finally:

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import yaml
 
+from tests.served import wait_live
+
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "deployment passphrase 1"
 ADVISOR = "advisor@north.demo.test"
@@ -74,15 +76,7 @@ def test_a_sigterm_under_load_fails_no_accepted_request(tmp_path):
                                "--timeout-graceful-shutdown", "20", "--log-level", "warning"],
                               env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+        wait_live(server, base, timeout=30)
         token = httpx.post(base + "/v1/auth/token", data={"username": ADVISOR, "password": PASSWORD}).json()
         headers = {"Authorization": f"Bearer {token['access_token']}", "Connection": "close"}
         answered: list[int] = []

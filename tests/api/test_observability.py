@@ -29,6 +29,7 @@ from app.core.config import get_settings
 from app.core.logs import configure_logging
 from tests.api.helpers import CLOSED_URL, candidate_body, create, email, problem
 from tests.conftest import DATABASE_URL, ROOT, backend
+from tests.served import wait_live
 
 PASSWORD = "seeded passphrase Qx7 observability"
 SEEDED = {"full_name": "Zebulon Quillfeather-Marrowby", "email": "zebulon.quillfeather.7741@example.org",
@@ -331,15 +332,7 @@ def test_metrics_sum_over_several_uvicorn_workers(tmp_path: Path):
                             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "uvicorn did not start"
-            time.sleep(0.2)
+        wait_live(proc, base, timeout=60)
         time.sleep(1.0)  # let the second worker finish starting
         sent = 40
         for _ in range(sent):  # a connection each: the workers share the listening socket

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.served import wait_live
+
 
 def _call(app: Any, method: str, path: str, chunks: list[bytes], *, stall: bool, headers: dict[str, str]
           ) -> tuple[int, dict[str, str], bytes, float]:
@@ -87,8 +89,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     import subprocess
     import sys
 
-    import httpx
-
     from bench._scratch import free_port
 
     tmp = tmp_path_factory.mktemp("slow-clients")
@@ -100,15 +100,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port), "--http",
                              "app.core.server:HeadTimeoutH11Protocol", "--log-level", "warning"], env=env, cwd=tmp)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+        wait_live(proc, f"http://127.0.0.1:{port}", timeout=30)
         yield port
     finally:
         proc.terminate()

@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -22,6 +21,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import CHROMEDRIVER, CHROMIUM
+from tests.served import wait_live
 
 PASSWORD = "browser test passphrase 1"
 ADVISOR = "advisor@north.demo.test"
@@ -105,16 +105,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port",
                                str(port), "--no-access-log", "--log-level", "warning"], env=env, cwd=tmp)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(base + "/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, "the API did not start"
-            assert time.monotonic() < deadline, "the API did not answer within 20 s"
-            time.sleep(0.1)
+        wait_live(server, base, timeout=20)
         yield {"api": base, "page": origin + "/", "other": f"http://127.0.0.1:{other.server_address[1]}/"}
     finally:
         server.terminate()
