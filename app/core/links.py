@@ -14,28 +14,10 @@ def _op(doc: dict[str, Any], path: str, method: str) -> dict[str, Any] | None:
     return doc["paths"].get(path, {}).get(method)
 
 
-def _link_params(path: str, *, new: str | None, source: str = "$response.body#/id") -> dict[str, str]:
+def _link_params(path: str, *, new: str | None) -> dict[str, str]:
     """Target path parameters: those already in the source path come from the request, a `new` one from the
-    response body (`source`: the created item's `id`, or the first listed item's)."""
-    return {name: source if name == new else f"$request.path.{name}" for name in PATH_PARAM.findall(path)}
-
-
-def _lists_items(spec: dict[str, Any], doc: dict[str, Any]) -> bool:
-    """Whether the operation's 200 is a page (`items` of objects with an `id`)."""
-    schema = spec.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
-    schemas = doc.get("components", {}).get("schemas", {})
-
-    def resolve(s: dict[str, Any]) -> dict[str, Any]:
-        ref = s.get("$ref", "")
-        return resolve(schemas.get(ref.rsplit("/", 1)[-1], {})) if ref.startswith("#/components/schemas/") else s
-
-    def has_id(s: dict[str, Any]) -> bool:  # an object with an `id`, or a choice of such (per-type schemas)
-        s = resolve(s)
-        choices = s.get("oneOf") or s.get("anyOf")
-        return all(has_id(c) for c in choices) if choices else "id" in s.get("properties", {})
-
-    items = resolve(resolve(schema).get("properties", {}).get("items", {}))
-    return "items" in items and has_id(items["items"])
+    response body's `id`."""
+    return {name: "$response.body#/id" if name == new else f"$request.path.{name}" for name in PATH_PARAM.findall(path)}
 
 
 def add_links(doc: dict[str, Any]) -> dict[str, Any]:
@@ -43,8 +25,6 @@ def add_links(doc: dict[str, Any]) -> dict[str, Any]:
 
     * `POST /x` (201) → `GET|PATCH|DELETE /x/{x_id}` and every operation under `/x/{x_id}/...` with one more
       parameter (sub-collections, computed views), `x_id` from the response body's `id`;
-    * `GET /x` (200, a page) → `GET /x/{x_id}` and the operations one level under it but PATCH and DELETE (a page
-      carries no item's ETag), `x_id` from the first item's `id`: a client that did not create the item reaches it;
     * `GET /x/{x_id}` (200) and `PATCH /x/{x_id}` (200) → `GET|PATCH|DELETE /x/{x_id}`;
     * `PUT /v1/candidates/by-external-id/{external_id}` (200, 201) → the candidate's operations.
 
@@ -73,14 +53,6 @@ def add_links(doc: dict[str, Any]) -> dict[str, Any]:
                     new = PATH_PARAM.findall(target_path[len(path):])[0]
                     link(spec, "201", target["operationId"], target_path, target_method,
                          _link_params(target_path, new=new))
-        if method == "get" and not path.endswith("}") and path.startswith("/v1/") and _lists_items(spec, doc):
-            for (target_path, target_method), target in ops.items():
-                if (target_method in ("patch", "delete") or not target_path.startswith(path + "/{")
-                        or target_path.count("{") - path.count("{") != 1):
-                    continue
-                new = PATH_PARAM.findall(target_path[len(path):])[0]
-                link(spec, "200", target["operationId"], target_path, target_method,
-                     _link_params(target_path, new=new, source="$response.body#/items/0/id"))
         if method in ("get", "patch") and path.endswith("}") and path.startswith("/v1/"):
             for target_method in ("get", "patch", "delete"):
                 if (path, target_method) in ops:
