@@ -145,8 +145,28 @@ def _cycle_bounds(document: dict[str, Any]) -> None:
                                             "candidate's target).")
 
 
+# The dates the service takes (app.core.types.SaneDate: 1900-01-01..2100-12-31), as a pattern on the year: JSON
+# Schema has no bounds for `format: date`, and every day of the years 1900-2100 is inside the range.
+DATE_RANGE_PATTERN = r"^(19[0-9]{2}|20[0-9]{2}|2100)-"
+
+
+def _date_range(node: Any) -> None:
+    """Every `format: date` of the document (parameters, bodies, and the answers, which hold only dates the service
+    took or computed from the rule sets) says the years it may have."""
+    if isinstance(node, dict):
+        if node.get("format") == "date" and node.get("type") == "string":
+            node.setdefault("pattern", DATE_RANGE_PATTERN)
+        for value in node.values():
+            _date_range(value)
+    elif isinstance(node, list):
+        for value in node:
+            _date_range(value)
+
+
 def refine_document(document: dict[str, Any]) -> None:
-    """What the domains enforce beyond their pydantic models: the supported Match cycles, each milestone type's
-    fields."""
+    """What the domains enforce beyond their pydantic models: the supported Match cycles, the range of dates, each
+    milestone type's fields."""
     _cycle_bounds(document)
+    _date_range(document["paths"])
+    _date_range(document["components"]["schemas"])
     per_type_documentation(document["components"]["schemas"])

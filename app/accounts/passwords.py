@@ -19,14 +19,14 @@ from app.accounts.schemas import PasswordChange, PasswordResetConfirm
 from app.accounts.sessions import end_sessions
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.core.errors import DomainRuleViolation, ValidationFailed, field_error
+from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.mail import Mail
 from app.core.security import Principal, hash_password, hash_token, new_secret_token, verify_password
 
 
-class InvalidToken(DomainRuleViolation):
-    """A reset or invitation token that cannot be used: unknown, expired or used, all alike (a well-formed request
-    the service refuses: 422 with its `code`)."""
+class InvalidToken(NotFound):
+    """A reset or invitation token that cannot be used: unknown, expired or used, all alike. The token names the
+    reset or invitation, as a calendar feed's token names its feed: one that names nothing live is a 404."""
 
     def __init__(self) -> None:
         super().__init__("The token is invalid, expired or already used.", code="invalid_token")

@@ -103,10 +103,10 @@ async def request_password_reset(session: SessionDep, body: PasswordResetRequest
 
 
 @password_reset_router.post("/password-reset/confirm", status_code=204, openapi_extra={"security": []},
-                  responses=problem_responses(400, 413, 415, 422, 503))
+                  responses=problem_responses(400, 404, 413, 415, 422, 503))
 async def confirm_password_reset(session: SessionDep, body: PasswordResetConfirm) -> Response:
     """Set a new password with the mailed token. Every session of the account ends. An unusable token (unknown,
-    expired, used) is a 422 with `code` `invalid_token`, whatever the reason."""
+    expired, used) is a 404 with `code` `invalid_token`, whatever the reason."""
     await passwords.confirm_reset(session, body)
     return Response(status_code=204)
 
@@ -265,10 +265,10 @@ async def get_invitation(session: SessionDep, principal: PrincipalDep, invitatio
 
 
 @public_invitation_router.post("/accept", status_code=201, response_model=UserPublic, openapi_extra={"security": []},
-                        responses=problem_responses(400, 409, 413, 415, 422, 503))
+                        responses=problem_responses(400, 404, 409, 413, 415, 422, 503))
 async def accept_invitation(session: SessionDep, body: InvitationAccept) -> Response:
     """Accept an invitation with its mailed token and the password you choose: the account is created (sign in
-    with it at `POST /v1/auth/token`). An unusable token (unknown, expired, used) is a 422 with `code`
+    with it at `POST /v1/auth/token`). An unusable token (unknown, expired, used) is a 404 with `code`
     `invalid_token`, whatever the reason."""
     user = await invitations.accept(session, body)
     return json_response(UserPublic.model_validate(user), status_code=201, etag_version=user.version,

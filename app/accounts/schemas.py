@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, JsonValue
 
 from app.accounts.models import DEFAULT_DEADLINE_LEAD_DAYS
 from app.core.types import Email, InputModel, Name, Password, PublicModel, ShortText
@@ -63,9 +63,22 @@ class OrganizationPublic(PublicModel):
 
 UserRole = Literal["admin", "advisor", "candidate"]
 
+_UUID: JsonValue = {"type": "string", "format": "uuid"}
+_ABSENT: JsonValue = {"type": "null"}
+# What each role takes (app.accounts.service refuses the rest with 422): an admin belongs to no organization or
+# candidate; an advisor needs an organization and no candidate; a candidate account needs its candidate record.
+ROLE_RULES: list[JsonValue] = [
+    {"if": {"properties": {"role": {"const": "admin"}}},
+     "then": {"properties": {"organization_id": _ABSENT, "candidate_id": _ABSENT}}},
+    {"if": {"properties": {"role": {"const": "advisor"}}},
+     "then": {"required": ["organization_id"], "properties": {"organization_id": _UUID, "candidate_id": _ABSENT}}},
+    {"if": {"properties": {"role": {"const": "candidate"}}},
+     "then": {"required": ["candidate_id"], "properties": {"candidate_id": _UUID}}},
+]
+
 
 class UserCreate(InputModel):
-    model_config = ConfigDict(json_schema_extra={"example": {
+    model_config = ConfigDict(json_schema_extra={"allOf": ROLE_RULES, "example": {
         "email": "advisor@north.example", "full_name": "Ada Advisor", "password": "a long passphrase",
         "role": "advisor", "organization_id": "6f1c1d8e-1b9a-4a53-9a0e-3b8c1d3e2f10"}})
     email: Email
@@ -157,7 +170,7 @@ class PasswordResetConfirm(InputModel):
 
 
 class InvitationCreate(InputModel):
-    model_config = ConfigDict(json_schema_extra={"example": {
+    model_config = ConfigDict(json_schema_extra={"allOf": ROLE_RULES[1:], "example": {
         "email": "amina@example.org", "full_name": "Amina Okafor", "role": "candidate",
         "candidate_id": "0b9f5e1c-6f7e-4a8e-9a59-3c2f8f0d7c11"}})
     email: Email

@@ -183,7 +183,7 @@ async def account_placement(session: AsyncSession, principal: Principal, role: s
             raise ValidationFailed("An advisor needs an organization_id and no candidate_id.", errors=[
                 field_error("body.organization_id", "required for advisors", "missing")])
         if await session.get(Organization, org_id) is None:
-            raise ValidationFailed("No such organization.", errors=[
+            raise NotFound("No such organization.", errors=[
                 field_error("body.organization_id", "unknown organization", "unknown")])
     else:
         if requested_candidate is None:
@@ -191,7 +191,7 @@ async def account_placement(session: AsyncSession, principal: Principal, role: s
                 field_error("body.candidate_id", "required for the candidate role", "missing")])
         cand_org = await _candidates().organization_of(session, requested_candidate)
         if cand_org is None or not principal.can_see_org(cand_org):
-            raise ValidationFailed("No such candidate.", errors=[
+            raise NotFound("No such candidate.", errors=[
                 field_error("body.candidate_id", "unknown candidate", "unknown")])
         if org_id is not None and org_id != cand_org:
             raise ValidationFailed("organization_id does not match the candidate's organization.", errors=[

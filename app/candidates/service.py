@@ -202,7 +202,7 @@ async def _resolve_org(session: AsyncSession, principal: Principal, requested: u
             raise ValidationFailed("Admins must say which organization the candidate belongs to.", errors=[
                 field_error("body.organization_id", "required for admins", "missing")])
         if await session.get(Organization, requested) is None:
-            raise ValidationFailed("No such organization.", errors=[
+            raise NotFound("No such organization.", errors=[
                 field_error("body.organization_id", "unknown organization", "unknown")])
         return requested
     assert principal.organization_id is not None

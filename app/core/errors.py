@@ -86,6 +86,9 @@ PROBLEM_CODES: dict[str, dict[str, str]] = {
     "unauthorized": {
         "invalid_grant": "The refresh token is invalid, expired or revoked.",
     },
+    "not-found": {
+        "invalid_token": "The reset or invitation token is invalid, expired or already used.",
+    },
     "conflict": {
         "conflict": "The change conflicts with existing data.",
         "email_taken": "A user with this email exists.",
@@ -137,7 +140,6 @@ PROBLEM_CODES: dict[str, dict[str, str]] = {
         "exam_discontinued": "The exam was discontinued: no new attempts can be recorded.",
         "step1_pass_fail_only": "Step 1 taken on or after 2022-01-26 is reported pass/fail only: no score.",
         "visa_not_needed": "A US citizen needs no visa.",
-        "invalid_token": "The reset or invitation token is invalid, expired or already used.",
     },
 }
 # Problem types whose `code` may be other than those listed (`POST /v1/matching/simulate` passes on the name of a

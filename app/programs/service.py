@@ -253,7 +253,7 @@ async def list_entries(session: AsyncSession, plist: ProgramList, page: PagePara
 
 async def create_entry(session: AsyncSession, plist: ProgramList, data: EntryCreate) -> ProgramListEntry:
     if await session.get(Program, data.program_id) is None:
-        raise ValidationFailed("No such program.", errors=[
+        raise NotFound("No such program.", errors=[
             field_error("body.program_id", "unknown program", "unknown")])
     entry = ProgramListEntry(list_id=plist.id, **data.model_dump())
     session.add(entry)

@@ -60,7 +60,7 @@ def test_an_advisor_invites_a_candidate_who_sets_a_password_and_signs_in(client,
     seen, _ = get_ok(client, f"/v1/invitations/{invitation['id']}", world.north.advisor_headers)
     assert seen["accepted_at"] is not None and seen["user_id"] == user["id"]
     # once only
-    problem(_accept(client, token, "some other passphrase"), 422, "domain-rule", code="invalid_token")
+    problem(_accept(client, token, "some other passphrase"), 404, "not-found", code="invalid_token")
 
 
 def test_an_admin_invites_an_advisor(client, world, mailbox):  # type: ignore[no-untyped-def]
@@ -76,7 +76,7 @@ def test_who_may_invite_whom(client, world, mailbox):  # type: ignore[no-untyped
     north, south = world.north, world.south
     cand = {"role": "candidate", "candidate_id": north.other_candidate_id}
     problem(_invite(client, north.advisor_headers, role="advisor", organization_id=north.org_id), 403, "forbidden")
-    problem(_invite(client, south.advisor_headers, **cand), 422, "validation-error")  # not their candidate
+    problem(_invite(client, south.advisor_headers, **cand), 404, "not-found")  # not theirs: as if not there
     problem(_invite(client, north.candidate_headers, **cand), 403, "forbidden")
     problem(_invite(client, north.api_key_headers, **cand), 403, "forbidden")
     problem(_invite(client, {}, **cand), 401, "unauthorized")
@@ -111,5 +111,5 @@ def test_an_unusable_invitation_token_gets_the_same_answer_whatever_the_reason(c
         _expire(token)
     else:
         assert _accept(client, token).status_code == 201
-    body = problem(_accept(client, token, "yet another passphrase"), 422, "domain-rule", code="invalid_token")
+    body = problem(_accept(client, token, "yet another passphrase"), 404, "not-found", code="invalid_token")
     assert body["detail"] == "The token is invalid, expired or already used."

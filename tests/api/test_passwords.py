@@ -104,7 +104,7 @@ def test_a_reset_mails_a_one_time_token_that_sets_the_password_and_ends_every_se
     problem(_sign_in(client, addr), 401, "unauthorized")
     assert _sign_in(client, addr, NEW).status_code == 200
     # once only
-    body = problem(_confirm(client, token, "yet another passphrase"), 422, "domain-rule", code="invalid_token")
+    body = problem(_confirm(client, token, "yet another passphrase"), 404, "not-found", code="invalid_token")
     assert token not in str(body)
 
 
@@ -143,7 +143,7 @@ def test_an_unusable_reset_token_gets_the_same_answer_whatever_the_reason(client
     else:
         _request(client, addr)
         assert _confirm(client, token_in(mailbox.wait_for(2)[1])).status_code == 204
-    body = problem(_confirm(client, token, "another passphrase 9"), 422, "domain-rule", code="invalid_token")
+    body = problem(_confirm(client, token, "another passphrase 9"), 404, "not-found", code="invalid_token")
     assert body["detail"] == "The token is invalid, expired or already used."
     assert _sign_in(client, addr, "another passphrase 9").status_code == 401
 

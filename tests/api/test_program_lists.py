@@ -153,8 +153,17 @@ def test_rank_position_taken_on_create(client, world, setup):
     assert snapshot() == before
 
 
+def test_an_entry_for_a_program_that_does_not_exist_is_404(client, world, setup):
+    """The body names a program that is not there: the conventions' 404, with the field that names it."""
+    _, _, entries = setup
+    before = snapshot()
+    b = problem(client.post(entries, json={"program_id": "6f1c1d8e-1b9a-4a53-9a0e-3b8c1d3e2f10"},
+                            headers=world.north.advisor_headers), 404, "not-found")
+    assert "body.program_id" in field_names(b), b
+    assert snapshot() == before
+
+
 @pytest.mark.parametrize("over,field", [
-    ({"program_id": "6f1c1d8e-1b9a-4a53-9a0e-3b8c1d3e2f10"}, "body.program_id"),
     ({"program_id": "nope"}, "body.program_id"), ({"rank_position": 0}, "body.rank_position"),
     ({"rank_position": 301}, "body.rank_position"), ({"signal": "bronze"}, "body.signal"),
     ({"status": "matched"}, "body.status"),

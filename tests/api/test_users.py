@@ -51,7 +51,7 @@ def test_advisor_needs_an_existing_organization(client, world):
     b = problem(client.post(URL, json=_advisor(world, organization_id=None), headers=world.admin_headers), 422)
     assert "body.organization_id" in field_names(b)
     b = problem(client.post(URL, json=_advisor(world, organization_id="6f1c1d8e-1b9a-4a53-9a0e-3b8c1d3e2f10"),
-                            headers=world.admin_headers), 422)
+                            headers=world.admin_headers), 404)  # names no organization
     assert "body.organization_id" in field_names(b)
     assert snapshot() == before
 
@@ -72,7 +72,7 @@ def test_advisor_cannot_create_staff_or_reach_other_organizations(client, world)
     problem(client.post(URL, json=_advisor(world), headers=world.north.advisor_headers), 403, "forbidden")
     b = problem(client.post(URL, json={"email": email(), "full_name": "X", "password": PW, "role": "candidate",
                                        "candidate_id": world.south.other_candidate_id},
-                            headers=world.north.advisor_headers), 422)
+                            headers=world.north.advisor_headers), 404)  # not theirs: as if it did not exist
     assert "body.candidate_id" in field_names(b)
     b = problem(client.post(URL, json={"email": email(), "full_name": "X", "password": PW, "role": "candidate",
                                        "candidate_id": world.north.other_candidate_id,

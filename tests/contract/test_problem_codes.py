@@ -72,7 +72,7 @@ def raised_codes() -> set[tuple[str, str, str]]:
 def test_the_scan_finds_codes_of_each_kind():
     """The scan is not empty-handed: it finds the codes of each way a problem gets one."""
     codes = {(slug, code) for slug, code, _ in raised_codes()}
-    for expected in [("domain-rule", "visa_not_needed"), ("domain-rule", "invalid_token"),
+    for expected in [("domain-rule", "visa_not_needed"), ("not-found", "invalid_token"),
                      ("unauthorized", "invalid_grant"), ("conflict", "usmle_id_taken"), ("conflict", "conflict"),
                      ("validation-error", "result_not_applicable"), ("validation-error", "duplicate_rank"),
                      ("validation-error", "unknown_cycle"), ("payload-too-large", "too_many_items")]:
