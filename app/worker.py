@@ -31,6 +31,7 @@ class Job:
     name: str
     run: JobFn
     idle_seconds: float
+    parallel: int = 1
 
 
 _jobs: dict[str, Job] = {}
@@ -39,11 +40,13 @@ _jobs: dict[str, Job] = {}
 JobFn = Callable[[], Awaitable[int]]
 
 
-def job(name: str, *, idle_seconds: float = 1.0) -> Callable[[JobFn], JobFn]:
-    """Register `fn` as a job: it does one batch and returns how many units it handled (0: nothing to do)."""
+def job(name: str, *, idle_seconds: float = 1.0, parallel: int = 1) -> Callable[[JobFn], JobFn]:
+    """Register `fn` as a job: it does one batch and returns how many units it handled (0: nothing to do).
+    With `parallel` > 1 the worker runs that many loops of it side by side, so one batch's database work overlaps
+    another's waiting (the job must claim its batches, so that two loops never take the same work)."""
 
     def register(fn: JobFn) -> JobFn:
-        _jobs[name] = Job(name, fn, idle_seconds)
+        _jobs[name] = Job(name, fn, idle_seconds, parallel)
         return fn
 
     return register
@@ -91,7 +94,7 @@ async def run_worker(stop: asyncio.Event) -> None:
     if patterns and not selected:
         raise SystemExit(f"WORKER_JOBS={get_settings().worker_jobs!r} names no job; jobs: {', '.join(jobs())}")
     log.info("worker started: %s", ", ".join(j.name for j in selected))
-    await asyncio.gather(*(_loop(j, stop) for j in selected))
+    await asyncio.gather(*(_loop(j, stop) for j in selected for _ in range(j.parallel)))
     log.info("worker stopped")
 
 

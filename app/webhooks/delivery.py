@@ -52,16 +52,18 @@ A = WebhookAttempt.__table__  # type: ignore[attr-defined]
 E = WebhookEndpoint.__table__  # type: ignore[attr-defined]
 EV = Event.__table__  # type: ignore[attr-defined]
 
-BATCH = 200
+PIPELINES = 2  # deliver loops per worker (app.webhooks.jobs), sharing one gate of WEBHOOK_CONCURRENCY requests
+BATCH = 200 // PIPELINES  # per claim: a worker holds at most 200 at once, so other workers find work too
 _MAX_RESPONSE_BYTES = 64 * 1024
 _USER_AGENT = "MatchReady-Webhooks/1"
 DISABLED_EVENT = "webhook_endpoint.disabled"
 
 
 def lease_seconds(batch: int) -> float:
-    """Long enough for a whole batch of requests that each take the full timeout."""
+    """Long enough for a whole batch of requests that each take the full timeout, behind the other pipelines'
+    batches in the shared gate."""
     settings = get_settings()
-    waves = math.ceil(batch / settings.webhook_concurrency)
+    waves = math.ceil(batch * PIPELINES / settings.webhook_concurrency)
     return waves * settings.webhook_timeout_seconds + 30.0
 
 
@@ -247,8 +249,20 @@ async def send(claimed: Claimed) -> Outcome:
     return outcome(status, f"HTTP {status}")
 
 
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _gate() -> asyncio.Semaphore:
+    """One gate per event loop: every batch in flight in this worker shares WEBHOOK_CONCURRENCY slots."""
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(get_settings().webhook_concurrency)
+    return gate
+
+
 async def send_all(claimed: list[Claimed]) -> list[Outcome]:
-    gate = asyncio.Semaphore(get_settings().webhook_concurrency)
+    gate = _gate()
 
     async def one(c: Claimed) -> Outcome:
         async with gate:
