@@ -104,9 +104,9 @@ OPERATIONS: dict[str, Rule] = {
     "auth-change-password": Rule(ok=(ADMIN, N_ADV, N_CAND, S_ADV, S_CAND), forbidden=(N_KEY, S_KEY),
                                  ok_status={p: 422 for p in (ADMIN, N_ADV, N_CAND, S_ADV, S_CAND)},
                                  body=lambda c, p: {"current_password": "not the one", "new_password": "x" * 12}),
-    # open to all; the answer never says whether the account exists, and an unknown token is a 400
+    # open to all; the answer never says whether the account exists, and a token that names nothing is a 404
     "auth-request-password-reset": Rule(ok=tuple(PRINCIPALS), body=lambda c, p: {"email": "nobody@example.org"}),
-    "auth-confirm-password-reset": Rule(ok=tuple(PRINCIPALS), ok_status={p: 422 for p in PRINCIPALS},
+    "auth-confirm-password-reset": Rule(ok=tuple(PRINCIPALS), ok_status={p: 404 for p in PRINCIPALS},
                                         body=lambda c, p: {"token": "t" * 43, "new_password": "x" * 12}),
     # organizations and their API keys
     "organizations-list-organizations": Rule(ok=(ADMIN, N_ADV, N_KEY, S_ADV, S_KEY), forbidden=tuple(CANDIDATES)),
@@ -126,18 +126,18 @@ OPERATIONS: dict[str, Rule] = {
     # users
     "users-list-users": Rule(ok=(ADMIN, N_ADV, S_ADV), forbidden=(N_CAND, N_KEY, S_CAND, S_KEY)),
     # an account for north's other candidate: south's advisor is told there is no such candidate
-    "users-create-user": Rule(ok=(ADMIN, N_ADV), forbidden=(N_CAND, N_KEY, S_CAND, S_KEY), other={S_ADV: 422},
+    "users-create-user": Rule(ok=(ADMIN, N_ADV), forbidden=(N_CAND, N_KEY, S_CAND, S_KEY), other={S_ADV: 404},
                               body=lambda c, p: {**PW_BODY, "candidate_id": c.world.north.other_candidate_id}),
     "users-get-user": Rule(ok=(ADMIN, N_ADV)),
     "users-update-user": Rule(ok=(ADMIN, N_ADV), body=lambda c, p: {"full_name": "Renamed By Matrix"}),
     "users-delete-user": Rule(ok=(ADMIN, N_ADV), forbidden=(*CANDIDATES, N_KEY, S_KEY)),
-    # invitations: like creating users; accepting is open to all (an unknown token is a 400)
+    # invitations: like creating users; accepting is open to all (a token that names nothing is a 404)
     "invitations-create-invitation": Rule(
-        ok=(ADMIN, N_ADV), forbidden=(N_CAND, N_KEY, S_CAND, S_KEY), other={S_ADV: 422},
+        ok=(ADMIN, N_ADV), forbidden=(N_CAND, N_KEY, S_CAND, S_KEY), other={S_ADV: 404},
         body=lambda c, p: {"email": "matrix-invitee@example.org", "full_name": "Matrix Invitee", "role": "candidate",
                            "candidate_id": c.world.north.other_candidate_id}),
     "invitations-get-invitation": Rule(ok=(ADMIN, N_ADV), forbidden=(N_CAND, N_KEY, S_CAND, S_KEY)),
-    "invitations-accept-invitation": Rule(ok=tuple(PRINCIPALS), ok_status={p: 422 for p in PRINCIPALS},
+    "invitations-accept-invitation": Rule(ok=tuple(PRINCIPALS), ok_status={p: 404 for p in PRINCIPALS},
                                           body=lambda c, p: {"token": "t" * 43, "password": "x" * 12}),
     # candidates
     "candidates-list-candidates": EVERYONE,
