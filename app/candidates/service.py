@@ -32,6 +32,7 @@ from app.core.errors import (
     field_error,
 )
 from app.core.http import UpsertOutcome
+from app.core.models import new_row
 from app.core.pagination import PageParams
 from app.core.reads import SQLITE, JsonLister, TypedRead, as_uuid, dialect, fetch_all, placeholder, read
 from app.core.security import Principal, Role
@@ -269,6 +270,13 @@ async def upsert_by_external_id(session: AsyncSession, principal: Principal, ext
     return await apply_by_external_id(session, principal.organization_id, external_id, data, if_match)
 
 
+def candidate_row(organization_id: uuid.UUID, external_id: str, data: CandidateUpsert) -> dict[str, Any]:
+    """A new candidate's row, for a caller that writes many at once (an import); checked as a create is."""
+    values = data.model_dump()
+    _check_consistency(values)
+    return new_row(Candidate, organization_id=organization_id, external_id=external_id, **values)
+
+
 async def apply_by_external_id(session: AsyncSession, organization_id: uuid.UUID, external_id: str,
                                data: CandidateUpsert, if_match: str | None, *, commit: bool | None = True
                                ) -> tuple[Candidate, UpsertOutcome]:
@@ -278,7 +286,7 @@ async def apply_by_external_id(session: AsyncSession, organization_id: uuid.UUID
     _check_consistency(values)
 
     async def create() -> Candidate:
-        cand = Candidate(organization_id=organization_id, external_id=external_id, **values)
+        cand = Candidate(**new_row(Candidate, organization_id=organization_id, external_id=external_id, **values))
         session.add(cand)
         await finish(session, CONFLICTS, commit=commit)
         return cand

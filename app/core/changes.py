@@ -9,8 +9,9 @@ Every ORM flush of every session passes through two SQLAlchemy session events in
   computed answers fresh, the change feed's event rows (the transactional outbox), and audit rows.
 
 The registries hold what `core` cannot know: domains describe their tables (`register_subject`) and add sinks
-(`add_sink`), so this module imports no domain. A bulk `UPDATE` or `DELETE` through a session on a described
-table is refused: it would bypass the hook (there is none in the service; a test holds it so).
+(`add_sink`), so this module imports no domain. An ORM bulk `INSERT` through a session (an import's rows) is
+seen too: its rows go to the sinks as created rows. A bulk `UPDATE` or `DELETE` on a described table is refused:
+it would bypass the hook (there is none in the service; a test holds it so).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from sqlalchemy import event, inspect
@@ -119,13 +121,18 @@ def _before_flush(session: Session, _ctx: UOWTransaction, _instances: Iterable[A
 
 def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
     changes: list[Change] = session.info.pop(_PENDING, [])
-    if not changes:
-        return
-    conn = session.connection()
-    unresolved: set[uuid.UUID] = set()
     for ch in changes:
         if ch.kind != "deleted":
             ch.data = ch.subject.render(ch.obj)
+    _hand_over(session.connection(), changes)
+
+
+def _hand_over(conn: Connection, changes: list[Change]) -> None:
+    """Resolve whose record each change is, and give the changes to the sinks, once the SQL has run."""
+    if not changes:
+        return
+    unresolved: set[uuid.UUID] = set()
+    for ch in changes:
         ch.candidate_id = ch.subject.candidate_of(conn, ch.obj)
         ch.organization_id = ch.subject.organization_of(ch.obj)
         if ch.organization_id is None and ch.candidate_id is not None:
@@ -149,15 +156,36 @@ def _after_rollback(session: Session) -> None:
 RETENTION_PURGE = {"retention_purge": True}
 
 
-def _refuse_bulk_writes(state: ORMExecuteState) -> None:
-    if not (state.is_update or state.is_delete):
-        return
-    if state.is_delete and state.execution_options.get("retention_purge"):
-        return
+def _bulk_writes(state: ORMExecuteState) -> Any:
+    """Statements a session executes on a described table without the unit of work: an ORM bulk INSERT
+    (`session.execute(insert(Model), rows)`, each row made by `app.core.models.new_row`) is run here and its rows
+    handed to the sinks as created, like a flush's; a bulk UPDATE or DELETE is refused."""
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return None  # a read
     table = getattr(getattr(state.statement, "table", None), "name", None)
-    if table in _subjects:
-        raise RuntimeError(f"bulk {'UPDATE' if state.is_update else 'DELETE'} on {table} bypasses the write hook; "
-                           "change the rows through the ORM (load, set attributes or session.delete, flush)")
+    subject = _subjects.get(table) if table else None
+    if subject is None:
+        return None
+    if state.is_insert:
+        rows = state.parameters
+        if isinstance(rows, dict):
+            rows = [rows]
+        stmt = state.statement
+        if not rows or not isinstance(rows, list) or getattr(stmt, "_values", None) \
+                or getattr(stmt, "_multi_values", None) or getattr(stmt, "select", None) is not None:
+            raise RuntimeError(f"an INSERT on {table} must pass its rows as parameters (one dict each, from "
+                               "app.core.models.new_row), so that the write hook sees them")
+        result = state.invoke_statement()
+        changes = []
+        for row in rows:
+            obj = SimpleNamespace(**row)
+            changes.append(Change("created", subject, obj, data=subject.render(obj)))
+        _hand_over(state.session.connection(), changes)
+        return result
+    if state.is_delete and state.execution_options.get("retention_purge"):
+        return None
+    raise RuntimeError(f"bulk {'UPDATE' if state.is_update else 'DELETE'} on {table} bypasses the write hook; "
+                       "change the rows through the ORM (load, set attributes or session.delete, flush)")
 
 
 def install() -> None:
@@ -166,7 +194,7 @@ def install() -> None:
         event.listen(Session, "before_flush", _before_flush)
         event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "after_soft_rollback", lambda s, _t: _after_rollback(s))
-        event.listen(Session, "do_orm_execute", _refuse_bulk_writes)
+        event.listen(Session, "do_orm_execute", _bulk_writes)
 
 
 install()

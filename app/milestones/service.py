@@ -20,6 +20,7 @@ from app.core.crud import (
 )
 from app.core.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.core.http import UpsertOutcome
+from app.core.models import new_row
 from app.core.pagination import PageParams
 from app.milestones.models import Milestone
 from app.milestones.schemas import MilestoneCreate, MilestonePublic, MilestoneUpdate
@@ -74,16 +75,22 @@ async def list_milestones(session: AsyncSession, cand: CandidateRecord, page: Pa
 Others = dict[uuid.UUID, tuple[str, str, date | None]]  # the candidate's milestones: type, status, completed_on
 
 
-async def create_milestone(session: AsyncSession, cand: CandidateRecord, data: MilestoneCreate, *,
-                           commit: bool | None = True, others: Others | None = None) -> Milestone:
+def milestone_row(candidate_id: uuid.UUID, data: MilestoneCreate, rest: list[tuple[str, str, date | None]]
+                  ) -> dict[str, Any]:
+    """A new milestone's row, checked against the candidate's other milestones `rest` (type, status, date)."""
     mt = by_code()[data.type_code.value]
     values = data.model_dump(exclude={"type_code"})
     values["result"] = _clean_result(values.get("result"))
-    rest = await _others(session, cand.id, None) if others is None else list(others.values())
     validate_milestone(mt, values, _today(), rest)
     if mt.kind == "exam" and values["attempt"] is None:
         values["attempt"] = 1 + sum(1 for code, st, _ in rest if code == mt.code and st in ("passed", "failed"))
-    m = Milestone(id=uuid.uuid4(), candidate_id=cand.id, type_code=mt.code, **values)
+    return new_row(Milestone, candidate_id=candidate_id, type_code=mt.code, **values)
+
+
+async def create_milestone(session: AsyncSession, cand: CandidateRecord, data: MilestoneCreate, *,
+                           commit: bool | None = True, others: Others | None = None) -> Milestone:
+    rest = await _others(session, cand.id, None) if others is None else list(others.values())
+    m = Milestone(**milestone_row(cand.id, data, rest))
     session.add(m)
     if others is not None:
         others[m.id] = (m.type_code, m.status, m.completed_on)

@@ -23,6 +23,7 @@ from app.core.crud import (
 )
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from app.core.http import UpsertOutcome, check_if_match
+from app.core.models import new_row
 from app.core.pagination import PageParams
 from app.core.security import Principal
 from app.programs.models import Program, ProgramList, ProgramListEntry
@@ -172,9 +173,13 @@ async def list_lists(session: AsyncSession, cand: CandidateRecord, page: PagePar
                             [ProgramList.created_at, ProgramList.id], page)
 
 
+def list_row(candidate_id: uuid.UUID, data: ProgramListCreate) -> dict[str, Any]:
+    return new_row(ProgramList, candidate_id=candidate_id, **data.model_dump())
+
+
 async def create_list(session: AsyncSession, cand: CandidateRecord, data: ProgramListCreate, *,
                       commit: bool | None = True) -> ProgramList:
-    plist = ProgramList(candidate_id=cand.id, **data.model_dump())
+    plist = ProgramList(**list_row(cand.id, data))
     session.add(plist)
     await finish(session, LIST_CONFLICTS, commit=commit)
     return plist

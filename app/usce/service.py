@@ -19,6 +19,7 @@ from app.core.crud import (
 )
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.http import UpsertOutcome
+from app.core.models import new_row
 from app.core.pagination import PageParams
 from app.usce.models import UsceRecord
 from app.usce.schemas import HANDS_ON_BY_DEFAULT, MAX_DAYS, NOT_NULLABLE, UsceCreate, UscePublic, UsceUpdate
@@ -48,12 +49,16 @@ async def list_records(session: AsyncSession, cand: CandidateRecord, page: PageP
     return await fetch_page(session, UsceRecord, where, order_clause(UsceRecord, sort, SORTABLE), page)
 
 
-async def create_record(session: AsyncSession, cand: CandidateRecord, data: UsceCreate, *,
-                        commit: bool | None = True) -> UsceRecord:
+def record_row(candidate_id: uuid.UUID, data: UsceCreate) -> dict[str, Any]:
     values = data.model_dump()
     if values["hands_on"] is None:
         values["hands_on"] = HANDS_ON_BY_DEFAULT[values["kind"]]
-    rec = UsceRecord(candidate_id=cand.id, **values)
+    return new_row(UsceRecord, candidate_id=candidate_id, **values)
+
+
+async def create_record(session: AsyncSession, cand: CandidateRecord, data: UsceCreate, *,
+                        commit: bool | None = True) -> UsceRecord:
+    rec = UsceRecord(**record_row(cand.id, data))
     session.add(rec)
     await finish(session, CONFLICTS, commit=commit)
     return rec

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -339,6 +340,48 @@ def test_bulk_writes_on_described_tables_are_refused(world):
 
     with pytest.raises(RuntimeError, match="bypasses the write hook"):
         asyncio.run(bulk())
+
+
+def test_a_bulk_insert_is_seen_as_a_flush_is_and_one_without_its_rows_is_refused(client, world):
+    """An ORM bulk INSERT (what an import writes new candidates' rows with) makes the same event, facts bump and
+    audit row as a milestone created through the ORM; an INSERT whose rows the hook cannot see is refused."""
+    import asyncio
+
+    from sqlalchemy import insert
+
+    from app.core.db import db
+    from app.core.models import new_row
+    from app.milestones.models import Milestone
+
+    h = world.north.advisor_headers
+    start = position(client, h)
+    cid = uuid.UUID(world.north.candidate_id)
+    facts = "SELECT facts_version FROM candidate WHERE id = :id"
+    with sync_engine().connect() as conn:
+        before = conn.execute(text(facts), {"id": cid.hex if not PG_URL else cid}).scalar()
+    row = new_row(Milestone, candidate_id=cid, type_code="mentor_contact", status="completed",
+                  completed_on=date(2025, 3, 1))
+
+    async def bulk(stmt: Any, rows: Any) -> None:
+        async with db.session() as session:
+            await session.execute(stmt, rows)
+            await session.commit()
+
+    asyncio.run(bulk(insert(Milestone), [row]))
+    (ev,) = feed(client, h, start)["items"]
+    assert ev["type"] == "milestone.created" and ev["candidate_id"] == world.north.candidate_id
+    assert ev["subject"] == {"type": "milestone", "id": str(row["id"]), "external_id": None, "version": 1}
+    got = client.get(f"{_base(world)}/milestones/{row['id']}", headers=h).json()
+    assert ev["data"]["object"] == {k: got[k] for k in ev["data"]["object"]}, (ev["data"]["object"], got)
+    with sync_engine().connect() as conn:
+        assert conn.execute(text(facts), {"id": cid.hex if not PG_URL else cid}).scalar() == before + 1
+    audit = client.get(f"/v1/organizations/{world.north.org_id}/audit", headers=h,
+                       params={"limit": 100}).json()["items"]
+    assert [a["action"] for a in audit if a["subject_id"] == str(row["id"])] == ["create"]
+
+    other = new_row(Milestone, candidate_id=cid, type_code="mentor_contact", status="planned")
+    with pytest.raises(RuntimeError, match="must pass its rows as parameters"):
+        asyncio.run(bulk(insert(Milestone).values(**other), None))
 
 
 @pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: SQLite has one writer at a time, so seq is commit order")
