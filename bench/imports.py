@@ -131,7 +131,7 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "development", "WORKER_JOBS": "imports.*",
            "IMPORT_MAX_ITEMS": str(max(10_000, args.candidates)),
            # the baseline is one client sending as fast as it can: above any sensible per-caller budget
-           "RATE_LIMIT_PER_PRINCIPAL": "1000000/minute"}
+           "RATE_LIMIT_PER_PRINCIPAL": "1000000/minute", "LOG_LEVEL": "WARNING"}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port),
                                "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env)
     workers = [subprocess.Popen([sys.executable, "-m", "app", "worker"], cwd=ROOT, env=env)

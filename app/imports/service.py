@@ -14,18 +14,21 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.candidates.models import Candidate
 from app.candidates.schemas import CandidateUpsert
 from app.candidates.service import CONFLICTS as CANDIDATE_CONFLICTS
-from app.candidates.service import apply_by_external_id
+from app.candidates.service import apply_by_external_id, candidate_row
 from app.core.config import get_settings
-from app.core.crud import flush_or_conflict
+from app.core.crud import conflict_from, flush_or_conflict
 from app.core.db import db, utcnow
 from app.core.errors import (
     AppError,
@@ -43,21 +46,22 @@ from app.imports.models import ImportItem, ImportJob
 from app.imports.schemas import ImportCandidate, ImportCounts, ImportPublic
 from app.milestones.models import Milestone
 from app.milestones.service import CONFLICTS as MILESTONE_CONFLICTS
-from app.milestones.service import upsert_milestone
+from app.milestones.service import milestone_row, upsert_milestone
 from app.programs.models import ProgramList
-from app.programs.service import LIST_CONFLICTS, upsert_list
+from app.programs.service import LIST_CONFLICTS, list_row, upsert_list
 from app.usce.models import UsceRecord
 from app.usce.service import CONFLICTS as USCE_CONFLICTS
-from app.usce.service import upsert_record
+from app.usce.service import record_row, upsert_record
 
 NDJSON = "application/x-ndjson"
 # One flush writes the whole item; a unique violation then names the candidate's constraint where it can.
 _CONFLICTS = {**MILESTONE_CONFLICTS, **USCE_CONFLICTS, **LIST_CONFLICTS, **CANDIDATE_CONFLICTS}
 _CANDIDATE_FIELDS = frozenset(CandidateUpsert.model_fields)
-GROUP = 25  # items applied in one transaction (one by one when any of them is refused)
+GROUP = 100  # items applied in one transaction (one by one when any of them is refused)
 _ITEMS = ImportItem.__table__
 _JOBS = ImportJob.__table__
 _EVENTS = Event.__table__
+_CANDIDATES = Candidate.__table__
 
 
 
@@ -236,6 +240,18 @@ async def list_items(session: AsyncSession, job: ImportJob, page: PageParams, st
 
 # ---- applying (the worker) ------------------------------------------------------------------------------------
 
+@contextmanager
+def _child(name: str, i: int) -> Iterator[None]:
+    """A refusal of an item's `name[i]` names its fields as the item's."""
+    try:
+        yield
+    except AppError as exc:
+        exc.errors = [{**e, "field": f"{name}.{i}." + e["field"].removeprefix("body.")}
+                      for e in exc.errors or []] or [field_error(f"{name}.{i}", exc.detail or "",
+                                                                 exc.code or "refused")]
+        raise
+
+
 async def _apply(session: AsyncSession, org_id: uuid.UUID, item: ImportCandidate, *, flush: bool = True
                  ) -> tuple[str, uuid.UUID]:
     """Write one candidate and its rows into the session's transaction; the item's outcome.
@@ -266,19 +282,71 @@ async def _apply(session: AsyncSession, org_id: uuid.UUID, item: ImportCandidate
         for name, children, upsert_one, extra in groups:
             by_ext = known[name]
             for i, child in enumerate(children):
-                try:
+                with _child(name, i):
                     row, child_outcome = await upsert_one(session, cand, child.external_id, child, None,
                                                           commit=None, known=by_ext, **extra)
-                except AppError as exc:
-                    exc.errors = [{**e, "field": f"{name}.{i}." + e["field"].removeprefix("body.")}
-                                  for e in exc.errors or []] or [field_error(f"{name}.{i}", exc.detail or "",
-                                                                             exc.code or "refused")]
-                    raise
                 by_ext[child.external_id] = row
                 changed = changed or child_outcome != "unchanged"
     if flush:
         await flush_or_conflict(session, _CONFLICTS)
     return ("created" if fresh else "updated" if changed else "unchanged"), cand.id
+
+
+def _distinct_children(item: ImportCandidate) -> bool:
+    return all(len({c.external_id for c in children}) == len(children)
+               for children in (item.milestones, item.usce_records, item.program_lists))
+
+
+def _new_rows(org_id: uuid.UUID, item: ImportCandidate, rows: dict[type[Any], list[dict[str, Any]]]) -> uuid.UUID:
+    """A new candidate's rows, each made and checked by its service as a create is (the milestone rules see the
+    item's earlier milestones), added to `rows` by model; the new candidate's id."""
+    data = CandidateUpsert.model_validate(item.model_dump(include=_CANDIDATE_FIELDS))
+    cand = candidate_row(org_id, item.external_id, data)
+    rows[Candidate].append(cand)
+    cid = cand["id"]
+    rest: list[tuple[str, str, Any]] = []
+    for i, m in enumerate(item.milestones):
+        with _child("milestones", i):
+            row = milestone_row(cid, m, rest)
+        rest.append((row["type_code"], row["status"], row["completed_on"]))
+        rows[Milestone].append(row)
+    for i, u in enumerate(item.usce_records):
+        with _child("usce_records", i):
+            rows[UsceRecord].append(record_row(cid, u))
+    for i, pl in enumerate(item.program_lists):
+        with _child("program_lists", i):
+            rows[ProgramList].append(list_row(cid, pl))
+    return cid
+
+
+async def _apply_all(session: AsyncSession, org_id: uuid.UUID, items: list[tuple[int, ImportCandidate]]
+                     ) -> list[tuple[int, str, uuid.UUID]]:
+    """Write a group of items into the session's transaction; each item's position, outcome and candidate.
+
+    A candidate the organization does not have yet is written in bulk: its rows, made and checked by the
+    services, go in one ORM bulk INSERT per table for the whole group, which the write hook sees as it sees a
+    flush (app.core.changes). A candidate that exists is upserted row by row through the services (`_apply`)."""
+    exts = [item.external_id for _, item in items]
+    existing = set((await session.execute(select(_CANDIDATES.c.external_id).where(
+        _CANDIDATES.c.organization_id == org_id, _CANDIDATES.c.external_id.in_(exts)))).scalars())
+    rows: dict[type[Any], list[dict[str, Any]]] = {Candidate: [], Milestone: [], UsceRecord: [], ProgramList: []}
+    results: list[tuple[int, str, uuid.UUID]] = []
+    for position, item in items:
+        if item.external_id in existing or not _distinct_children(item):
+            results.append((position, *await _apply(session, org_id, item, flush=False)))
+        else:
+            results.append((position, "created", _new_rows(org_id, item, rows)))
+    await flush_or_conflict(session, _CONFLICTS)
+    try:
+        for model, batch in rows.items():  # candidates first: the other rows refer to them
+            if batch:
+                # every row names every column (new_row), so NULLs are sent as such and the group goes in one
+                # executemany, not one per pattern of missing values
+                await session.execute(insert(model).execution_options(render_nulls=True), batch)
+    except IntegrityError as exc:
+        await session.rollback()
+        raise conflict_from(exc, _CONFLICTS) from exc
+    return results
 
 
 def _actor(job: Any) -> Actor:
@@ -349,10 +417,8 @@ async def _apply_group(job: Any, positions: list[int]) -> None:
             await session.rollback()  # another worker got some of them: one by one sorts it out
         else:
             try:
-                results = [(c.position, *await _apply(session, job.organization_id,
-                                                      ImportCandidate.model_validate(c.payload), flush=False))
-                           for c in claimed]
-                await flush_or_conflict(session, _CONFLICTS)
+                results = await _apply_all(session, job.organization_id, [
+                    (c.position, ImportCandidate.model_validate(c.payload)) for c in claimed])
             except AppError:
                 await session.rollback()
             else:

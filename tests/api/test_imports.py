@@ -163,6 +163,55 @@ def test_one_candidate_is_all_or_nothing(client, world):
     assert client.get("/v1/candidates/by-external-id/SIS-1", headers=h).json()["full_name"] == "Imported Person 1"
 
 
+_OWN = {"id", "candidate_id", "external_id", "created_at", "updated_at", "full_name", "email", "links"}
+
+
+def _record(client: Any, h: dict[str, str], ext: str) -> dict[str, Any]:
+    """A candidate's record as the API shows it, without what tells two candidates apart."""
+    cand = client.get(f"/v1/candidates/by-external-id/{ext}", headers=h).json()
+    out: dict[str, Any] = {"candidate": {k: v for k, v in cand.items() if k not in _OWN}}
+    for path in ("milestones", "usce-records", "program-lists"):
+        rows = client.get(f"/v1/candidates/{cand['id']}/{path}", headers=h, params={"limit": 100}).json()["items"]
+        out[path] = sorted(({k: v for k, v in r.items() if k not in _OWN} for r in rows), key=json.dumps)
+    events = client.get("/v1/events", headers=h, params={"limit": 1000}).json()["items"]
+    mine = [e for e in events if e["candidate_id"] == cand["id"]]
+    out["events"] = sorted((e["type"], e["subject"]["version"],
+                            sorted(k for k in e["data"]["object"] if k not in _OWN)) for e in mine)
+    return out
+
+
+def test_new_candidates_are_written_in_bulk_as_their_upserts_one_by_one_would_write_them(client, world):
+    """New candidates go in bulk (one INSERT per table for a group of items); the rows, their versions and their
+    events must be those that the same records sent one request each make."""
+    h = world.north.api_key_headers
+    finished(client, h, submit(client, h, [item(1, milestones=3, usce=2, lists=1)]))
+    one = item(2, milestones=3, usce=2, lists=1)
+    children = {"milestones": one.pop("milestones"), "usce-records": one.pop("usce_records"),
+                "program-lists": one.pop("program_lists")}
+    r = client.put(f"/v1/candidates/by-external-id/{one.pop('external_id')}", json=one, headers=h)
+    assert r.status_code == 201, r.text
+    for path, rows in children.items():
+        for row in rows:
+            ext = row.pop("external_id")
+            r2 = client.put(f"/v1/candidates/{r.json()['id']}/{path}/by-external-id/{ext}", json=row, headers=h)
+            assert r2.status_code == 201, r2.text
+    assert _record(client, h, "SIS-1") == _record(client, h, "SIS-2")
+
+
+def test_a_conflict_in_a_bulk_group_rejects_that_item_alone(client, world):
+    """A new candidate whose USMLE ID another candidate has fails the group's bulk INSERT; the group is then
+    applied item by item, so only that item is rejected (409 usmle_id_taken) and the others are created."""
+    h = world.north.api_key_headers
+    finished(client, h, submit(client, h, [item(1, usmle_id="12345678")]))
+    before = resources()
+    job = finished(client, h, submit(client, h, [item(5), item(6, usmle_id="12345678"), item(7)]))
+    assert counts(job) == {"created": 2, "updated": 0, "unchanged": 0, "rejected": 1}
+    (rej,) = items_of(client, h, job, status="rejected")
+    assert rej["position"] == 1 and rej["problem"]["status"] == 409 and rej["problem"]["code"] == "usmle_id_taken"
+    after = resources()
+    assert after["candidate"][0] - before["candidate"][0] == 2 and after["milestone"][0] - before["milestone"][0] == 4
+
+
 def test_a_dry_run_changes_nothing_and_says_what_would_happen(client, world):
     h = world.north.api_key_headers
     finished(client, h, submit(client, h, [item(1)]))
