@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import cache
 from types import UnionType
 from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
@@ -83,6 +84,12 @@ def _base_types(annotation: Any) -> set[Any]:
     return {origin or annotation}
 
 
+@cache
+def _kinds(model: type[BaseModel], name: str) -> frozenset[Any]:
+    """The plain types a field of an input model admits, null aside (asked for every field of every body)."""
+    return frozenset(_base_types(model.model_fields[name].annotation) - {type(None)})
+
+
 class InputModel(BaseModel):
     """Base of every request body: unknown fields are refused, and values must have the JSON type the OpenAPI
     document states: pydantic's lax mode would otherwise take "2027" or true for an integer and 0 or "yes" for a
@@ -113,7 +120,7 @@ class InputModel(BaseModel):
             raise PydanticCustomError("not_nullable", "may not be null (leave the field out to keep it)")
         if value is None or info.field_name is None:
             return value
-        kinds = _base_types(cls.model_fields[info.field_name].annotation) - {type(None)}
+        kinds = _kinds(cls, info.field_name)
         if kinds == {bool} and not isinstance(value, bool):
             raise ValueError("must be true or false")
         if kinds == {int} and isinstance(value, (bool, str, bytes)):
