@@ -17,34 +17,42 @@ def _none(*_: Any, **__: Any) -> None:
     return None
 
 
+def _replace(owner: Any, name: str, value: Any) -> None:
+    """Switch a feature off by replacing what does it; a name the service no longer has is an error, not a
+    silently added attribute that switches nothing off (tests/unit/test_bench_ablations.py runs every one)."""
+    if not hasattr(owner, name):
+        raise AttributeError(f"{getattr(owner, '__name__', owner)} has no {name}: update bench/ablated_app.py")
+    setattr(owner, name, value)
+
+
 def _access_log() -> None:
     from app.core import observe
 
-    observe.access_line = _none  # type: ignore[assignment]
+    _replace(observe, "access_line", _none)
 
 
 def _metrics() -> None:
     from app.core import metrics
 
-    metrics.observe_request = _none  # type: ignore[assignment]
+    _replace(metrics, "observe_request", _none)
 
 
 def _audit() -> None:
     from app.core.coalesced import Coalescer
 
-    Coalescer.note = _none  # type: ignore[method-assign]
+    _replace(Coalescer, "note", _none)
 
 
 def _budget() -> None:
     from app.core.throttle import Throttle
 
-    Throttle.spend_principal = _none_async  # type: ignore[method-assign]
+    _replace(Throttle, "spend_principal", _none_async)
 
 
 def _session_check() -> None:
     from app.accounts import principal
 
-    principal._check_session = _none_async  # type: ignore[assignment]
+    _replace(principal, "_check_session", _none_async)
 
 
 def _observe() -> None:
@@ -53,7 +61,7 @@ def _observe() -> None:
     async def passthrough(self: Any, scope: Any, receive: Any, send: Any) -> None:
         await self.app(scope, receive, send)
 
-    Observe.__call__ = passthrough  # type: ignore[method-assign]
+    _replace(Observe, "__call__", passthrough)
 
 
 FEATURES = {  # name: (what it is, how it is switched off)

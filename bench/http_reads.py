@@ -166,6 +166,16 @@ def serve(app_path: str, port: int, workers: int, env: dict[str, str], cwd: Path
     return subprocess.Popen(cmd, env=env, cwd=cwd)
 
 
+def server_env(db_url: str) -> dict[str, str]:
+    """The environment of the servers under test: production settings on the scratch database."""
+    return {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": SECRET, "ENVIRONMENT": "production",
+            "SMTP_HOST": "smtp.invalid",
+            "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(ROOT)) if p),
+            # One token drives thousands of requests a second: the request budget is counted (its cost is part
+            # of the figures) but set too high to throttle.
+            "RATE_LIMIT_PER_PRINCIPAL": "1000000000/minute"}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=8)
@@ -180,12 +190,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="mr-bench-"))
     db_url = args.database_url or f"sqlite:///{tmp}/bench.db"
     cand_id, token = seed(db_url, 200)
-    env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": SECRET, "ENVIRONMENT": "production",
-           "SMTP_HOST": "smtp.invalid",
-           "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(ROOT)) if p),
-           # One token drives thousands of requests a second: the request budget is counted (its cost is part of
-           # the figures) but set too high to throttle.
-           "RATE_LIMIT_PER_PRINCIPAL": "1000000000/minute"}
+    env = server_env(db_url)
     readiness = f"/v1/candidates/{cand_id}/readiness?as_of=2026-11-25"
     targets = {  # name: (server, path, token)
         "bare": ("bare", "/bare", None),

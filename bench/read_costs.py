@@ -12,7 +12,6 @@ endpoint. Needs `wrk`.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
@@ -23,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.ablated_app import FEATURES  # noqa: E402
-from bench.http_reads import SECRET, free_port, run_wrk, seed, serve, wait_ready  # noqa: E402
+from bench.http_reads import free_port, run_wrk, seed, serve, server_env, wait_ready  # noqa: E402
 
 
 def main() -> int:
@@ -39,9 +38,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="mr-costs-"))
     db_url = f"sqlite:///{tmp}/bench.db"
     cand_id, token = seed(db_url, 200)
-    env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": SECRET, "ENVIRONMENT": "production",
-           "SMTP_HOST": "smtp.invalid", "RATE_LIMIT_PER_PRINCIPAL": "1000000000/minute",
-           "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(ROOT)) if p)}
+    env = server_env(db_url)
     path = (f"/v1/candidates/{cand_id}" if args.path == "single"
             else f"/v1/candidates/{cand_id}/readiness?as_of=2026-11-25")
     variants = {"full": "", **{f"no {name}": name for name in FEATURES}, "no all of them": ",".join(FEATURES)}

@@ -8,7 +8,7 @@ only events of transactions older than every one still running are read, as for 
 committed late by an older transaction is never left behind the position. On SQLite the first statement is the
 UPDATE of the position: it takes the database's one write lock before anything is read.
 
-Deliver claims due deliveries in batches and sends them concurrently (app.webhooks.delivery). DELIVER_PIPELINES
+Deliver claims due deliveries in batches and sends them concurrently (app.webhooks.delivery). `delivery.PIPELINES`
 loops of it run in each worker: while one waits for the database (claiming, recording), the other's requests are
 in flight. Their requests share one gate, so a worker never has more than WEBHOOK_CONCURRENCY in flight.
 """
@@ -36,7 +36,6 @@ from app.worker import job
 CONSUMER = "webhooks"
 FAN_OUT_BATCH = 1000
 _PURGE_BATCH = 5000
-DELIVER_PIPELINES = delivery.PIPELINES
 POLL_SECONDS = 0.2  # the idle wait between polls: most of the latency from commit to delivery
 
 C = FeedConsumer.__table__  # type: ignore[attr-defined]
@@ -123,7 +122,7 @@ async def fan_out() -> int:
         return await fan_out_batch(session)
 
 
-@job("webhooks.deliver", idle_seconds=POLL_SECONDS, parallel=DELIVER_PIPELINES)
+@job("webhooks.deliver", idle_seconds=POLL_SECONDS, parallel=delivery.PIPELINES)
 async def deliver() -> int:
     """One batch: claim, send concurrently, record the outcomes in one transaction."""
     async with db.session() as session:
