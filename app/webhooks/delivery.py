@@ -20,6 +20,7 @@ import asyncio
 import logging
 import math
 import random
+import ssl
 import time
 import uuid
 import weakref
@@ -163,21 +164,48 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+# Connections per pool. httpx's pool (httpcore) scans all its connections, polling each socket, for every request
+# it hands out (encode/httpcore#928): with WEBHOOK_CONCURRENCY connections in one pool that scan took a third of a
+# busy worker's time. So a worker holds several small pools, and each slot of its gate belongs to one of them.
+POOL_CONNECTIONS = 5
 
 
-def http_client() -> httpx.AsyncClient:
-    """One client (one connection pool) per event loop, shared by every delivery. No redirects are followed and
-    no proxy settings are read from the environment (a proxy would connect to addresses not checked here)."""
+@dataclass
+class _Pools:
+    sizes: list[int]  # connections of each pool
+    slots: asyncio.Queue[int]  # one entry per connection: the index of its pool
+    clients: dict[int, httpx.AsyncClient]  # made when first used, all with one TLS context
+    tls: ssl.SSLContext
+
+    def client(self, index: int) -> httpx.AsyncClient:
+        client = self.clients.get(index)
+        if client is None:
+            k = self.sizes[index]
+            client = self.clients[index] = httpx.AsyncClient(
+                timeout=httpx.Timeout(get_settings().webhook_timeout_seconds), follow_redirects=False,
+                trust_env=False, verify=self.tls, limits=httpx.Limits(max_connections=k, max_keepalive_connections=k))
+        return client
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pools] = weakref.WeakKeyDictionary()
+
+
+def _loop_pools() -> _Pools:
+    """This event loop's pools: WEBHOOK_CONCURRENCY connections in all, shared by every delivery. No redirects
+    are followed and no proxy settings are read from the environment (a proxy would connect to addresses not
+    checked here)."""
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None:
-        settings = get_settings()
-        n = settings.webhook_concurrency
-        client = httpx.AsyncClient(timeout=httpx.Timeout(settings.webhook_timeout_seconds), follow_redirects=False,
-                                   trust_env=False, limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
-        _clients[loop] = client
-    return client
+    pools = _pools.get(loop)
+    if pools is None:
+        n = get_settings().webhook_concurrency
+        sizes = [POOL_CONNECTIONS] * (n // POOL_CONNECTIONS) + ([n % POOL_CONNECTIONS] if n % POOL_CONNECTIONS else [])
+        slots: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(POOL_CONNECTIONS):  # interleaved: a few requests spread over the pools
+            for index, k in enumerate(sizes):
+                if i < k:
+                    slots.put_nowait(index)
+        pools = _pools[loop] = _Pools(sizes, slots, {}, httpx.create_ssl_context())
+    return pools
 
 
 async def _pinned(url: str) -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -210,8 +238,16 @@ def _describe(exc: BaseException, timeout: float) -> str:
     return f"request failed ({type(exc).__name__})"
 
 
-async def send(claimed: Claimed) -> Outcome:
-    """One attempt. Never raises for what a receiver does: every failure is an outcome with its error text."""
+async def send(claimed: Claimed, client: httpx.AsyncClient | None = None) -> Outcome:
+    """One attempt (on `client`, or one of this loop's pools that has a free connection). Never raises for what a
+    receiver does: every failure is an outcome with its error text."""
+    if client is None:
+        pools = _loop_pools()
+        index = await pools.slots.get()
+        try:
+            return await send(claimed, pools.client(index))
+        finally:
+            pools.slots.put_nowait(index)
     at = utcnow()
     start = time.perf_counter()
 
@@ -232,7 +268,7 @@ async def send(claimed: Claimed) -> Outcome:
     headers["user-agent"] = _USER_AGENT
     try:
         async with asyncio.timeout(timeout):  # in total: httpx's timeouts are per read, a trickle never ends
-            async with http_client().stream("POST", url, content=claimed.payload.encode(), headers=headers,
+            async with client.stream("POST", url, content=claimed.payload.encode(), headers=headers,
                                             extensions=extensions) as resp:
                 size = 0
                 async for chunk in resp.aiter_raw():  # read (a little of) the answer so the connection is reused
@@ -249,26 +285,9 @@ async def send(claimed: Claimed) -> Outcome:
     return outcome(status, f"HTTP {status}")
 
 
-_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-
-
-def _gate() -> asyncio.Semaphore:
-    """One gate per event loop: every batch in flight in this worker shares WEBHOOK_CONCURRENCY slots."""
-    loop = asyncio.get_running_loop()
-    gate = _gates.get(loop)
-    if gate is None:
-        gate = _gates[loop] = asyncio.Semaphore(get_settings().webhook_concurrency)
-    return gate
-
-
 async def send_all(claimed: list[Claimed]) -> list[Outcome]:
-    gate = _gate()
-
-    async def one(c: Claimed) -> Outcome:
-        async with gate:
-            return await send(c)
-
-    return list(await asyncio.gather(*(one(c) for c in claimed)))
+    """Send concurrently; every batch in flight in this worker shares its WEBHOOK_CONCURRENCY connections."""
+    return list(await asyncio.gather(*(send(c) for c in claimed)))
 
 
 # ---- recording ---------------------------------------------------------------------------------------------------

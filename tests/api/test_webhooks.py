@@ -750,3 +750,33 @@ def test_two_workers_never_send_the_same_event_at_once(client, world, receiver):
     assert len(receiver.ids()) == len(set(receiver.ids())) == n  # and each sent once
     assert receiver.max_in_flight > 5, receiver.max_in_flight  # more than one worker's worth: both were sending
     assert len(deliveries(client, world, ep, limit=100)) == 100
+
+
+def test_a_worker_holds_at_most_its_concurrency_in_flight_over_all_its_pools(client, world, receiver):
+    """The worker's connections are split into small pools (5 each; 7 is a pool of 5 and one of 2), each slot of
+    its gate bound to one: a receiver holding every request sees exactly WEBHOOK_CONCURRENCY at once, never
+    more, and the rest are delivered as slots come free."""
+    receiver.mode = "stall"
+    add_endpoint(client, world, receiver.url)
+    n = 12
+    from sqlalchemy import insert
+
+    from app.events.models import Event
+
+    with sync_engine().begin() as conn:  # events straight into the feed, as the write hook writes them
+        conn.execute(insert(Event.__table__), [  # type: ignore[attr-defined]
+            {"id": uuid.uuid4(), "type": "milestone.created", "occurred_at": datetime.now(UTC),
+             "organization_id": uuid.UUID(world.north.org_id), "candidate_id": uuid.UUID(world.north.candidate_id),
+             "subject_type": "milestone", "subject_id": uuid.uuid4(), "subject_version": 1, "data": {}}
+            for _ in range(n)])
+    worker = start_worker(WEBHOOK_CONCURRENCY="7")
+    try:
+        receiver.wait_for(7, timeout=30)
+        time.sleep(0.5)  # time enough for an eighth request, were one let through
+        assert receiver.max_in_flight == 7 and len(receiver.requests) == 7, receiver.max_in_flight
+        receiver.mode = "ok"
+        receiver.release()
+        wait_until(lambda: statuses().count("succeeded") == n, 30, "the worker to deliver the rest")
+    finally:
+        stop_worker(worker)
+    assert receiver.max_in_flight == 7
