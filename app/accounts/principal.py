@@ -28,6 +28,7 @@ from sqlalchemy import Row, and_, bindparam, select
 from app.accounts.models import ApiKey, AuthSession, User
 from app.core.config import get_settings
 from app.core.errors import Forbidden, Unauthorized
+from app.core.models import table_of
 from app.core.observe import request_id_of, set_principal_id
 from app.core.reads import TypedRead, read
 from app.core.security import (
@@ -66,7 +67,7 @@ async def _session_state(user_id: uuid.UUID, session_id: uuid.UUID | None) -> Ro
         return found[1]
     global _SESSION_LOOKUP
     if _SESSION_LOOKUP is None:
-        u, s = User.__table__, AuthSession.__table__  # type: ignore[attr-defined]
+        u, s = table_of(User), table_of(AuthSession)
         _SESSION_LOOKUP = TypedRead(
             select(u.c.is_active, u.c.token_version, u.c.role, u.c.organization_id, u.c.candidate_id,
                    s.c.id.label("session_id"), s.c.revoked_at)
@@ -123,7 +124,7 @@ async def _principal(request: Request) -> Principal:
             raise Unauthorized("The API key is invalid or revoked.")
         global _KEY_LOOKUP
         if _KEY_LOOKUP is None:
-            t = ApiKey.__table__  # type: ignore[attr-defined]
+            t = table_of(ApiKey)
             _KEY_LOOKUP = TypedRead(select(t.c.id, t.c.organization_id).where(t.c.key_hash == bindparam("h"),
                                                                               t.c.revoked_at.is_(None)))
         rows = (await read((_KEY_LOOKUP, {"h": hash_api_key(api_key)})))[0]

@@ -13,6 +13,7 @@ from sqlalchemy import Table, delete, select
 
 from app.accounts.models import AuthSession, Invitation, PasswordReset, RefreshToken
 from app.core.changes import RETENTION_PURGE
+from app.core.crud import rows_changed
 from app.core.db import db, utcnow
 from app.worker import job
 
@@ -39,6 +40,6 @@ async def purge_expired_credentials() -> int:
             oldest = select(table.c.id).where(table.c.expires_at < before).order_by(table.c.id).limit(_BATCH)
             result = await session.execute(delete(table).where(table.c.id.in_(oldest.scalar_subquery()))
                                            .execution_options(**RETENTION_PURGE))
-            done += int(result.rowcount or 0)  # type: ignore[attr-defined]
+            done += rows_changed(result)
         await session.commit()
     return done

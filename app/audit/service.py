@@ -12,6 +12,7 @@ from app.audit.writer import flush_coalesced
 from app.candidates.models import CandidateRecord
 from app.core.crud import fetch_page
 from app.core.errors import NotFound
+from app.core.models import table_of
 from app.core.pagination import PageParams
 from app.core.security import Principal
 
@@ -23,7 +24,7 @@ async def list_audit(session: AsyncSession, principal: Principal, organization_i
     if not principal.can_see_org(organization_id):
         raise NotFound("Organization not found.")
     await flush_coalesced()  # this process's latest reads first (other processes' within AUDIT_FLUSH_SECONDS)
-    t = AuditRecord.__table__  # type: ignore[attr-defined]
+    t = table_of(AuditRecord)
     where: list[ColumnElement[bool]] = [t.c.organization_id == organization_id]
     if candidate_id is not None:
         where.append(t.c.candidate_id == candidate_id)
@@ -41,6 +42,6 @@ async def list_audit(session: AsyncSession, principal: Principal, organization_i
 async def list_access_log(session: AsyncSession, cand: CandidateRecord, page: PageParams) -> tuple[list[Any], int]:
     """Who did what with one candidate's record, newest first: for the candidate themself, and their office."""
     await flush_coalesced()
-    t = AuditRecord.__table__  # type: ignore[attr-defined]
+    t = table_of(AuditRecord)
     return await fetch_page(session, AuditRecord, [t.c.candidate_id == cand.id],
                             [t.c.occurred_at.desc(), t.c.id.desc()], page)

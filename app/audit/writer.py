@@ -15,12 +15,13 @@ from app.audit.models import AuditRecord
 from app.core.changes import Change, add_sink
 from app.core.coalesced import Access, accesses
 from app.core.db import UtcDateTime, db, utcnow
+from app.core.models import table_of
 from app.core.observe import current_origin
 from app.core.security import current_actor
 
 log = logging.getLogger("matchready.audit")
 
-_INSERT = insert(AuditRecord.__table__)  # type: ignore[attr-defined]
+_INSERT = insert(table_of(AuditRecord))
 _ACTIONS = {"created": "create", "updated": "update", "deleted": "delete"}
 
 

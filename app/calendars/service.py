@@ -17,6 +17,7 @@ from app.candidates.models import Candidate, CandidateRecord
 from app.core.changes import Subject, register_subject
 from app.core.crud import delete_versioned, fetch_page
 from app.core.errors import AppError, NotFound
+from app.core.models import table_of
 from app.core.pagination import PageParams
 from app.core.reads import TypedRead, read
 from app.guidance import service as pathway
@@ -28,8 +29,8 @@ FEED_PATH = "/v1/calendar/{token}.ics"
 # revoked access to a candidate's timeline is a disclosure record).
 register_subject(Subject(table="calendar_subscription", type="calendar_subscription", emits=False,
                          render=lambda s: {"id": str(s.id)}, candidate_of=lambda _c, s: s.candidate_id))
-_T = CalendarSubscription.__table__  # type: ignore[attr-defined]
-_C = Candidate.__table__  # type: ignore[attr-defined]
+_T = table_of(CalendarSubscription)
+_C = table_of(Candidate)
 _BY_TOKEN = TypedRead(select(*_C.c).select_from(_C.join(_T, _T.c.candidate_id == _C.c.id))
                       .where(_T.c.token_hash == bindparam("h")))
 

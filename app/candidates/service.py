@@ -32,7 +32,7 @@ from app.core.errors import (
     field_error,
 )
 from app.core.http import UpsertOutcome
-from app.core.models import new_row
+from app.core.models import new_row, table_of
 from app.core.pagination import PageParams
 from app.core.reads import SQLITE, JsonLister, TypedRead, as_uuid, dialect, fetch_all, placeholder, read
 from app.core.security import Principal, Role
@@ -44,7 +44,7 @@ CONFLICTS = {
 SORTABLE = ("created_at", "full_name", "target_match_year", "updated_at")
 
 
-_TABLE = Candidate.__table__  # type: ignore[attr-defined]
+_TABLE = table_of(Candidate)
 # Every candidate-scoped request loads the candidate: the hottest read of the service (see app.core.reads).
 _BY_ID = TypedRead(select(_TABLE).where(_TABLE.c.id == bindparam("id")))
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, CursorResult, Result, Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from app.core.errors import Conflict, PreconditionFailed
 from app.core.http import UpsertOutcome, check_if_match
+from app.core.models import table_of
 from app.core.pagination import PageParams
 
 M = TypeVar("M", bound=SQLModel)
@@ -63,7 +64,7 @@ async def fetch_page(
     page: PageParams,
 ) -> tuple[list[Any], int]:
     """One page of rows (plain rows, not ORM objects: lists are read-only and this is several times cheaper)."""
-    table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     stmt: Select[Any] = select(table).where(*where).order_by(*order_by).limit(page.limit).offset(page.offset)
     conn = await session.connection()  # Core execution: no ORM identity map or instance loading for reads
     items = list((await conn.execute(stmt)).all())
@@ -80,7 +81,7 @@ def order_clause(model: type[SQLModel], sort: str, allowed: Sequence[str]) -> li
     name = sort.lstrip("-")
     if name not in allowed:  # guarded by the route's Literal type too
         name = allowed[0]
-    cols = model.__table__.c  # type: ignore[attr-defined]
+    cols = table_of(model).c
     col, pk = cols[name], cols["id"]
     return [col.desc(), pk.desc()] if desc else [col.asc(), pk.asc()]
 
@@ -141,3 +142,9 @@ async def upsert(
             if exc.code != "external_id_taken" or attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched (a session's `execute` is typed `Result`; the DML's is a
+    `CursorResult`, which has the count)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)

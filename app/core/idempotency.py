@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from app.core.config import get_settings
+from app.core.crud import rows_changed
 from app.core.crypto import derive_key, fernet_for
 from app.core.db import UtcDateTime, db, utcnow
+from app.core.models import table_of
 from app.worker import job
 
 
@@ -76,7 +78,7 @@ def expired_before() -> datetime:
     return utcnow() - timedelta(hours=get_settings().idempotency_ttl_hours)
 
 
-_T = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+_T = table_of(IdempotencyRecord)
 _BATCH = 5000
 
 
@@ -87,7 +89,7 @@ async def purge_expired_idempotency_records() -> int:
         oldest = select(_T.c.id).where(_T.c.created_at < expired_before()).order_by(_T.c.id).limit(_BATCH)
         result = await session.execute(delete(_T).where(_T.c.id.in_(oldest.scalar_subquery())))
         await session.commit()
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rows_changed(result)
 
 
 async def forget_idempotency_for(session: AsyncSession, *, user_id: uuid.UUID | None = None,
@@ -106,4 +108,4 @@ async def forget_idempotency_for(session: AsyncSession, *, user_id: uuid.UUID | 
     if not conditions:
         return 0
     result = await session.execute(delete(_T).where(or_(*conditions)))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_changed(result)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
@@ -54,3 +55,8 @@ def new_row(model: type[SQLModel], **values: Any) -> dict[str, Any]:
     if values:
         raise TypeError(f"{model.__name__} has no field {', '.join(sorted(values))}")
     return row
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's `Table`, typed (SQLModel sets `__table__` on the class without declaring it)."""
+    return cast(Table, getattr(model, "__table__"))  # noqa: B009

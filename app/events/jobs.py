@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
+from app.core.crud import rows_changed
 from app.core.db import db
+from app.core.models import table_of
 from app.events.models import Event
 from app.events.service import retention_cutoff
 from app.worker import job
 
-_T = Event.__table__  # type: ignore[attr-defined]
+_T = table_of(Event)
 _BATCH = 5000
 
 
@@ -20,4 +22,4 @@ async def purge_expired_events() -> int:
         oldest = select(_T.c.seq).where(_T.c.occurred_at < retention_cutoff()).order_by(_T.c.seq).limit(_BATCH)
         result = await session.execute(delete(_T).where(_T.c.seq.in_(oldest.scalar_subquery())))
         await session.commit()
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rows_changed(result)

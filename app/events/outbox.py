@@ -12,9 +12,10 @@ from sqlalchemy.engine import Connection
 
 from app.core.changes import Change, add_sink
 from app.core.db import utcnow
+from app.core.models import table_of
 from app.events.models import Event
 
-_INSERT = insert(Event.__table__)  # type: ignore[attr-defined]
+_INSERT = insert(table_of(Event))
 
 
 def event_data(ch: Change) -> dict[str, Any]:

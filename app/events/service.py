@@ -18,13 +18,14 @@ from sqlalchemy import and_, literal_column, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import get_settings
-from app.core.db import utcnow
+from app.core.db import db, utcnow
 from app.core.errors import Forbidden, NotFound, ValidationFailed, field_error
+from app.core.models import table_of
 from app.core.security import Principal, Role
 from app.events.models import Event
 from app.events.schemas import EVENT_TYPES
 
-_T = Event.__table__
+_T = table_of(Event)
 
 
 def encode_cursor(txid: int, seq: int) -> str:
@@ -87,10 +88,11 @@ async def list_events(session: AsyncSession, principal: Principal, *, after: str
                       candidate_id: uuid.UUID | None, organization_id: uuid.UUID | None, limit: int
                       ) -> dict[str, Any]:
     where = _scope(principal, organization_id)
-    where += _visible(session.bind.dialect.name)
+    dialect = db.dialect_name
+    where += _visible(dialect)
     position = decode_cursor(after) if after else None
     if position is not None:
-        where.append(tuple_(_T.c.txid, _T.c.seq) > tuple_(*position) if session.bind.dialect.name == "postgresql"
+        where.append(tuple_(_T.c.txid, _T.c.seq) > tuple_(*position) if dialect == "postgresql"
                      else or_(_T.c.txid > position[0], and_(_T.c.txid == position[0], _T.c.seq > position[1])))
     wanted = parse_types(types)
     if wanted is not None:

@@ -15,6 +15,7 @@ from app.candidates.models import Candidate
 from app.candidates.schemas import CandidateUpsert
 from app.core.coalesced import accesses
 from app.core.db import db
+from app.core.models import table_of
 from app.events.models import Event
 from app.milestones.models import Milestone
 from app.milestones.schemas import MilestoneCreate
@@ -24,12 +25,12 @@ from app.usce.models import UsceRecord
 from app.usce.schemas import UsceCreate
 
 PAGE = 500
-_CAND = Candidate.__table__  # type: ignore[attr-defined]
-_EV = Event.__table__  # type: ignore[attr-defined]
+_CAND = table_of(Candidate)
+_EV = table_of(Event)
 _CHILDREN: tuple[tuple[str, Any, frozenset[str]], ...] = (
-    ("milestones", Milestone.__table__, frozenset(MilestoneCreate.model_fields)),  # type: ignore[attr-defined]
-    ("usce_records", UsceRecord.__table__, frozenset(UsceCreate.model_fields)),  # type: ignore[attr-defined]
-    ("program_lists", ProgramList.__table__, frozenset(ProgramListCreate.model_fields)),  # type: ignore[attr-defined]
+    ("milestones", table_of(Milestone), frozenset(MilestoneCreate.model_fields)),
+    ("usce_records", table_of(UsceRecord), frozenset(UsceCreate.model_fields)),
+    ("program_lists", table_of(ProgramList), frozenset(ProgramListCreate.model_fields)),
 )
 _CANDIDATE_FIELDS = ("external_id", *CandidateUpsert.model_fields)
 _RECORD_EVENTS = tuple(f"{noun}.{verb}" for noun in ("candidate", "milestone", "usce_record", "program_list")

@@ -28,7 +28,7 @@ from app.candidates.schemas import CandidateUpsert
 from app.candidates.service import CONFLICTS as CANDIDATE_CONFLICTS
 from app.candidates.service import apply_by_external_id, candidate_row
 from app.core.config import get_settings
-from app.core.crud import conflict_from, flush_or_conflict
+from app.core.crud import conflict_from, flush_or_conflict, rows_changed
 from app.core.db import db, utcnow
 from app.core.errors import (
     AppError,
@@ -39,6 +39,7 @@ from app.core.errors import (
     ValidationFailed,
     field_error,
 )
+from app.core.models import table_of
 from app.core.pagination import PageParams
 from app.core.security import Actor, Principal, Role, current_actor
 from app.events.models import Event
@@ -56,12 +57,12 @@ from app.usce.service import record_row, upsert_record
 NDJSON = "application/x-ndjson"
 # One flush writes the whole item; a unique violation then names the candidate's constraint where it can.
 _CONFLICTS = {**MILESTONE_CONFLICTS, **USCE_CONFLICTS, **LIST_CONFLICTS, **CANDIDATE_CONFLICTS}
-_CANDIDATE_FIELDS = frozenset(CandidateUpsert.model_fields)
+_CANDIDATE_FIELDS = set(CandidateUpsert.model_fields)
 GROUP = 100  # items applied in one transaction (one by one when any of them is refused)
-_ITEMS = ImportItem.__table__
-_JOBS = ImportJob.__table__
-_EVENTS = Event.__table__
-_CANDIDATES = Candidate.__table__
+_ITEMS = table_of(ImportItem)
+_JOBS = table_of(ImportJob)
+_EVENTS = table_of(Event)
+_CANDIDATES = table_of(Candidate)
 
 
 
@@ -220,8 +221,8 @@ async def list_imports(session: AsyncSession, principal: Principal, page: PagePa
     org_id = _check_role(principal)
     where = _JOBS.c.organization_id == org_id
     total = (await session.execute(select(func.count()).select_from(_JOBS).where(where))).scalar_one()
-    jobs = (await session.execute(select(ImportJob).where(ImportJob.organization_id == org_id)
-                                  .order_by(ImportJob.created_at.desc(), col(ImportJob.id))
+    jobs = (await session.execute(select(ImportJob).where(col(ImportJob.organization_id) == org_id)
+                                  .order_by(col(ImportJob.created_at).desc(), col(ImportJob.id))
                                   .limit(page.limit).offset(page.offset))).scalars().all()
     return list(jobs), int(total)
 
@@ -268,8 +269,9 @@ async def _apply(session: AsyncSession, org_id: uuid.UUID, item: ImportCandidate
         others: dict[uuid.UUID, Any] = {}
         known: dict[str, dict[str, Any]] = {"milestones": {}, "usce_records": {}, "program_lists": {}}
         if not fresh:
-            for name, model in (("milestones", Milestone), ("usce_records", UsceRecord),
-                                ("program_lists", ProgramList)):
+            models: tuple[tuple[str, Any], ...] = (("milestones", Milestone), ("usce_records", UsceRecord),
+                                                   ("program_lists", ProgramList))
+            for name, model in models:
                 rows = (await session.execute(select(model).where(model.candidate_id == cand.id))).scalars().all()
                 known[name] = {r.external_id: r for r in rows if r.external_id is not None}
                 if model is Milestone:
@@ -370,7 +372,7 @@ async def _apply_item(job: Any, position: int) -> bool:
             return False
         taken = await session.execute(update(_ITEMS).where(key, _ITEMS.c.status == "pending")
                                       .values(status="applying"))
-        if taken.rowcount != 1:
+        if rows_changed(taken) != 1:
             await session.rollback()
             return False
         result: dict[str, Any]
@@ -413,7 +415,7 @@ async def _apply_group(job: Any, positions: list[int]) -> None:
         moved = await session.execute(update(_ITEMS).where(_ITEMS.c.import_id == job.id,
                                                            _ITEMS.c.position.in_(taken),
                                                            _ITEMS.c.status == "pending").values(status="applying"))
-        if moved.rowcount != len(taken):
+        if rows_changed(moved) != len(taken):
             await session.rollback()  # another worker got some of them: one by one sorts it out
         else:
             try:
@@ -449,7 +451,7 @@ async def _finish(job: Any) -> None:
         now = utcnow()
         done = await session.execute(update(_JOBS).where(_JOBS.c.id == job.id, _JOBS.c.status != "succeeded")
                                      .values(status="succeeded", finished_at=now))
-        if done.rowcount != 1:
+        if rows_changed(done) != 1:
             await session.rollback()
             return
         counts = (await counts_of(session, [job.id]))[job.id]

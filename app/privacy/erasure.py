@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.models import Organization, User
 from app.audit.writer import record
 from app.candidates.models import Candidate, CandidateRecord
+from app.core.crud import rows_changed
 from app.core.errors import Forbidden
 from app.core.idempotency import forget_idempotency_for
+from app.core.models import table_of
 from app.core.security import Principal, Role
 from app.events.models import Event
 from app.imports.models import ImportItem, ImportJob
@@ -29,15 +31,15 @@ from app.imports.models import ImportItem, ImportJob
 Eraser = Callable[[AsyncSession, Any], Awaitable[int]]
 ERASERS: dict[str, Eraser] = {}
 
-_EV = Event.__table__  # type: ignore[attr-defined]
-_ITEMS = ImportItem.__table__  # type: ignore[attr-defined]
-_JOBS = ImportJob.__table__  # type: ignore[attr-defined]
+_EV = table_of(Event)
+_ITEMS = table_of(ImportItem)
+_JOBS = table_of(ImportJob)
 
 
 async def _events(session: AsyncSession, cand: Candidate) -> int:
     r = await session.execute(update(_EV).where(_EV.c.candidate_id == cand.id)
                               .values(data={"erased": True}, subject_external_id=None))
-    return int(r.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_changed(r)
 
 
 async def _import_items(session: AsyncSession, cand: Candidate) -> int:
@@ -47,7 +49,7 @@ async def _import_items(session: AsyncSession, cand: Candidate) -> int:
             select(_JOBS.c.id).where(_JOBS.c.organization_id == cand.organization_id)))
     r = await session.execute(update(_ITEMS).where(or_(*theirs))
                               .values(external_id=None, payload=None, problem=None, candidate_id=None))
-    return int(r.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_changed(r)
 
 
 async def _idempotency(session: AsyncSession, cand: Candidate) -> int:

@@ -23,7 +23,7 @@ from app.core.crud import (
 )
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from app.core.http import UpsertOutcome, check_if_match
-from app.core.models import new_row
+from app.core.models import new_row, table_of
 from app.core.pagination import PageParams
 from app.core.security import Principal
 from app.programs.models import Program, ProgramList, ProgramListEntry
@@ -105,9 +105,9 @@ async def create_program(session: AsyncSession, principal: Principal, data: Prog
     return program
 
 
-_C = Candidate.__table__  # type: ignore[attr-defined]
-_E = ProgramListEntry.__table__  # type: ignore[attr-defined]
-_L = ProgramList.__table__  # type: ignore[attr-defined]
+_C = table_of(Candidate)
+_E = table_of(ProgramListEntry)
+_L = table_of(ProgramList)
 # A program's screens are facts of every candidate who has it on a list: a sink of the write hook bumps them all.
 _FACTS_CHANGED_BY_PROGRAM = (
     update(_C).where(_C.c.id.in_(select(_L.c.candidate_id).select_from(_E.join(_L, _E.c.list_id == _L.c.id))

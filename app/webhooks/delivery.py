@@ -36,7 +36,9 @@ from standardwebhooks import Webhook
 
 from app.core.coalesced import accesses
 from app.core.config import get_settings
+from app.core.crud import rows_changed
 from app.core.db import utcnow
+from app.core.models import table_of
 from app.core.serialization import dumps
 from app.events.models import Event
 from app.events.schemas import EventPublic
@@ -48,10 +50,10 @@ from app.webhooks.urls import UrlRefused, parse, resolve
 
 log = logging.getLogger("matchready.webhooks")
 
-D = WebhookDelivery.__table__  # type: ignore[attr-defined]
-A = WebhookAttempt.__table__  # type: ignore[attr-defined]
-E = WebhookEndpoint.__table__  # type: ignore[attr-defined]
-EV = Event.__table__  # type: ignore[attr-defined]
+D = table_of(WebhookDelivery)
+A = table_of(WebhookAttempt)
+E = table_of(WebhookEndpoint)
+EV = table_of(Event)
 
 PIPELINES = 2  # deliver loops per worker (app.webhooks.jobs), sharing one gate of WEBHOOK_CONCURRENCY requests
 BATCH = 200 // PIPELINES  # per claim: a worker holds at most 200 at once, so other workers find work too
@@ -334,7 +336,7 @@ async def record(session: AsyncSession, outcomes: list[Outcome]) -> None:
     for o, reason in ending:
         result = await session.execute(_SETTLE, {"b_id": o.claimed.id, "b_lease": o.claimed.lease, "b_now": now,
                                                  "b_tried": int(o.attempted), "b_status": "dead", "b_next": None})
-        if reason and result.rowcount == 1:  # type: ignore[attr-defined]
+        if reason and rows_changed(result) == 1:
             disable.setdefault(o.claimed.endpoint_id, (reason, o.claimed.id))
     if attempts:  # the history of deliveries still there (an endpoint deleted meanwhile took its own along)
         ids = list({a["delivery_id"] for a in attempts})

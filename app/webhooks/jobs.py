@@ -24,7 +24,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.crud import rows_changed
 from app.core.db import db, utcnow
+from app.core.models import table_of
 from app.events.models import Event, FeedConsumer
 from app.events.service import _visible as visible_events  # the feed's visibility rule, one source for both
 from app.events.service import retention_cutoff
@@ -38,10 +40,10 @@ FAN_OUT_BATCH = 1000
 _PURGE_BATCH = 5000
 POLL_SECONDS = 0.2  # the idle wait between polls: most of the latency from commit to delivery
 
-C = FeedConsumer.__table__  # type: ignore[attr-defined]
-D = WebhookDelivery.__table__  # type: ignore[attr-defined]
-E = WebhookEndpoint.__table__  # type: ignore[attr-defined]
-EV = Event.__table__  # type: ignore[attr-defined]
+C = table_of(FeedConsumer)
+D = table_of(WebhookDelivery)
+E = table_of(WebhookEndpoint)
+EV = table_of(Event)
 
 
 def _types_of(selectors: list[str]) -> frozenset[str] | None:
@@ -142,4 +144,4 @@ async def purge_old_deliveries() -> int:
         oldest = select(D.c.id).where(D.c.created_at < retention_cutoff()).limit(_PURGE_BATCH)
         result = await session.execute(delete(D).where(D.c.id.in_(oldest.scalar_subquery())))
         await session.commit()
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rows_changed(result)

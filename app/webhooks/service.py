@@ -16,6 +16,7 @@ from app.core.crud import delete_versioned, fetch_page, update_versioned
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.metrics import backlog
+from app.core.models import table_of
 from app.core.pagination import PageParams
 from app.core.serialization import dumps
 from app.events.schemas import EventSubject
@@ -34,8 +35,8 @@ from app.webhooks.urls import UrlRefused, check_url
 # After a rotation the previous secret keeps signing this long, so receivers can switch without a gap.
 PREVIOUS_SECRET_GRACE = timedelta(hours=24)
 
-D = WebhookDelivery.__table__  # type: ignore[attr-defined]
-A = WebhookAttempt.__table__  # type: ignore[attr-defined]
+D = table_of(WebhookDelivery)
+A = table_of(WebhookAttempt)
 
 
 async def _checked_url(url: str) -> str:
