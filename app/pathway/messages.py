@@ -16,10 +16,11 @@ if TYPE_CHECKING:
     from .road import CycleEval, NodeState
 
 
-WEEKEND_DEADLINES = (  # deadline, the step it closes
-    ("nrmp_standard_reg_deadline", "nrmp_registration"),
-    ("rol_deadline", "rank_order_list"),
-    ("soap_end", "soap"),
+WEEKEND_DEADLINES = (  # deadline, the step it closes, who sets it
+    ("eras_program_review_open", "eras_application", "eras"),
+    ("nrmp_standard_reg_deadline", "nrmp_registration", "nrmp"),
+    ("rol_deadline", "rank_order_list", "nrmp"),
+    ("soap_end", "soap", "nrmp"),
 )
 
 
@@ -27,15 +28,19 @@ def _weekend_deadlines(ev: CycleEval) -> None:
     """A deadline still ahead of the candidate that falls on a Saturday or Sunday, and what the rules say of it."""
     rules, st, as_of = ev.rules, ev.states, ev.profile.as_of
     policy = rules.nrmp.weekend_deadlines
-    found = [(getattr(rules.calendar, key), code) for key, code in WEEKEND_DEADLINES]
     pathway_deadline = rules.ecfmg.pathways_application_deadline.value
-    for item, code in found:
-        s = st[code]
+    for key, code, owner in WEEKEND_DEADLINES:
+        item, s = getattr(rules.calendar, key), st[code]
         if item.on < as_of or item.on.weekday() < 5 or s.done or not s.applicable or not s.required:
             continue
         day = "Saturday" if item.on.weekday() == 5 else "Sunday"
         friday = item.on - timedelta(days=item.on.weekday() - 4)
-        if policy.value is None:
+        if owner != "nrmp":
+            # The weekend policy in the rules is the NRMP's; the AAMC sets the ERAS dates and no source on whether
+            # they move was found, so an ERAS date on a weekend is always reported as a gap.
+            how = ("the AAMC sets this date, and the sources consulted do not say whether it moves to a weekday (a "
+                   f"gap in the rules): treat {item.on} as the deadline and act by {friday}, the Friday before")
+        elif policy.value is None:
             how = ("the sources consulted do not say whether it moves to a weekday (a gap in the rules): treat "
                    f"{item.on} as the deadline and act by {friday}, the Friday before")
         elif policy.value == "as_published":

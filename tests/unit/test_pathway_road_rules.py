@@ -177,6 +177,43 @@ def test_a_weekday_deadline_says_nothing() -> None:
     assert not [w for w in result.warnings if w.code == "deadline_on_weekend"]
 
 
+def _book_with_calendar(year: int, rules_nrmp: Sourced[object] | None = None, **dates: date) -> RuleBook:
+    rules = BOOK.cycle(year)
+    calendar = replace(rules.calendar, **{k: replace(getattr(rules.calendar, k), on=v) for k, v in dates.items()})
+    nrmp = rules.nrmp if rules_nrmp is None else replace(rules.nrmp, weekend_deadlines=rules_nrmp)
+    return RuleBook(cycles=MappingProxyType({**BOOK.cycles, year: replace(rules, calendar=calendar, nrmp=nrmp)}),
+                    directory="test")
+
+
+# The weekend policy in the rules (nrmp.weekend_deadlines) is the NRMP's; the AAMC sets ERAS dates and no source on
+# whether they move was found (a gap), so an ERAS date on a weekend is reported as a gap whatever the NRMP policy.
+# 2026-09-26 is a Saturday; the Friday before is 2026-09-25.
+ERAS_SATURDAY = date(2026, 9, 26)
+ERAS_WEEKEND_CASES = [
+    # (id, facts, NRMP policy, expected texts in the warning on eras_application, or None for no warning)
+    ("not_applied_gap", facts(*CERTIFIED), None, ("2026-09-26", "Saturday", "AAMC", "gap", "2026-09-25")),
+    ("nrmp_policy_does_not_move_eras", facts(*CERTIFIED), Sourced("next_business_day", PROV),
+     ("AAMC", "gap", "2026-09-25")),
+    ("applied", facts(*CERTIFIED, done("eras_application", date(2026, 9, 2))), None, None),
+]
+
+
+@pytest.mark.parametrize(("candidate", "policy", "texts"), [c[1:] for c in ERAS_WEEKEND_CASES],
+                         ids=[c[0] for c in ERAS_WEEKEND_CASES])
+def test_eras_deadlines_on_a_weekend(candidate, policy, texts) -> None:  # type: ignore[no-untyped-def]
+    assert ERAS_SATURDAY.weekday() == 5
+    book = _book_with_calendar(2027, policy, eras_program_review_open=ERAS_SATURDAY)
+    result = next_step(candidate, book, 2027, date(2026, 9, 1))
+    found = [w for w in result.warnings if w.code == "deadline_on_weekend" and w.milestone == "eras_application"]
+    if texts is None:
+        assert found == []
+    else:
+        assert len(found) == 1
+        for text in texts:
+            assert text in found[0].detail, (text, found[0].detail)
+        assert "moves to the next business day" not in found[0].detail
+
+
 # ---- SOAP's closing time --------------------------------------------------------------------------------------------
 # Domain notes section 5: SOAP closes Thursday, 17:00 ET in the 2026 calendar; section G: 21:00 ET in 2022 and 2024.
 # The 2026 rule file follows the 2026 calendar; 2027 is estimated from it and says so.
