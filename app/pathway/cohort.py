@@ -26,6 +26,7 @@ def cohort_summary(facts: CandidateFacts, book: RuleBook, cycle: int, as_of: dat
         cycle=cycle,
         as_of=as_of,
         rules_version=assessed.rules_version,
+        rules_source=assessed.rules_source,
         status=assessed.status,
         score=assessed.score,
         earliest_feasible_cycle=sc.earliest,

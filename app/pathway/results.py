@@ -243,6 +243,7 @@ class CohortRow:
     cycle: int
     as_of: date
     rules_version: str
+    rules_source: str
     status: str
     score: int
     earliest_feasible_cycle: int | None

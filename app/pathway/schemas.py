@@ -303,6 +303,7 @@ class CohortRowPublic(_Public):
     cycle: int
     as_of: date
     rules_version: str
+    rules_source: RulesSource = Field(description=RULES_SOURCE_DESCRIPTION)
     status: ReadinessStatus
     score: int = Field(ge=0, le=100)
     earliest_feasible_cycle: int | None

@@ -37,6 +37,19 @@ def test_a_rules_dir_file_is_named_and_used(client, world, settings, tmp_path: P
     assert (body["rules_version"], body["rules_source"]) == ("2027.2", "folder")
 
 
+def test_cohort_rows_name_the_rules_they_used(client, world, settings, tmp_path: Path):
+    url = f"/v1/organizations/{world.north.org_id}/readiness"
+    params = {"as_of": AS_OF, "cycle": 2027}
+    items = client.get(url, params=params, headers=world.north.advisor_headers).json()["items"]
+    assert {(i["rules_version"], i["rules_source"]) for i in items} == {("2027.1", "package")}
+    shutil.copy(RULES_DIR / "2027.toml", tmp_path / "2027.toml")
+    text = (tmp_path / "2027.toml").read_text().replace('rules_version = "2027.1"', 'rules_version = "2027.2"')
+    (tmp_path / "2027.toml").write_text(text)
+    settings(RULES_DIR=str(tmp_path))
+    items = client.get(url, params=params, headers=world.north.advisor_headers).json()["items"]
+    assert {(i["rules_version"], i["rules_source"]) for i in items} == {("2027.2", "folder")}
+
+
 def test_match_cycles_name_their_source(client, world):
     r = client.get("/v1/match-cycles", headers=world.north.advisor_headers)
     assert r.status_code == 200, r.text
