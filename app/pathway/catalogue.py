@@ -82,6 +82,8 @@ def _parse(raw: dict[str, Any]) -> Catalogue:
             raise CatalogueError(f"{where}: kind must be one of {KINDS}")
         if mt.result is not None and mt.result not in RESULT_KINDS:
             raise CatalogueError(f"{where}: result must be one of {RESULT_KINDS}")
+        if mt.legacy and not isinstance(mt.discontinued_on, date):
+            raise CatalogueError(f"{where}: a legacy type needs discontinued_on, a date")
         seen.add(mt.code)
         types.append(mt)
     earlier: set[str] = set()
@@ -120,6 +122,14 @@ def milestone_types() -> tuple[MilestoneType, ...]:
 def road_types() -> tuple[MilestoneType, ...]:
     """The steps of the road in topological order: the graph the engine walks."""
     return tuple(mt for mt in milestone_types() if mt.on_road)
+
+
+def discontinued_on(code: str) -> date:
+    """The date a legacy exam ended (the catalogue refuses a legacy type without one)."""
+    ended = by_code()[code].discontinued_on
+    if ended is None:
+        raise CatalogueError(f"catalogue.toml {code}: not a legacy type")
+    return ended
 
 
 def catalogue_version() -> str:

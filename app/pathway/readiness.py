@@ -14,6 +14,7 @@ import math
 from dataclasses import replace
 from datetime import date, timedelta
 
+from .catalogue import discontinued_on
 from .dates import months_before, years_between
 from .facts import CandidateFacts, ListEntryFact, MilestoneFact, ProgramFact, UsceFact, WhatIf
 from .results import POST_RANKING_STAGES, BaseMatchRate, Factor, Gate, ReadinessResult
@@ -403,7 +404,8 @@ def gates(ev: CycleEval) -> tuple[Gate, ...]:  # noqa: C901 - one gate per rule
         out.append(Gate(
             "step2cs_discontinued", "No Step 2 CS attempt after its discontinuation",
             "unmet" if ev.cs_blocked else "met", None,
-            "Step 2 CS ended on 2021-01-26; a Pathway with OET Medicine meets the clinical-skills requirement.",
+            f"Step 2 CS ended on {discontinued_on('usmle_step2cs')}; a Pathway with OET Medicine meets the "
+            "clinical-skills requirement.",
             "step2cs_after_discontinuation" if ev.cs_blocked else None,
         ))
     if ev.unmatched or ev.matched:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .catalogue import by_code
+from .catalogue import discontinued_on
 from .dates import add_years
 from .facts import MilestoneFact, OetScores
 from .graph import (
@@ -304,10 +304,10 @@ def _step3_validity(ev: CycleEval, valid_pass: dict[str, bool]) -> None:
 
 
 def _step2cs(ev: CycleEval) -> None:
-    """Step 2 CS ended on 2021-01-26: a later attempt cannot exist and meets nothing; an earlier pass is history."""
+    """Step 2 CS has ended (the catalogue's discontinued_on): a later attempt cannot exist and meets nothing; an
+    earlier pass is history."""
     profile = ev.profile
-    cs_type = by_code().get("usmle_step2cs")
-    cs_end = cs_type.discontinued_on if cs_type and cs_type.discontinued_on else date(2021, 1, 26)
+    cs_end = discontinued_on("usmle_step2cs")
     for r in profile.records.get("usmle_step2cs", ()):
         on = r.on
         if (on is not None and on >= cs_end) or (on is None and r.status in ("planned", *ACTIVE)):
@@ -328,15 +328,35 @@ def _step2cs(ev: CycleEval) -> None:
             "clinical-skills requirement, which is met through an ECFMG Pathway with OET Medicine.",
             "usmle_step2cs",
         ))
-    if profile.failed["usmle_step2cs"] and any(
-        r.pathway not in (None, "6") for r in profile.records.get("ecfmg_pathway", ())
-    ):
+    if profile.failed["usmle_step2cs"]:
+        _pathway_after_step2cs_failure(ev)
+
+
+def _pathway_after_step2cs_failure(ev: CycleEval) -> None:
+    """Whoever ever failed Step 2 CS may use only some Pathways (data per cycle: Pathway 6 in the 2024 Pathways)."""
+    allowed = ev.rules.ecfmg.pathways_after_step2cs_failure
+    prov = allowed.provenance
+    recorded = sorted({r.pathway for r in ev.profile.records.get("ecfmg_pathway", ()) if r.pathway is not None})
+    if allowed.value is None:
         ev.warnings.append(Notice(
             "pathway_after_step2cs_failure",
-            "Applicants who ever failed Step 2 CS had to use Pathway 6 in the 2024 Pathways; check this "
-            "cycle's Pathway rules.",
+            f"You failed Step 2 CS; which Pathways are open to you for the {ev.rules.year} Match was not found in "
+            f"the sources consulted (a gap in the rules): confirm with ECFMG before you apply. Source: {prov.source}",
             "ecfmg_pathway",
         ))
+        return
+    outside = [p for p in recorded if p not in allowed.value]
+    if not outside:
+        return
+    names = " or ".join(f"Pathway {p}" for p in allowed.value)
+    basis = f" ({prov.pattern}; estimated, to be verified)" if prov.estimated and prov.pattern else ""
+    ev.warnings.append(Notice(
+        "pathway_after_step2cs_failure",
+        f"Applicants who ever failed Step 2 CS may use only {names} for the {ev.rules.year} Match{basis}; the "
+        f"recorded {', '.join('Pathway ' + p for p in outside)} is not open to you: check it with ECFMG. "
+        f"Source: {prov.source}",
+        "ecfmg_pathway",
+    ))
 
 
 def _oet(ev: CycleEval) -> tuple[bool, date | None]:

@@ -179,6 +179,7 @@ class Ecfmg(_Model):
     pathways_available: Value[bool]
     pathways_application_deadline: GapValue[date]
     pathway_validity: GapValue[PathwayValidity]
+    pathways_after_step2cs_failure: GapValue[list[Literal["1", "2", "3", "4", "5", "6"]]]
     oet_minimum: Value[OetMinimum]
     oet_earliest_test_date: Value[date]
     oet_one_sitting: Value[bool]

@@ -240,6 +240,7 @@ class EcfmgRules:
     exam_window_years: Sourced[int]
     credential_verification: Sourced[tuple[str, ...]]
     pathway_valid_from: Sourced[date]  # an accepted Pathway counts for this Match if accepted on or after
+    pathways_after_step2cs_failure: Sourced[tuple[str, ...]]  # the Pathways open to one who ever failed Step 2 CS
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,6 +455,9 @@ def _ecfmg(model: rf.Ecfmg) -> EcfmgRules:
                                          tuple(model.credential_verification.value or ())),
         pathway_valid_from=Sourced(validity.value.accepted_on_or_after if validity.value else None,
                                    _provenance(validity)),
+        pathways_after_step2cs_failure=_sourced(
+            model.pathways_after_step2cs_failure,
+            tuple(model.pathways_after_step2cs_failure.value) if model.pathways_after_step2cs_failure.value else None),
     )
 
 

@@ -19,12 +19,14 @@ from .test_pathway_situations import (
     CERTIFIED,
     EXAMS,
     ID,
+    OET,
     ROL27,
     SON,
     STEP1,
     STEP2,
     done,
     facts,
+    failed,
     full,
 )
 
@@ -212,6 +214,48 @@ def test_eras_deadlines_on_a_weekend(candidate, policy, texts) -> None:  # type:
         for text in texts:
             assert text in found[0].detail, (text, found[0].detail)
         assert "moves to the next business day" not in found[0].detail
+
+
+# ---- Pathways after a Step 2 CS failure ------------------------------------------------------------------------------
+# Domain notes, "What the Pathways are": those who had ever failed Step 2 CS had to use Pathway 6 (2024-era page). The
+# 2026 rule file carries it forward as estimated (ecfmg.pathways_after_step2cs_failure = ["6"]); 2027 extends 2026.
+CS_FAILED = failed("usmle_step2cs", date(2020, 2, 10), attempt=1)
+
+
+def _pathway(p: str) -> object:
+    return done("ecfmg_pathway", date(2025, 9, 1), pathway=p)
+
+
+CS_FAILURE_CASES = [
+    # (id, facts, book, expected texts in the warning, or None for no warning)
+    ("failed_cs_pathway_1", facts(ID, STEP1, STEP2, OET, CS_FAILED, _pathway("1")), BOOK,
+     ("only Pathway 6", "2027 Match", "estimated", "recorded Pathway 1")),
+    ("failed_cs_pathway_6", facts(ID, STEP1, STEP2, OET, CS_FAILED, _pathway("6")), BOOK, None),
+    ("never_failed_cs_pathway_1", facts(*EXAMS), BOOK, None),
+    ("rules_allow_more", facts(ID, STEP1, STEP2, OET, CS_FAILED, _pathway("1")),
+     _book_with(2027, pathways_after_step2cs_failure=Sourced(("1", "6"), PROV)), None),
+    ("rule_is_a_gap", facts(ID, STEP1, STEP2, OET, CS_FAILED, _pathway("6")),
+     _book_with(2027, pathways_after_step2cs_failure=Sourced(None, PROV)), ("not found", "gap", "confirm with ECFMG")),
+]
+
+
+@pytest.mark.parametrize(("candidate", "book", "texts"), [c[1:] for c in CS_FAILURE_CASES],
+                         ids=[c[0] for c in CS_FAILURE_CASES])
+def test_pathways_after_a_step2cs_failure(candidate, book, texts) -> None:  # type: ignore[no-untyped-def]
+    result = next_step(candidate, book, 2027, AS_OF)
+    found = [w for w in result.warnings if w.code == "pathway_after_step2cs_failure"]
+    if texts is None:
+        assert found == []
+    else:
+        assert len(found) == 1
+        for text in texts:
+            assert text in found[0].detail, (text, found[0].detail)
+
+
+def test_the_packaged_rules_name_pathway_6_with_their_source() -> None:
+    rule = BOOK.cycle(2027).ecfmg.pathways_after_step2cs_failure
+    assert rule.value == ("6",)
+    assert rule.provenance.estimated and "pathways-3-5" in rule.provenance.source
 
 
 # ---- SOAP's closing time --------------------------------------------------------------------------------------------
