@@ -24,7 +24,7 @@ class ResourceBase(SQLModel):
         # Optimistic concurrency by the ORM: every UPDATE and DELETE of a row carries `WHERE version = <read>`
         # and bumps it, so a concurrent writer's change is never overwritten (StaleDataError -> 412). A flush
         # that changes nothing emits no UPDATE, so the version (the ETag) stays.
-        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+        return {"version_id_col": table_of(cast("type[SQLModel]", cls)).c.version}
 
 
 _NO_DEFAULT = object()
@@ -38,7 +38,7 @@ def new_row(model: type[SQLModel], **values: Any) -> dict[str, Any]:
     write hook sees those rows too (app.core.changes). A field the model does not have is an error."""
     spec = _row_defaults.get(model)
     if spec is None:
-        columns = set(model.__table__.columns.keys())  # type: ignore[attr-defined]
+        columns = set(table_of(model).columns.keys())
         spec = tuple((name, _NO_DEFAULT if f.is_required() else f.default, f.default_factory)
                      for name, f in model.model_fields.items() if name in columns)
         _row_defaults[model] = spec

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.accounts.models import DEFAULT_DEADLINE_LEAD_DAYS, Organization
 from app.candidates.models import Candidate
 from app.core.db import db, utcnow
+from app.core.models import table_of
 from app.events.models import Event, FeedConsumer
 from app.guidance import service
 from app.guidance.models import ComputedState
@@ -45,11 +46,11 @@ from app.pathway.rules import RuleBook
 from app.pathway.timeline import timeline
 from app.worker import job
 
-E = Event.__table__  # type: ignore[attr-defined]
-F = FeedConsumer.__table__  # type: ignore[attr-defined]
-S = ComputedState.__table__  # type: ignore[attr-defined]
-C = Candidate.__table__  # type: ignore[attr-defined]
-O = Organization.__table__  # type: ignore[attr-defined]  # noqa: E741
+E = table_of(Event)
+F = table_of(FeedConsumer)
+S = table_of(ComputedState)
+C = table_of(Candidate)
+O = table_of(Organization)  # noqa: E741
 
 CONSUMER = "guidance.computed_events"
 SWEEP = "guidance.daily_sweep"

@@ -22,6 +22,7 @@ from app.candidates.models import Candidate, CandidateRecord
 from app.core.cache import AnswerCache
 from app.core.config import get_settings
 from app.core.errors import ValidationFailed, field_error
+from app.core.models import table_of
 from app.core.reads import TypedRead, read
 from app.core.serialization import dumps
 from app.milestones.models import Milestone
@@ -43,12 +44,12 @@ from app.pathway.timeline import timeline, to_icalendar
 from app.programs.models import Program, ProgramList, ProgramListEntry
 from app.usce.models import UsceRecord
 
-M = Milestone.__table__  # type: ignore[attr-defined]
-U = UsceRecord.__table__  # type: ignore[attr-defined]
-E = ProgramListEntry.__table__  # type: ignore[attr-defined]
-L = ProgramList.__table__  # type: ignore[attr-defined]
-P = Program.__table__  # type: ignore[attr-defined]
-C = Candidate.__table__  # type: ignore[attr-defined]
+M = table_of(Milestone)
+U = table_of(UsceRecord)
+E = table_of(ProgramListEntry)
+L = table_of(ProgramList)
+P = table_of(Program)
+C = table_of(Candidate)
 
 _MILESTONE_COLS = (M.c.candidate_id, M.c.type_code, M.c.status, M.c.attempt, M.c.scheduled_on, M.c.completed_on,
                    M.c.result)

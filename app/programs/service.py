@@ -88,13 +88,13 @@ async def list_programs(session: AsyncSession, page: PageParams, *, specialty: s
     if track:
         where.append(Program.track == track)
     if visa == "j1":
-        where.append(Program.sponsors_j1.is_(True))  # type: ignore[union-attr]
+        where.append(col(Program.sponsors_j1).is_(True))
     elif visa == "h1b":
-        where.append(Program.sponsors_h1b.is_(True))  # type: ignore[union-attr]
+        where.append(col(Program.sponsors_h1b).is_(True))
     if q:
         pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append(or_(Program.name.ilike(pattern, escape="\\"),  # type: ignore[attr-defined]
-                         Program.institution.ilike(pattern, escape="\\")))  # type: ignore[attr-defined]
+        where.append(or_(col(Program.name).ilike(pattern, escape="\\"),
+                         col(Program.institution).ilike(pattern, escape="\\")))
     return await fetch_page(session, Program, where, order_clause(Program, sort, PROGRAM_SORTABLE), page)
 
 
