@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.config import get_settings
 from app.core.serialization import dumps
+from app.core.types import PATTERN_MESSAGES
 
 log = logging.getLogger("matchready.errors")
 
@@ -347,6 +348,8 @@ def _validation_errors(exc: RequestValidationError) -> tuple[str, list[dict[str,
         ctx = err.get("ctx") or {}
         if kind == "value_error" and "error" in ctx:
             msg = str(ctx["error"])
+        elif kind == "string_pattern_mismatch" and ctx.get("pattern") in PATTERN_MESSAGES:
+            msg = PATTERN_MESSAGES[ctx["pattern"]]
         errors.append(field_error(_loc_to_field(err.get("loc", ())), msg, kind))
     fields = ", ".join(sorted({e["field"] for e in errors}))
     return f"Invalid input: {fields}." if fields else "Invalid input.", errors, malformed

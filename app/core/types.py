@@ -20,7 +20,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic.json_schema import JsonSchemaValue
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 
@@ -47,21 +47,28 @@ def _sane_date(value: date) -> date:
 
 
 # Whitespace as both JSON Schema (ECMA-262 `\s`) and pydantic (Unicode White_Space, which also trims) read it: the
-# two `\s` differ on U+0085 and U+FEFF, so both are named. Trimmed texts must keep a visible character: the
-# document says so with `pattern` (otherwise "\r" meets minLength 1 and is refused as empty).
+# two `\s` differ on U+0085 and U+FEFF, so both are named. Trimmed texts must keep a visible character, and no text
+# may hold NUL (PostgreSQL cannot store it): the document says both with `pattern`, so a client's validator refuses
+# what the service refuses (otherwise "\r" meets minLength 1 and is refused as empty).
 _WS = r"\s\x85\ufeff"
-_VISIBLE = rf"[^{_WS}]"
+_NO_NUL = r"^[^\x00]*$"
+_VISIBLE = rf"^[^\x00]*[^{_WS}\x00][^\x00]*$"
+# what a pattern mismatch of these says, in words (app.core.errors)
+PATTERN_MESSAGES = {
+    _NO_NUL: "NUL characters are not allowed",
+    _VISIBLE: "must hold a visible character and no NUL characters",
+}
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_VISIBLE),
                  AfterValidator(_no_control)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=_VISIBLE),
                       AfterValidator(_no_control)]
-LongText = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_no_control)]
+LongText = Annotated[str, StringConstraints(max_length=4000, pattern=_NO_NUL), AfterValidator(_no_control)]
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=254,
                       pattern=rf"^[^@{_WS}\x00]+@[^@{_WS}\x00]+\.[^@{_WS}\x00]+$"),
 ]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128), AfterValidator(_no_control)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128, pattern=_NO_NUL), AfterValidator(_no_control)]
 CountryCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
 StateCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
 Specialty = Annotated[
@@ -70,6 +77,13 @@ Specialty = Annotated[
 ]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=_VISIBLE),
                 AfterValidator(_no_control)]
+def _named_by_the_path(value: object) -> None:
+    raise PydanticCustomError("extra_forbidden", "the path names it: leave it out of the body")
+
+
+# A field the path of a `PUT .../by-external-id/{external_id}` states: not in that body's schema, and refused when
+# sent, as any field the schema does not have is (an upsert body the schema allows is never refused).
+NamedByPath = Annotated[SkipJsonSchema[None], BeforeValidator(_named_by_the_path)]
 SaneDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_sane_date)]
 MatchYear = Annotated[int, Field(ge=2000, le=2100)]  # bounds stated in the OpenAPI document
 

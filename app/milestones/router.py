@@ -28,6 +28,7 @@ from app.milestones.schemas import (
     MilestoneStatus,
     MilestoneTypePublic,
     MilestoneUpdate,
+    MilestoneUpsert,
 )
 from app.milestones.validation import result_schema
 from app.pathway.catalogue import milestone_types
@@ -81,7 +82,7 @@ async def create_milestone(session: SessionDep, cand: CandidateDep, body: Milest
 @router.put("/by-external-id/{external_id}", response_model=MilestonePublic,
             responses=upsert_responses(MilestonePublic))
 async def upsert_milestone_by_external_id(session: SessionDep, cand: CandidateDep, external_id: ExternalIdPath,
-                                          body: MilestoneCreate, if_match: IfMatchHeader = None) -> Response:
+                                          body: MilestoneUpsert, if_match: IfMatchHeader = None) -> Response:
     """Idempotent upsert for your system: the same body twice is one milestone, the second answer `unchanged`
     (header `Upsert-Result`). A full replacement; the type of an existing milestone cannot change (409)."""
     m, outcome = await service.upsert_milestone(session, cand, external_id, body, if_match)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field
 
-from app.core.types import ExternalId, InputModel, LongText, Name, PublicModel, SaneDate
+from app.core.types import ExternalId, InputModel, LongText, Name, NamedByPath, PublicModel, SaneDate
 from app.milestones.validation import RESULT_FIELDS, STATUS_REFUSED
 from app.pathway.catalogue import MILESTONE_CODES, milestone_types
 
@@ -47,6 +47,12 @@ class MilestoneCreate(InputModel):
                                                                     "never in the future.")
     result: MilestoneResult | None = None
     notes: LongText | None = None
+
+
+class MilestoneUpsert(MilestoneCreate):
+    """The body of `PUT .../by-external-id/{external_id}`: the path names the external id."""
+
+    external_id: NamedByPath = None
 
 
 class MilestoneUpdate(InputModel):

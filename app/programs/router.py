@@ -32,6 +32,7 @@ from app.programs.schemas import (
     ProgramListCreate,
     ProgramListPublic,
     ProgramListUpdate,
+    ProgramListUpsert,
     ProgramPublic,
     ProgramSort,
     ProgramUpdate,
@@ -117,7 +118,7 @@ async def create_program_list(session: SessionDep, cand: CandidateDep, body: Pro
 @lists_router.put("/by-external-id/{external_id}", response_model=ProgramListPublic,
                   responses=upsert_responses(ProgramListPublic))
 async def upsert_program_list_by_external_id(session: SessionDep, cand: CandidateDep, external_id: ExternalIdPath,
-                                             body: ProgramListCreate, if_match: IfMatchHeader = None) -> Response:
+                                             body: ProgramListUpsert, if_match: IfMatchHeader = None) -> Response:
     """Idempotent upsert for your system: the same body twice is one list, the second answer `unchanged`
     (header `Upsert-Result`). Replaces the list's own fields; its entries stay."""
     pl, outcome = await service.upsert_list(session, cand, external_id, body, if_match)

@@ -11,6 +11,7 @@ from app.core.types import (
     InputModel,
     LongText,
     Name,
+    NamedByPath,
     PublicModel,
     SaneDate,
     ShortText,
@@ -157,6 +158,12 @@ class ProgramListCreate(InputModel):
                                                                      "upserts by it.")
     name: ShortText
     cycle: int | None = Field(default=None, ge=2000, le=2100, description="The Match year this list is for.")
+
+
+class ProgramListUpsert(ProgramListCreate):
+    """The body of `PUT .../by-external-id/{external_id}`: the path names the external id."""
+
+    external_id: NamedByPath = None
 
 
 class ProgramListUpdate(InputModel):

@@ -19,7 +19,7 @@ from app.core.http import (
 from app.core.pagination import Page, PageDep, page_response
 from app.usce import service
 from app.usce.models import UsceRecord
-from app.usce.schemas import UsceCreate, UsceKind, UscePublic, UsceSort, UsceUpdate
+from app.usce.schemas import UsceCreate, UsceKind, UscePublic, UsceSort, UsceUpdate, UsceUpsert
 
 router = APIRouter(prefix="/candidates/{candidate_id}/usce-records", tags=["usce"])
 
@@ -51,7 +51,7 @@ async def create_usce_record(session: SessionDep, cand: CandidateDep, body: Usce
 
 @router.put("/by-external-id/{external_id}", response_model=UscePublic, responses=upsert_responses(UscePublic))
 async def upsert_usce_record_by_external_id(session: SessionDep, cand: CandidateDep, external_id: ExternalIdPath,
-                                            body: UsceCreate, if_match: IfMatchHeader = None) -> Response:
+                                            body: UsceUpsert, if_match: IfMatchHeader = None) -> Response:
     """Idempotent upsert for your system: the same body twice is one record, the second answer `unchanged`
     (header `Upsert-Result`). A full replacement."""
     rec, outcome = await service.upsert_record(session, cand, external_id, body, if_match)

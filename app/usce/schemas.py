@@ -7,7 +7,17 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, computed_field, model_validator
 
-from app.core.types import ExternalId, InputModel, Name, PublicModel, SaneDate, ShortText, Specialty, StateCode
+from app.core.types import (
+    ExternalId,
+    InputModel,
+    Name,
+    NamedByPath,
+    PublicModel,
+    SaneDate,
+    ShortText,
+    Specialty,
+    StateCode,
+)
 
 UsceKind = Literal["elective", "sub_internship", "externship", "observership", "research", "volunteer"]
 HANDS_ON_BY_DEFAULT = {"elective": True, "sub_internship": True, "externship": True, "observership": False,
@@ -51,6 +61,12 @@ class UsceCreate(_Dates):
     end_on: SaneDate
     supervisor: Name | None = None
     us_letter: bool = Field(default=False, description="A US letter of recommendation came from it.")
+
+
+class UsceUpsert(UsceCreate):
+    """The body of `PUT .../by-external-id/{external_id}`: the path names the external id."""
+
+    external_id: NamedByPath = None
 
 
 class UsceUpdate(_Dates):

@@ -103,6 +103,22 @@ def test_invalid_fields_are_422_by_field(client, world, over, field):
     assert snapshot() == before
 
 
+def test_a_nul_character_is_refused_as_the_document_says(client, world):
+    field, value, message = "full_name", "Ada\x00Lovelace", "must hold a visible character and no NUL characters"
+    # PostgreSQL cannot store NUL; the document's pattern refuses it too, so a client's validator agrees.
+    import re
+
+    before = snapshot()
+    b = problem(client.post(URL, json=candidate_body(**{field: value}), headers=world.north.advisor_headers), 422,
+                "validation-error")
+    found = [e for e in b["errors"] if e["field"] == f"body.{field}"]
+    assert found and found[0]["message"] == message, b
+    assert snapshot() == before
+    doc = client.get("/openapi.json").json()["components"]["schemas"]["CandidateCreate"]["properties"][field]
+    pattern = next(s["pattern"] for s in doc.get("anyOf", [doc]) if s.get("type") == "string")
+    assert re.search(pattern, value) is None and re.search(pattern, value.replace("\x00", " ")) is not None
+
+
 @pytest.mark.parametrize("status", ["citizen", "permanent_resident"])
 def test_us_citizens_and_residents_need_no_visa(client, world, status):
     b = problem(client.post(URL, json=candidate_body(us_status=status, visa_need="j1"),

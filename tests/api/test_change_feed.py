@@ -253,6 +253,27 @@ def test_upsert_twice_is_one_row_and_one_event(client, world):
     assert got.status_code == 200 and got.json() == changed.json()
 
 
+@pytest.mark.parametrize(("child", "body"), [
+    ("milestones", milestone_body(type_code="usmle_step1", status="planned")),
+    ("usce-records", usce_body()),
+    ("program-lists", {"name": "Synced"}),
+])
+@pytest.mark.parametrize("sent", ["OTHER-1", "SIS-1", None])
+def test_an_upsert_body_leaves_the_external_id_to_the_path(client, world, child, body, sent):
+    # The path names the external id; the body's schema has no such field, and a body that sends one (even the
+    # same value, or null) is refused as any field the schema lacks is, and nothing is written.
+    h = world.north.api_key_headers
+    schema = client.get("/openapi.json").json()
+    op = schema["paths"][f"/v1/candidates/{{candidate_id}}/{child}/by-external-id/{{external_id}}"]["put"]
+    ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "external_id" not in schema["components"]["schemas"][ref]["properties"]
+    before = snapshot()
+    b = problem(client.put(f"{_base(world)}/{child}/by-external-id/SIS-1", json={**body, "external_id": sent},
+                           headers=h), 422, "validation-error")
+    assert [(e["field"], e["code"]) for e in b["errors"]] == [("body.external_id", "extra_forbidden")]
+    assert snapshot() == before
+
+
 # ---- reading the feed ----------------------------------------------------------------------------------------------
 
 def test_cursor_pages_neither_skip_nor_repeat(client, world):

@@ -17,7 +17,7 @@ Deviations from schemathesis' defaults, each kept narrow:
   `If-Match` is almost never the current ETag) and 422 — but a 422 to a schema-valid request must pass
   `positive_data_refused_only_by_rules` below, which fails when the refusal is one the schema could have stated (a
   type, bound, pattern or unknown field): i.e. when the OpenAPI document and the validation disagree. Refusals by
-  rules the document cannot state (cross-field rules, dates in the past, unique items, NUL characters, unknown ids,
+  rules the document cannot state (cross-field rules, dates in the past, unique items, unknown ids,
   domain rules with a `code`) stay allowed.
 * A generated `Idempotency-Key` is made unique per case, so two examples with different bodies do not collide on
   the same key (a 422 `idempotency-key-reused` is correct; tests/api/test_http_semantics.py covers it).
