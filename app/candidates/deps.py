@@ -7,7 +7,7 @@ from fastapi import Depends, Path, Request
 
 from app.accounts.principal import PrincipalDep
 from app.candidates.models import CandidateRecord
-from app.candidates.service import get_candidate, get_candidate_json
+from app.candidates.service import get_candidate
 from app.core.coalesced import accesses
 
 READS = frozenset({"GET", "HEAD"})
@@ -25,14 +25,3 @@ async def candidate_for_principal(request: Request, principal: PrincipalDep,
 
 # A read-only row with the candidate's columns as attributes (id, organization_id, version, ...).
 CandidateDep = Annotated[CandidateRecord, Depends(candidate_for_principal)]
-
-
-async def candidate_json_for_principal(principal: PrincipalDep, candidate_id: Annotated[uuid.UUID, Path()]
-                                       ) -> tuple[int, str]:
-    """The candidate's version and public JSON, for plain reads; 404 as above. The read is noted for the audit."""
-    found = await get_candidate_json(principal, candidate_id)
-    accesses.note("read", (candidate_id,))
-    return found
-
-
-CandidateJsonDep = Annotated[tuple[int, str], Depends(candidate_json_for_principal)]

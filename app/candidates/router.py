@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from app.accounts.principal import ORGANIZATION_WRITERS, STAFF, PrincipalDep
 from app.candidates import service
-from app.candidates.deps import CandidateDep, CandidateJsonDep
+from app.candidates.deps import CandidateDep
 from app.candidates.models import CandidateRecord
 from app.candidates.schemas import (
     CandidateCreate,
@@ -103,11 +103,10 @@ async def get_candidate_by_external_id(
 
 
 @router.get("/{candidate_id}", response_model=CandidatePublic, responses=problem_responses(*READ))
-async def get_candidate(cand: CandidateJsonDep) -> Response:
+async def get_candidate(cand: CandidateDep) -> Response:
     """One candidate record, with its `ETag` (send it as `If-Match` to change the record). 404 when it is not
     yours to see, whether or not it exists."""
-    version, body = cand
-    return Response(body, media_type="application/json", headers={"ETag": etag_for(version)})
+    return _one(cand)
 
 
 @router.patch("/{candidate_id}", response_model=CandidatePublic, responses=problem_responses(*UPDATE))
