@@ -82,8 +82,9 @@ def _named_by_the_path(value: object) -> None:
 
 
 # A field the path of a `PUT .../by-external-id/{external_id}` states: not in that body's schema, and refused when
-# sent, as any field the schema does not have is (an upsert body the schema allows is never refused).
-NamedByPath = Annotated[SkipJsonSchema[None], BeforeValidator(_named_by_the_path)]
+# sent, as any field the schema does not have is (an upsert body the schema allows is never refused). The service
+# sets it from the path (a string, hence the type).
+NamedByPath = Annotated[SkipJsonSchema[str | None], BeforeValidator(_named_by_the_path)]
 SaneDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_sane_date)]
 MatchYear = Annotated[int, Field(ge=2000, le=2100)]  # bounds stated in the OpenAPI document
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
@@ -8,7 +9,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import ConfigDict, Field
 
 from app.core.types import ExternalId, InputModel, LongText, Name, NamedByPath, PublicModel, SaneDate
-from app.milestones.validation import RESULT_FIELDS, STATUS_REFUSED
+from app.milestones.validation import DONE, RESULT_FIELDS, STATUS_REFUSED
 from app.pathway.catalogue import MILESTONE_CODES, milestone_types
 
 MilestoneCode = StrEnum("MilestoneCode", {c: c for c in MILESTONE_CODES})  # type: ignore[misc]
@@ -135,6 +136,55 @@ def _group_name(kind: str, result: str | None) -> str:
     return f"{_pascal(result or '')}{_pascal(kind)}"
 
 
+def _status_is(statuses: Iterable[str]) -> dict[str, Any]:
+    return {"properties": {"status": {"enum": list(statuses)}}, "required": ["status"]}
+
+
+def _given(*fields: str) -> dict[str, Any]:
+    """Each field present and not null (a null counts as left out)."""
+    return {"required": list(fields), "properties": {f: {"not": {"type": "null"}} for f in fields}}
+
+
+_LEFT_OUT = {"type": "null"}  # under `properties`: absent or null
+
+
+def _result_with(*fields: str) -> dict[str, Any]:
+    return {"required": ["result"], "properties": {"result": {"type": "object", **_given(*fields)}}}
+
+
+def status_rules(kind: str, result: str | None) -> list[dict[str, Any]]:
+    """The rules of app.milestones.validation that tie a new milestone's fields to its status, as JSON Schema
+    (`if`/`then`), so a client's validator refuses what the service refuses. (The status left out is `planned`.)
+    What depends on today's date, on the candidate's other milestones or on the exam date (discontinued exams,
+    pass/fail-only Step 1, the attempt limit) is not here: those refusals carry a `code`."""
+    statuses = KIND_STATUSES[kind]
+    done = [st for st in statuses if st in DONE]
+    dated = [*done, "not_applicable"]
+    rules: list[dict[str, Any]] = [
+        {"if": _status_is(done), "then": _given("completed_on")},
+        {"if": {"not": _status_is(dated)}, "then": {"properties": {"completed_on": _LEFT_OUT}}},
+        {"if": _status_is(["scheduled"]), "then": _given("scheduled_on")},
+    ]
+    if result == "step_score":
+        rules.append({"if": {"not": _status_is(["passed", "failed"])},
+                      "then": {"properties": {"result": {"anyOf": [
+                          {"type": "null"}, {"type": "object", "properties": {"score": _LEFT_OUT}}]}}}})
+    elif result == "oet":
+        rules.append({"if": _status_is(["passed", "failed"]),
+                      "then": _result_with(*sorted(RESULT_FIELDS["oet"]))})
+    elif result == "pathway":
+        rules.append({"if": _status_is(["completed"]),
+                      "then": _result_with("pathway")})
+    elif result == "match":
+        rules.append({"if": _status_is(["completed"]),
+                      "then": _result_with("outcome")})
+        not_matched = {"not": {"properties": {"outcome": {"const": "matched"}}, "required": ["outcome"]}}
+        rules.append({"properties": {"result": {"anyOf": [
+            {"type": "null"},
+            {"if": not_matched, "then": {"properties": {"program_id": _LEFT_OUT, "program_name": _LEFT_OUT}}}]}}})
+    return rules
+
+
 def per_type_documentation(components: dict[str, Any]) -> None:
     """Rewrites the milestone schemas of the OpenAPI document so each milestone type says what it takes.
 
@@ -167,7 +217,7 @@ def per_type_documentation(components: dict[str, Any]) -> None:
         name = f"MilestoneResult{'Public' if public else ''}{_pascal(result)}"
         return {"anyOf": [{"$ref": f"#/components/schemas/{name}"}, {"type": "null"}]}
 
-    for base, public in (("MilestoneCreate", False), ("MilestonePublic", True)):
+    for base, public in (("MilestoneCreate", False), ("MilestoneUpsert", False), ("MilestonePublic", True)):
         generic = components[base]
         variants: list[dict[str, str]] = []
         mapping: dict[str, str] = {}
@@ -180,6 +230,8 @@ def per_type_documentation(components: dict[str, Any]) -> None:
             props["result"] = result_of(result, public)
             variant = {**generic, "title": name, "properties": props,
                        "description": f"A milestone of type {', '.join(f'`{c}`' for c in codes)} ({kind})."}
+            if not public:
+                variant["allOf"] = status_rules(kind, result)
             if "example" in generic and generic["example"]["type_code"] not in codes:
                 variant.pop("example")
             components[name] = variant

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -270,3 +271,67 @@ def test_milestones_of_another_candidate_or_organization_are_404(client, world):
         problem(client.delete(f"{_url(world)}/{m['id']}", headers={**sh, "If-Match": etag}), 404, "not-found")
         problem(client.post(_url(world), json=milestone_body(), headers=sh), 404, "not-found")
     assert snapshot() == before
+
+
+# ---- the document states the status rules ---------------------------------------------------------------------
+# validation.py ties a milestone's fields to its status; the document's per-type variants (schemas.status_rules)
+# say the same with if/then, so a client validating against the document is refused for none of these and the
+# service for none the document allows. Dates are in the past and no attempt limit is near: only the status rules
+# decide.
+OET4 = {"listening": 380, "reading": 370, "writing": 330, "speaking": 400}
+STATUS_RULE_CASES = [
+    # (id, body, accepted)
+    ("passed_without_date", {"type_code": "usmle_step1", "status": "passed"}, False),
+    ("planned_with_date", {"type_code": "usmle_step1", "status": "planned", "completed_on": "2025-03-01"}, False),
+    ("no_status_with_date", {"type_code": "usmle_step1", "completed_on": "2025-03-01"}, False),
+    ("not_applicable_with_date",
+     {"type_code": "specialty_decided", "status": "not_applicable", "completed_on": "2025-03-01"}, True),
+    ("scheduled_without_date", {"type_code": "usmle_step2ck", "status": "scheduled"}, False),
+    ("scheduled_with_date", {"type_code": "usmle_step2ck", "status": "scheduled", "scheduled_on": "2027-01-10"}, True),
+    ("score_while_planned", {"type_code": "usmle_step2ck", "status": "planned", "result": {"score": 240}}, False),
+    ("score_when_passed",
+     {"type_code": "usmle_step2ck", "status": "passed", "completed_on": "2025-08-20", "result": {"score": 240}}, True),
+    ("oet_three_subtests", {"type_code": "oet_medicine", "status": "passed", "completed_on": "2025-05-10",
+                            "result": {k: v for k, v in OET4.items() if k != "speaking"}}, False),
+    ("oet_passed_without_result", {"type_code": "oet_medicine", "status": "passed", "completed_on": "2025-05-10"},
+     False),
+    ("oet_four_subtests",
+     {"type_code": "oet_medicine", "status": "passed", "completed_on": "2025-05-10", "result": OET4}, True),
+    ("pathway_without_number", {"type_code": "ecfmg_pathway", "status": "completed", "completed_on": "2025-09-01"},
+     False),
+    ("pathway_with_number", {"type_code": "ecfmg_pathway", "status": "completed", "completed_on": "2025-09-01",
+                             "result": {"pathway": "1"}}, True),
+    ("match_without_outcome", {"type_code": "match_result", "status": "completed", "completed_on": "2025-03-21",
+                               "result": {"program_name": "Lakeside IM"}}, False),
+    ("unmatched_with_program", {"type_code": "match_result", "status": "completed", "completed_on": "2025-03-21",
+                                "result": {"outcome": "unmatched", "program_name": "Lakeside IM"}}, False),
+    ("program_while_planned", {"type_code": "match_result", "status": "planned",
+                               "result": {"program_name": "Lakeside IM"}}, False),
+    ("matched_with_program", {"type_code": "match_result", "status": "completed", "completed_on": "2025-03-21",
+                              "result": {"outcome": "matched", "program_name": "Lakeside IM"}}, True),
+    ("matched_program_null", {"type_code": "match_result", "status": "completed", "completed_on": "2025-03-21",
+                              "result": {"outcome": "matched", "program_name": None}}, True),
+    ("task_done", {"type_code": "specialty_decided", "status": "completed", "completed_on": "2025-03-01"}, True),
+]
+
+
+@pytest.mark.parametrize("schema_name", ["MilestoneCreate", "MilestoneUpsert"])
+@pytest.mark.parametrize(("body", "accepted"), [c[1:] for c in STATUS_RULE_CASES],
+                         ids=[c[0] for c in STATUS_RULE_CASES])
+def test_the_document_and_the_service_agree_on_status_rules(client, world, schema_name, body, accepted):
+    import jsonschema_rs
+
+    doc = client.get("/openapi.json").json()
+    validator = jsonschema_rs.Draft202012Validator(
+        {"$ref": f"#/components/schemas/{schema_name}", "components": doc["components"]})
+    assert validator.is_valid(body) == accepted, (schema_name, body)
+    before = snapshot()
+    if schema_name == "MilestoneCreate":
+        r = _post(client, world, body)
+    else:
+        r = client.put(f"{_url(world)}/by-external-id/RULE-{uuid.uuid4().hex[:8]}", json=body,
+                       headers=world.north.advisor_headers)
+    assert (r.status_code in (200, 201)) == accepted, r.text
+    if not accepted:
+        problem(r, 422)
+        assert snapshot() == before

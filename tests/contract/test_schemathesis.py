@@ -248,4 +248,7 @@ def test_stateful(client):  # type: ignore[no-untyped-def]
                                                for s in c)}
     for method in ("POST", "GET", "PATCH", "DELETE"):
         assert any(k.startswith(method + " ") and k.endswith("}") == (method != "POST") for k in ok), (method, ok)
-    assert "POST /v1/candidates" in ok and "GET /v1/candidates/{candidate_id}" in ok, ok
+    # a candidate created, and something of a candidate read through a link (which read the derandomized run
+    # takes depends on the document: any of them shows the path from a creation to a read)
+    assert "POST /v1/candidates" in ok, ok
+    assert any(k.startswith("GET /v1/candidates/{candidate_id}") for k in ok), ok
