@@ -51,6 +51,18 @@ def _book_with(year: int, **ecfmg_or_nrmp: Sourced[object]) -> RuleBook:
 PROV = Provenance("test rule set", date(2026, 12, 2))
 
 
+def _says(warnings, code, milestone, texts):  # type: ignore[no-untyped-def]
+    """The warnings of `code` on `milestone`: none when `texts` is None, else exactly one holding each text."""
+    found = [w for w in warnings if w.code == code and w.milestone == milestone]
+    if texts is None:
+        assert found == []
+    else:
+        assert len(found) == 1
+        for text in texts:
+            assert text in found[0].detail, (text, found[0].detail)
+    return found
+
+
 # ---- the J-1 Statement of Need ----------------------------------------------------------------------------------
 # Domain notes, section A: VISA_J1_ELIGIBLE -> ECFMG_CERTIFIED (+ statement of need, ECFMG sponsorship).
 # Lead times of the 2027 rule file: visa_processing 60 days, statement_of_need 90 days (heuristic), so the Statement
@@ -163,13 +175,7 @@ WEEKEND_CASES = [
                          ids=[c[0] for c in WEEKEND_CASES])
 def test_weekend_deadlines(candidate, book, texts) -> None:  # type: ignore[no-untyped-def]
     result = next_step(candidate, book, 2027, AS_OF)
-    found = [w for w in result.warnings if w.code == "deadline_on_weekend" and w.milestone == "nrmp_registration"]
-    if texts is None:
-        assert found == []
-    else:
-        assert len(found) == 1
-        for text in texts:
-            assert text in found[0].detail, (text, found[0].detail)
+    _says(result.warnings, "deadline_on_weekend", "nrmp_registration", texts)
 
 
 def test_a_weekday_deadline_says_nothing() -> None:
@@ -206,14 +212,8 @@ def test_eras_deadlines_on_a_weekend(candidate, policy, texts) -> None:  # type:
     assert ERAS_SATURDAY.weekday() == 5
     book = _book_with_calendar(2027, policy, eras_program_review_open=ERAS_SATURDAY)
     result = next_step(candidate, book, 2027, date(2026, 9, 1))
-    found = [w for w in result.warnings if w.code == "deadline_on_weekend" and w.milestone == "eras_application"]
-    if texts is None:
-        assert found == []
-    else:
-        assert len(found) == 1
-        for text in texts:
-            assert text in found[0].detail, (text, found[0].detail)
-        assert "moves to the next business day" not in found[0].detail
+    found = _says(result.warnings, "deadline_on_weekend", "eras_application", texts)
+    assert all("moves to the next business day" not in w.detail for w in found)
 
 
 # ---- Pathways after a Step 2 CS failure ------------------------------------------------------------------------------
@@ -243,13 +243,7 @@ CS_FAILURE_CASES = [
                          ids=[c[0] for c in CS_FAILURE_CASES])
 def test_pathways_after_a_step2cs_failure(candidate, book, texts) -> None:  # type: ignore[no-untyped-def]
     result = next_step(candidate, book, 2027, AS_OF)
-    found = [w for w in result.warnings if w.code == "pathway_after_step2cs_failure"]
-    if texts is None:
-        assert found == []
-    else:
-        assert len(found) == 1
-        for text in texts:
-            assert text in found[0].detail, (text, found[0].detail)
+    _says(result.warnings, "pathway_after_step2cs_failure", "ecfmg_pathway", texts)
 
 
 def test_the_packaged_rules_name_pathway_6_with_their_source() -> None:
