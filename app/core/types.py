@@ -23,13 +23,6 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-
-def _no_control(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("NUL characters are not allowed")
-    return value
-
-
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
@@ -58,25 +51,25 @@ PATTERN_MESSAGES = {
     _NO_NUL: "NUL characters are not allowed",
     _VISIBLE: "must hold a visible character and no NUL characters",
 }
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_VISIBLE),
-                 AfterValidator(_no_control)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=_VISIBLE),
-                      AfterValidator(_no_control)]
-LongText = Annotated[str, StringConstraints(max_length=4000, pattern=_NO_NUL), AfterValidator(_no_control)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_VISIBLE)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120,
+                                              pattern=_VISIBLE)]
+LongText = Annotated[str, StringConstraints(max_length=4000, pattern=_NO_NUL)]
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=254,
                       pattern=rf"^[^@{_WS}\x00]+@[^@{_WS}\x00]+\.[^@{_WS}\x00]+$"),
 ]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128, pattern=_NO_NUL), AfterValidator(_no_control)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128, pattern=_NO_NUL)]
 CountryCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
 StateCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
 Specialty = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=2, max_length=60,
                            pattern=r"^[a-z][a-z0-9_]*$")
 ]
-Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=_VISIBLE),
-                AfterValidator(_no_control)]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=_VISIBLE)]
+
+
 def _named_by_the_path(value: object) -> None:
     raise PydanticCustomError("extra_forbidden", "the path names it: leave it out of the body")
 

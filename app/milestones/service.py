@@ -138,10 +138,7 @@ async def upsert_milestone(session: AsyncSession, cand: CandidateRecord, externa
     """Create or replace the milestone your system knows as `external_id` (a full replacement: fields left out
     take their defaults; an attempt left out keeps the one recorded). `known`: the candidate's milestones by
     external id, and `others` all of them, when the caller has loaded them already (an import)."""
-    if data.external_id not in (None, external_id):
-        raise ValidationFailed("external_id in the body differs from the one in the path.", errors=[
-            field_error("body.external_id", "must equal the path's external_id or be left out", "mismatch")])
-    data = data.model_copy(update={"external_id": external_id})
+    data = data.model_copy(update={"external_id": external_id})  # the upsert body has none: the path names it
 
     async def replace(m: Milestone) -> bool:
         if m.type_code != data.type_code.value:

@@ -35,14 +35,12 @@ def _weekend_deadlines(ev: CycleEval) -> None:
             continue
         day = "Saturday" if item.on.weekday() == 5 else "Sunday"
         friday = item.on - timedelta(days=item.on.weekday() - 4)
-        if owner != "nrmp":
-            # The weekend policy in the rules is the NRMP's; the AAMC sets the ERAS dates and no source on whether
-            # they move was found, so an ERAS date on a weekend is always reported as a gap.
-            how = ("the AAMC sets this date, and the sources consulted do not say whether it moves to a weekday (a "
-                   f"gap in the rules): treat {item.on} as the deadline and act by {friday}, the Friday before")
-        elif policy.value is None:
-            how = ("the sources consulted do not say whether it moves to a weekday (a gap in the rules): treat "
-                   f"{item.on} as the deadline and act by {friday}, the Friday before")
+        # The weekend policy in the rules is the NRMP's; the AAMC sets the ERAS dates and no source on whether
+        # they move was found, so an ERAS date on a weekend is always reported as a gap.
+        if owner != "nrmp" or policy.value is None:
+            how = (("the AAMC sets this date, and " if owner != "nrmp" else "") + "the sources consulted do not say "
+                   f"whether it moves to a weekday (a gap in the rules): treat {item.on} as the deadline and act by "
+                   f"{friday}, the Friday before")
         elif policy.value == "as_published":
             how = f"it does not move ({policy.provenance.source}); act by {friday} to be safe"
         else:

@@ -211,10 +211,7 @@ async def upsert_list(session: AsyncSession, cand: CandidateRecord, external_id:
                       known: dict[str, ProgramList] | None = None) -> tuple[ProgramList, UpsertOutcome]:
     """Create or replace the program list your system knows as `external_id` (its entries are left as they are).
     `known`: the candidate's lists by external id, when the caller has loaded them already (an import)."""
-    if data.external_id not in (None, external_id):
-        raise ValidationFailed("external_id in the body differs from the one in the path.", errors=[
-            field_error("body.external_id", "must equal the path's external_id or be left out", "mismatch")])
-    data = data.model_copy(update={"external_id": external_id})
+    data = data.model_copy(update={"external_id": external_id})  # the upsert body has none: the path names it
 
     async def replace(plist: ProgramList) -> bool:
         changes = {k: v for k, v in data.model_dump().items() if getattr(plist, k) != v}

@@ -99,10 +99,7 @@ async def upsert_record(session: AsyncSession, cand: CandidateRecord, external_i
                         known: dict[str, UsceRecord] | None = None) -> tuple[UsceRecord, UpsertOutcome]:
     """Create or replace the USCE record your system knows as `external_id` (fields left out take defaults).
     `known`: the candidate's records by external id, when the caller has loaded them already (an import)."""
-    if data.external_id not in (None, external_id):
-        raise ValidationFailed("external_id in the body differs from the one in the path.", errors=[
-            field_error("body.external_id", "must equal the path's external_id or be left out", "mismatch")])
-    data = data.model_copy(update={"external_id": external_id})
+    data = data.model_copy(update={"external_id": external_id})  # the upsert body has none: the path names it
 
     async def replace(rec: UsceRecord) -> bool:
         values = data.model_dump()
