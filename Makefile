@@ -26,6 +26,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# The development commands run with the development settings (the demo's SECRET_KEY among them) unless told
+# otherwise; `make serve` does not: it refuses the development key unless ENVIRONMENT=development is set.
+run migrate seed worker openapi check-openapi: export ENVIRONMENT ?= development
+
 migrate: install
 	$(BIN)/python -m app migrate
 

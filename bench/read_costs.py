@@ -18,6 +18,7 @@ typed_reads,json_rows,sqlite_inline,fast_path` replaces each part, or all of it,
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -28,6 +29,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+# This process only reads the table of features (importing the app builds it, with settings); the servers it
+# starts run with production settings (server_env).
+os.environ.setdefault("ENVIRONMENT", "development")
 
 from bench.ablated_app import FEATURES  # noqa: E402
 from bench.http_reads import free_port, run_wrk, seed, serve, server_env, wait_ready  # noqa: E402

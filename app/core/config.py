@@ -14,7 +14,8 @@ _ORIGIN = re.compile(r"^https?://[^/\s]+$")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # A refused setting's error names the setting, never the values given (a DATABASE_URL password, a key).
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./var/matchready.db"
@@ -56,10 +57,13 @@ class Settings(BaseSettings):
     # Retry-After of a 503 while the database is unavailable.
     retry_after_seconds: int = Field(default=5, ge=1)
     # Database faults answer 503 within these bounds (README: Configuration). Seconds to open a PostgreSQL
-    # connection; to wait for a pooled connection (SQLAlchemy's and the read pool's); for SQLite, to wait on a lock.
-    db_connect_timeout: int = Field(default=2, ge=1)
+    # connection; to wait for a pooled connection (SQLAlchemy's and the read pool's); for a statement to wait on a
+    # lock (SQLite's busy timeout, PostgreSQL's lock_timeout); for a PostgreSQL statement to run
+    # (statement_timeout; 0: no limit).
+    db_connect_timeout: float = Field(default=1.5, gt=0, le=60)
     db_pool_timeout: float = Field(default=2.0, gt=0)
     db_lock_timeout: float = Field(default=3.0, gt=0)
+    db_statement_timeout: float = Field(default=15.0, ge=0)
     max_simulation_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # POST /v1/imports: its own body limit, and the most candidates one import takes (413 over either)
     max_import_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
@@ -149,12 +153,17 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_default_secret_in_production(self) -> Settings:
+    def _refuse_default_secret_outside_development(self) -> Settings:
+        # Only a development run, said so in so many words, takes the published key: a server started without
+        # ENVIRONMENT (a bare `uvicorn app.main:app`), or with ENVIRONMENT=test or production, needs a real one.
+        explicit_development = self.environment == "development" and "environment" in self.model_fields_set
+        if not explicit_development and (self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32):
+            raise ValueError(
+                "SECRET_KEY must be set to a random value of at least 32 characters (e.g. `python -c 'import "
+                "secrets; print(secrets.token_urlsafe(48))'`); only ENVIRONMENT=development runs with the "
+                "development default"
+            )
         if self.environment == "production":
-            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
-                raise ValueError(
-                    "SECRET_KEY must be set to a random value of at least 32 characters when ENVIRONMENT=production"
-                )
             if not self.smtp_host:  # mails hold one-time tokens: in production they never go to files
                 raise ValueError(
                     "SMTP_HOST must be set when ENVIRONMENT=production: invitation and password-reset mails hold "

@@ -6,16 +6,19 @@ psycopg 3 for PostgreSQL); Alembic uses the matching sync drivers. The schema is
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import math
 import sqlite3
 import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
+import psycopg
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
@@ -110,7 +113,69 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def build_engine(settings: Settings) -> AsyncEngine:
+def pg_connect_kwargs(settings: Settings, url: str) -> dict[str, Any]:
+    """The psycopg connection parameters every PostgreSQL connection of the service gets (the sessions' and the read
+    pool's): libpq's connect timeout (a backstop: it counts whole seconds, at least 2; see `Reachability.connect`),
+    and the server-side `statement_timeout` and `lock_timeout` (a statement cut by either fails with QueryCanceled
+    or LockNotAvailable, answered 503). `options` given in DATABASE_URL are kept, ours after them."""
+    given = make_url(url).query.get("options")
+    ours = (f"-c statement_timeout={round(settings.db_statement_timeout * 1000)} "
+            f"-c lock_timeout={round(settings.db_lock_timeout * 1000)}")
+    return {"connect_timeout": max(2, math.ceil(settings.db_connect_timeout)),
+            "options": f"{given} {ours}" if isinstance(given, str) and given else ours}
+
+
+class Reachability:
+    """Whether PostgreSQL answers, as the last attempt to open a connection to it found (an attempt of the read
+    pool's, of a read's own, or of the sessions' engine): each attempt is bounded by DB_CONNECT_TIMEOUT and says how
+    it went. While the last one failed, reads open a connection of their own rather than wait on the pool (see
+    `Database.pg_read`): a server that is down refuses it at once, so the answer is a 503 in milliseconds rather
+    than after DB_POOL_TIMEOUT, and the first attempt that succeeds ends the outage for every path."""
+
+    def __init__(self, connect_timeout: float) -> None:
+        self.connect_timeout = connect_timeout
+        self.failing = False
+        self._failed = asyncio.Event()
+
+    async def connect(self, conninfo: str = "", **kwargs: Any) -> psycopg.AsyncConnection[Any]:
+        return await self.connecting(psycopg.AsyncConnection.connect(conninfo, **kwargs))
+
+    async def connecting(self, attempt: Any) -> Any:
+        """Await a connection attempt (a coroutine), bounded by DB_CONNECT_TIMEOUT, and note how it went."""
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                conn = await attempt
+        except TimeoutError:  # libpq's own bound counts whole seconds, at least 2
+            self.failed()
+            raise psycopg.errors.ConnectionTimeout("connection timeout expired (DB_CONNECT_TIMEOUT)") from None
+        except psycopg.OperationalError:
+            self.failed()
+            raise
+        self.failing = False
+        self._failed.clear()
+        return conn
+
+    def failed(self) -> None:
+        self.failing = True
+        self._failed.set()
+
+    async def wait_failure(self) -> None:
+        await self._failed.wait()
+
+
+def _read_connection_class(reach: Reachability) -> type[psycopg.AsyncConnection[Any]]:
+    """The read pool's connection class: each attempt the pool makes to connect tells `reach` how it went."""
+
+    class ReadConnection(psycopg.AsyncConnection[Any]):
+        @classmethod
+        async def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
+            connected: Self = await reach.connecting(super().connect(conninfo, **kwargs))
+            return connected
+
+    return ReadConnection
+
+
+def build_engine(settings: Settings, reach: Reachability | None = None) -> AsyncEngine:
     url = async_url(settings.database_url)
     # Statement parameters (names, e-mails) stay out of error messages, hence out of logs, unless DB_ECHO is on.
     kwargs: dict[str, Any] = {"echo": settings.db_echo, "json_serializer": compact_json,
@@ -127,8 +192,13 @@ def build_engine(settings: Settings) -> AsyncEngine:
         kwargs["max_overflow"] = 0
         kwargs["pool_timeout"] = settings.db_pool_timeout
     else:
-        # A server that is down or unreachable fails the connection attempt within DB_CONNECT_TIMEOUT.
-        kwargs["connect_args"] = {"connect_timeout": settings.db_connect_timeout}
+        # Each connection carries the statement and lock timeouts, and each attempt to open one fails within
+        # DB_CONNECT_TIMEOUT when the server is down or does not answer, and tells the read path how it went.
+        # (`async_creator_fn` is how SQLAlchemy's psycopg dialect takes a connect function in place of psycopg's,
+        # still given the dialect's parameters; its public `async_creator` would lose them, the JSON serializer too.)
+        reach = reach or Reachability(settings.db_connect_timeout)
+        kwargs["connect_args"] = {**pg_connect_kwargs(settings, settings.database_url),
+                                  "async_creator_fn": reach.connect}
         if settings.environment == "test":
             kwargs["poolclass"] = NullPool
         else:  # at most 2 x DB_POOL_SIZE here, plus the read pool's DB_POOL_SIZE (README: Configuration)
@@ -150,6 +220,16 @@ def sqlite_busy_ms(settings: Settings) -> int:
     return int(settings.db_lock_timeout * 1000)
 
 
+def _give_back(pool: Any, getting: asyncio.Future[Any]) -> None:
+    if getting.cancelled() or getting.exception() is not None:
+        return
+    _returning.add(task := asyncio.ensure_future(pool.putconn(getting.result())))
+    task.add_done_callback(_returning.discard)
+
+
+_returning: set[asyncio.Future[None]] = set()  # connections on their way back to the read pool
+
+
 class Database:
     """The process's engine and session factory, created lazily so settings can change in tests."""
 
@@ -164,15 +244,20 @@ class Database:
         self._read_pool_wanted = False
         self._pool_size = 1
         self._settings: Settings | None = None
+        self._reach = Reachability(2.0)
+        self._pg_kwargs: dict[str, Any] = {}
 
     def configure(self, settings: Settings) -> None:
-        self.engine = build_engine(settings)
+        self._reach = Reachability(settings.db_connect_timeout)
+        self.engine = build_engine(settings, self._reach)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         url = make_url(settings.database_url)
         self._sqlite_path = (url.database or ":memory:") if url.drivername.startswith("sqlite") else None
         self._readers = threading.local()
         self._pg_conninfo = (url.set(drivername="postgresql").render_as_string(hide_password=False)
                              if url.drivername.startswith("postgres") else None)
+        self._pg_kwargs = {**pg_connect_kwargs(settings, settings.database_url), "autocommit": True} \
+            if self._pg_conninfo is not None else {}
         self._pool_size = settings.db_pool_size
         self._settings = settings
         # As for the engine (NullPool): tests drive the app from several event loops, and a pool belongs to one.
@@ -189,13 +274,14 @@ class Database:
 
         settings = self._settings or get_settings()
         # Bounds for an outage (README: Configuration): a read waits at most DB_POOL_TIMEOUT for a connection, then
-        # fails with PoolTimeout (answered 503). A failed connection attempt is retried after about a second and
-        # abandoned after DB_POOL_TIMEOUT; the next read starts a fresh attempt at once. (The pool's default
-        # backoff doubles its delay up to 5 minutes, so reads kept failing for seconds after the server was back.)
+        # fails with PoolTimeout (answered 503), and no longer than it takes an attempt to connect to fail (see
+        # `pg_read`). A failed connection attempt is retried after about a second and abandoned after
+        # DB_POOL_TIMEOUT; the next read starts a fresh attempt at once. (The pool's default backoff doubles its
+        # delay up to 5 minutes, so reads kept failing for seconds after the server was back.)
         def new_pool() -> AsyncConnectionPool[Any]:
             return AsyncConnectionPool(
                 self._pg_conninfo or "", min_size=1, max_size=self._pool_size, open=False, max_idle=300,
-                kwargs={"autocommit": True, "connect_timeout": settings.db_connect_timeout},
+                kwargs=self._pg_kwargs, connection_class=_read_connection_class(self._reach),
                 timeout=settings.db_pool_timeout, reconnect_timeout=settings.db_pool_timeout)
 
         pool = new_pool()
@@ -208,7 +294,10 @@ class Database:
         self._pg_reads = pool
 
     async def discard_broken_reads(self) -> None:
-        """Test the read pool's idle connections and drop those that no longer work (the server restarted)."""
+        """After a read found its connection broken (the server went away or restarted): test the read pool's idle
+        connections and drop those that no longer work, and let the next reads find out for themselves whether the
+        server answers (see `pg_read`), rather than wait on a pool that may have nothing to give."""
+        self._reach.failed()
         if self._pg_reads is not None:
             await self._pg_reads.check()
 
@@ -234,20 +323,55 @@ class Database:
         """PostgreSQL: an autocommit connection for reads. Autocommit spares each read the BEGIN and ROLLBACK round
         trips of a pooled SQLAlchemy connection, and nothing pings it before lending it out: a connection found
         broken is dropped by the pool and the read retried (see app.core.reads). `timeout`: how long to wait for a
-        pooled connection (default DB_POOL_TIMEOUT)."""
-        if self._pg_reads is not None:
-            async with self._pg_reads.connection(timeout) as conn:
-                yield conn
-            return
-        import psycopg
+        pooled connection (default DB_POOL_TIMEOUT).
 
+        While the last attempt to connect failed (`Reachability`), the read opens a connection of its own, which
+        fails at once while the server is down (or within DB_CONNECT_TIMEOUT when it does not answer) and, once it
+        is back, succeeds and lets the reads after it use the pool again. A read that must wait for a pooled
+        connection stops waiting when an attempt to connect fails meanwhile, and opens its own too."""
+        pool = self._pg_reads
+        if pool is not None and not self._reach.failing:
+            if pool.get_stats().get("pool_available"):  # one is idle: no waiting (the common case)
+                async with pool.connection(timeout) as conn:
+                    yield conn
+                return
+            waited = await self._wait_for_pooled(pool, timeout)
+            if waited is not None:
+                try:
+                    async with waited:  # as `pool.connection()` lends it: rolled back on an error
+                        yield waited
+                finally:
+                    await pool.putconn(waited)
+                return
         assert self._pg_conninfo is not None
-        timeout = (self._settings or get_settings()).db_connect_timeout
-        conn = await psycopg.AsyncConnection.connect(self._pg_conninfo, autocommit=True, connect_timeout=timeout)
+        conn = await self._reach.connect(self._pg_conninfo, **self._pg_kwargs)
         try:
             yield conn
         finally:
             await conn.close()
+
+    async def _wait_for_pooled(self, pool: Any, timeout: float | None) -> Any:
+        """A connection from the read pool, waited for as `pool.getconn(timeout)` does; None as soon as an attempt to
+        connect fails meanwhile (the pool's, or another request's): the server is down, and no connection will come
+        before the timeout. PoolTimeout when the timeout passes (all connections busy)."""
+        getting = asyncio.ensure_future(pool.getconn(timeout))
+        failure = asyncio.ensure_future(self._reach.wait_failure())
+        try:
+            await asyncio.wait((getting, failure), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # this request is cancelled: a connection that came all the same goes back
+            getting.add_done_callback(lambda done: _give_back(pool, done))
+            raise
+        finally:
+            failure.cancel()
+            if not getting.done():
+                getting.cancel()  # the pool takes back a connection handed over meanwhile
+        try:
+            return await getting
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # this request itself is being cancelled
+                raise
+            return None
 
     def sqlite_reader(self) -> sqlite3.Connection | None:
         """For SQLite, this thread's autocommit connection for single-statement reads; None for PostgreSQL.

@@ -57,6 +57,11 @@ _TYPES = [
                 "The request conflicts with the current state, e.g. a duplicate unique value."),
     ProblemType("idempotency-in-flight", 409, "Request with this Idempotency-Key still in progress",
                 "A request with the same Idempotency-Key is still being processed; retry after it completes."),
+    ProblemType("idempotency-replay-forgotten", 409, "The answer to this request is no longer kept",
+                "The first request with this Idempotency-Key was answered, but the record it created (or the person "
+                "whose data its answer carried) has since been deleted, so its answer is no longer kept for replay, "
+                "and the request is not run again. To create the record again, send the request with a new "
+                "Idempotency-Key."),
     ProblemType("precondition-failed", 412, "Precondition failed",
                 "The If-Match header does not match the current ETag: the resource changed since you read it."),
     ProblemType("request-timeout", 408, "Request timeout",
@@ -311,8 +316,18 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def unavailable_response(instance: str | None) -> Response:
-    return problem_response(503, "service-unavailable", "The database is unavailable.", instance,
+def unavailable_detail(exc: BaseException | None) -> str:
+    """The `detail` of a 503: a statement PostgreSQL cut at DB_LOCK_TIMEOUT or DB_STATEMENT_TIMEOUT says so."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, psycopg.errors.LockNotAvailable):
+        return "The database could not lock the record in time: another request holds it."
+    if isinstance(orig, psycopg.errors.QueryCanceled):
+        return "The database did not finish the request in time."
+    return "The database is unavailable."
+
+
+def unavailable_response(instance: str | None, exc: BaseException | None = None) -> Response:
+    return problem_response(503, "service-unavailable", unavailable_detail(exc), instance,
                             headers={"Retry-After": str(get_settings().retry_after_seconds)})
 
 
@@ -322,7 +337,7 @@ def database_failure_response(request: Request, exc: BaseException) -> Response:
     if database_unavailable(exc):
         log.warning("database unavailable on %s %s: %s: %s", request.method, route_of(request),
                     exc.__class__.__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "")
-        return unavailable_response(request.url.path)
+        return unavailable_response(request.url.path, exc)
     log.exception("database error on %s %s", request.method, route_of(request), exc_info=exc)
     return problem_response(500, "internal-error", None, request.url.path)
 
@@ -442,7 +457,8 @@ _DESCRIPTIONS = {
     403: "Your role may not use this function.",
     404: "Not found, or not visible to you.",
     408: "The request body did not arrive in time; the connection is closed.",
-    409: "Conflict with the current state (duplicate value, resource in use, or an Idempotency-Key in flight).",
+    409: "Conflict with the current state (duplicate value, resource in use, an Idempotency-Key in flight, or one "
+         "whose first answer is no longer kept: the record it created has since been deleted).",
     412: "`If-Match` does not match the current ETag.",
     413: "Request body too large.",
     415: "Unsupported content type.",
@@ -452,6 +468,10 @@ _DESCRIPTIONS = {
     503: "Database unavailable; retry later.",
 }
 
+
+# The answer to a retry with the Idempotency-Key of a request whose record has since been deleted (app.core.http).
+FORGOTTEN_DETAIL = ("The record this request created has since been deleted, so its answer is no longer kept and the "
+                    "request is not repeated; to create it again, send the request with a new Idempotency-Key.")
 
 # The example of each problem type: its `detail`, and the `code` and `errors` it may carry.
 _EXAMPLES: dict[str, dict[str, Any]] = {
@@ -465,6 +485,7 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
     "conflict": {"detail": "Another candidate of this organization has this external_id.",
                  "code": "external_id_taken"},
     "idempotency-in-flight": {"detail": "The first request with this Idempotency-Key is still in progress."},
+    "idempotency-replay-forgotten": {"detail": FORGOTTEN_DETAIL},
     "precondition-failed": {"detail": "The resource has changed: read it again and retry with its current ETag."},
     "request-timeout": {"detail": "No part of the body arrived for 30 seconds."},
     "payload-too-large": {"detail": "The body exceeds the limit of 1048576 bytes."},

@@ -7,24 +7,41 @@ HEADER_READ_TIMEOUT_SECONDS from the connection (or, on a kept-alive connection,
 request); past it the answer is 408 and the connection is closed. The body's pace is RequestGuard's
 (BODY_READ_TIMEOUT_SECONDS). Used with `uvicorn --http app.core.server:HeadTimeoutH11Protocol` (the Makefile and
 the image do).
+
+A request uvicorn cannot parse (a malformed request line, an invalid header) is answered here too, as every other
+error of the service: a 400 `application/problem+json` with the security headers and a request id, and the
+connection closed (uvicorn's own is a bare text/plain 400).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from app.core.config import get_settings
+from app.core.errors import PROBLEM_JSON, PROBLEM_TYPES
+from app.core.observe import answer_headers, new_request_id
+from app.core.serialization import dumps
+
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout"}
+
+
+def _problem_answer(status: int, slug: str, detail: str) -> bytes:
+    """A whole HTTP/1.1 answer, for a request the application never saw: a problem document, the headers the app's
+    answers carry (request id, security headers), and `Connection: close`."""
+    pt = PROBLEM_TYPES[slug]
+    body = dumps({"type": pt.uri, "title": pt.title, "status": status, "detail": detail})
+    scope = {"type": "http", "headers": [], "state": {"request_id": new_request_id()}}
+    headers = answer_headers(scope, [(b"content-type", PROBLEM_JSON.encode()), (b"connection", b"close"),
+                                     (b"content-length", str(len(body)).encode())])
+    head = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+    return b"HTTP/1.1 %d %s\r\n%s\r\n%s" % (status, _REASONS[status], head, body)
 
 
 def _answer_408(seconds: float) -> bytes:
-    body = json.dumps({"type": "/problems/request-timeout", "title": "Request timeout", "status": 408,
-                       "detail": f"The request head did not arrive within {seconds:g} seconds."}).encode()
-    return (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/problem+json\r\nConnection: close\r\n"
-            b"X-Content-Type-Options: nosniff\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return _problem_answer(408, "request-timeout", f"The request head did not arrive within {seconds:g} seconds.")
 
 
 class HeadTimeoutH11Protocol(H11Protocol):
@@ -57,6 +74,14 @@ class HeadTimeoutH11Protocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a request h11 refused to parse (`msg` is uvicorn's own, logged by it)."""
+        self._disarm()
+        if not self.transport.is_closing():
+            self.transport.write(_problem_answer(400, "bad-request", "The request line or headers are not valid "
+                                                                     "HTTP/1.1."))
+            self.transport.close()
 
     def _head_too_slow(self) -> None:
         self._head_timer = None

@@ -12,7 +12,9 @@
 
 Counters live in the process (`memory://`) or in Redis (`RATE_LIMIT_STORAGE_URL`), where every worker and host shares
 them. A storage that fails (Redis down) lets requests through with a warning: throttling is a guard, not a dependency
-the service stops for.
+the service stops for. With `memory://` each of several server processes counts on its own, so every limit is
+multiplied by their number: in production each such worker says so in a warning at start-up (see
+`several_processes`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import asyncio
 import hashlib
 import logging
 import math
+import multiprocessing
+import os
 import time
 from typing import NamedTuple
 
@@ -99,6 +103,17 @@ def _storage(settings: Settings) -> tuple[Storage, ConnectionPool | None]:
     return storage, pool
 
 
+def several_processes() -> bool:
+    """Whether this process is likely one of several serving the app: a worker started by a supervising process
+    (`uvicorn --workers N` for N > 1, as `make serve` runs; `--reload` too), or WEB_CONCURRENCY above 1 (the
+    image's worker count; gunicorn's too, whose forked workers have no multiprocessing parent)."""
+    try:
+        concurrency = int(os.environ.get("WEB_CONCURRENCY") or 1)
+    except ValueError:
+        concurrency = 1
+    return multiprocessing.parent_process() is not None or concurrency > 1
+
+
 def _account_key(username: str) -> str:
     # Hashed: the store needs no e-mail addresses, and keys stay short whatever was typed.
     return hashlib.sha256(username.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()[:32]
@@ -109,6 +124,10 @@ class Throttle:
 
     def __init__(self, settings: Settings) -> None:
         self.storage, self._pool = _storage(settings)
+        if settings.environment == "production" and isinstance(self.storage, MemoryStorage) and several_processes():
+            log.warning("RATE_LIMIT_STORAGE_URL is memory:// and this is one of several server processes: each "
+                        "counts requests and failed sign-ins on its own, so every limit is multiplied by the number "
+                        "of workers; set RATE_LIMIT_STORAGE_URL to a Redis URL that they share")
         self.key_prefix = settings.rate_limit_key_prefix
         self.moving = MovingWindowRateLimiter(self.storage)
         self.per_principal = parse(settings.rate_limit_per_principal)

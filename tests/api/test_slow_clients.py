@@ -157,3 +157,48 @@ def test_prompt_requests_are_served_and_a_kept_alive_connection_gets_its_own_dea
         got, took = _answer(sock)
     # (what arrives first may be the rest of the first answer: its body)
     assert b"HTTP/1.1 408 " in got and took < HEAD_TIMEOUT + 2
+
+
+# ---- a request the server cannot parse: the same problem document as every other error ------------------------
+
+def _parse_answer(got: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = got.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split(" ")[1]), headers, body
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GARBAGE\r\n\r\n",  # no method, target or version
+    b"GET /livez HTTP/1.1\r\nHost: localhost\r\nBad Header Name: x\r\n\r\n",  # a space in a field name
+    b"GET /livez HTTP/1.1\r\nHost: localhost\r\nX-Bad: a\x00b\r\n\r\n",  # a NUL in a field value
+    b"GET /livez HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc",  # two lengths
+])
+def test_a_malformed_request_is_a_400_problem_with_the_security_headers(server, request_bytes):
+    with _connect(server) as sock:
+        sock.sendall(request_bytes)
+        got, took = _answer(sock)
+    assert took < HEAD_TIMEOUT, "the connection is closed at once, not left to the head timeout"
+    status, headers, body = _parse_answer(got)
+    assert status == 400, got[:200]
+    assert headers["content-type"] == "application/problem+json"
+    assert headers["connection"] == "close"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY" and "content-security-policy" in headers
+    assert len(headers["x-request-id"]) == 36
+    assert int(headers["content-length"]) == len(body)
+    problem = json.loads(body)
+    assert problem == {"type": "/problems/bad-request", "title": "Malformed request", "status": 400,
+                       "detail": "The request line or headers are not valid HTTP/1.1."}
+
+
+def test_the_head_timeout_answer_carries_the_same_headers(server):
+    with _connect(server) as sock:
+        got, _ = _answer(sock)
+    status, headers, body = _parse_answer(got)
+    assert status == 408 and headers["connection"] == "close" and len(headers["x-request-id"]) == 36
+    assert headers["x-content-type-options"] == "nosniff" and int(headers["content-length"]) == len(body)
+    assert json.loads(body)["type"] == "/problems/request-timeout"
