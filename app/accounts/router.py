@@ -30,7 +30,16 @@ from app.accounts.schemas import (
 from app.core import mail
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
-from app.core.http import FORM, IdempotencyKeyHeader, IfMatchHeader, accepts, json_response
+from app.core.http import (
+    FORM,
+    IdempotencyKeyHeader,
+    IdempotencyKeyShownOnceHeader,
+    IfMatchHeader,
+    accepts,
+    json_response,
+    shown_once,
+    shown_once_replay_headers,
+)
 from app.core.pagination import Page, PageDep, page_response
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
@@ -164,10 +173,14 @@ async def list_api_keys(session: SessionDep, org: OrganizationDep, page: PageDep
 
 
 @org_router.post("/{organization_id}/api-keys", status_code=201, response_model=ApiKeyCreated,
-                 responses=problem_responses(*WRITE_BODY), dependencies=[ADMINS])
+                 responses={201: {"description": "Created; the key is in this response only.",
+                                  "headers": shown_once_replay_headers("key")}, **problem_responses(*WRITE_BODY)},
+                 dependencies=[ADMINS])
+@shown_once("key")
 async def create_api_key(session: SessionDep, org: OrganizationDep, body: ApiKeyCreate,
-                         idempotency_key: IdempotencyKeyHeader = None) -> Response:
-    """Create an API key for the organization's systems. The key is in this response only."""
+                         idempotency_key: IdempotencyKeyShownOnceHeader = None) -> Response:
+    """Create an API key for the organization's systems. The key is in this response only: a retry with the same
+    `Idempotency-Key` replays it with `key` null (`Secret-Withheld: key`) and makes no second key."""
     key, secret = await service.create_api_key(session, org, body)
     out = ApiKeyCreated(**ApiKeyPublic.model_validate(key).model_dump(), key=secret)
     resp = json_response(out, status_code=201, etag_version=key.version,

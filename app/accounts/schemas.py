@@ -128,7 +128,8 @@ class ApiKeyPublic(PublicModel):
 
 
 class ApiKeyCreated(ApiKeyPublic):
-    key: str = Field(description="The secret key. Shown only once: store it now.")
+    key: str | None = Field(description="The secret key. Shown only once: store it now. Null in the replay of this "
+                                        "response to a retry with the same `Idempotency-Key` (`Secret-Withheld`).")
 
 
 class Token(PublicModel):

@@ -26,6 +26,7 @@ from app.core.crud import commit_or_conflict, delete_versioned, fetch_page, upda
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from app.core.http import check_if_match
+from app.core.idempotency import forget_idempotency_for
 from app.core.pagination import PageParams
 from app.core.security import Principal, Role, hash_api_key, hash_password, new_api_key
 
@@ -229,6 +230,9 @@ async def delete_user(session: AsyncSession, principal: Principal, user: User, i
     if principal.user_id == user.id:
         raise Forbidden("You may not delete your own account.")
     await delete_versioned(session, user, if_match)
+    # The replays that carry their account, each leaving a tombstone (retrying the request that created the account
+    # is refused, not run again to create it anew), and those of their own requests, which no one can send any more.
+    await forget_idempotency_for(session, user_ids=[user.id], tombstones=True)
     await session.commit()
     forget_sessions([user.id])
 

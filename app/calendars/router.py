@@ -13,7 +13,13 @@ from app.calendars.schemas import CalendarSubscriptionCreate, CalendarSubscripti
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, WRITE_BODY, problem_responses
-from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
+from app.core.http import (
+    IdempotencyKeyShownOnceHeader,
+    IfMatchHeader,
+    json_response,
+    shown_once,
+    shown_once_replay_headers,
+)
 from app.core.pagination import Page, PageDep, page_response
 from app.core.throttle import address_budget
 
@@ -26,12 +32,16 @@ def _location(sub: CalendarSubscriptionPublic) -> str:
     return f"/v1/candidates/{sub.candidate_id}/calendar-subscriptions/{sub.id}"
 
 
-@router.post("", status_code=201, response_model=CalendarSubscriptionCreated, responses=problem_responses(*WRITE_BODY))
+@router.post("", status_code=201, response_model=CalendarSubscriptionCreated,
+             responses={201: {"description": "Created; the `url` is in this response only.",
+                              "headers": shown_once_replay_headers("url")}, **problem_responses(*WRITE_BODY)})
+@shown_once("url")
 async def create_calendar_subscription(request: Request, session: SessionDep, cand: CandidateDep,
                                        body: CalendarSubscriptionCreate,
-                                       idempotency_key: IdempotencyKeyHeader = None) -> Response:
+                                       idempotency_key: IdempotencyKeyShownOnceHeader = None) -> Response:
     """A read-only address of the candidate's timeline for calendar apps (which cannot send credentials). The
-    `url` is in this response only; revoke the subscription to stop it."""
+    `url` is in this response only: a retry with the same `Idempotency-Key` replays it with `url` null
+    (`Secret-Withheld: url`) and makes no second subscription. Revoke the subscription to stop it."""
     sub, token = await service.create_subscription(session, cand, body)
     public = CalendarSubscriptionPublic.model_validate(sub)
     url = str(request.base_url).rstrip("/") + service.feed_path(token)

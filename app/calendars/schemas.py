@@ -23,6 +23,8 @@ class CalendarSubscriptionPublic(PublicModel):
 
 
 class CalendarSubscriptionCreated(CalendarSubscriptionPublic):
-    url: str = Field(description="The feed's address for a calendar app: the candidate's timeline as iCalendar, "
-                                 "readable without credentials by anyone holding it. Shown only once: its token "
-                                 "is stored only as a hash. Revoke the subscription to stop it.")
+    url: str | None = Field(description="The feed's address for a calendar app: the candidate's timeline as "
+                                        "iCalendar, readable without credentials by anyone holding it. Shown only "
+                                        "once: its token is stored only as a hash. Revoke the subscription to stop "
+                                        "it. Null in the replay of this response to a retry with the same "
+                                        "`Idempotency-Key` (`Secret-Withheld`).")

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.accounts.models import Organization
+from app.accounts.models import Organization, User
 from app.accounts.service import CandidateDirectory, set_candidate_directory
 from app.candidates.models import Candidate, CandidateRecord
 from app.candidates.schemas import (
@@ -32,6 +32,7 @@ from app.core.errors import (
     field_error,
 )
 from app.core.http import UpsertOutcome
+from app.core.idempotency import forget_idempotency_for
 from app.core.models import new_row, table_of
 from app.core.pagination import PageParams
 from app.core.reads import SQLITE, JsonLister, TypedRead, dialect, placeholder, read
@@ -230,7 +231,11 @@ async def update_candidate(session: AsyncSession, principal: Principal, row: Can
 async def delete_candidate(session: AsyncSession, principal: Principal, row: CandidateRecord,
                            if_match: str | None) -> None:
     cand = await _load_for_write(session, row)
-    await delete_versioned(session, cand, if_match)
+    users = (await session.execute(select(col(User.id)).where(col(User.candidate_id) == cand.id))).scalars().all()
+    await delete_versioned(session, cand, if_match)  # their account goes with it (a cascade)
+    # The replays of their data go too, each leaving a tombstone: retrying the request that created the record
+    # is refused, not run again to create it anew (erasure, app.privacy.erasure, leaves none).
+    await forget_idempotency_for(session, candidate_id=cand.id, user_ids=users, tombstones=True)
     await session.commit()
 
 

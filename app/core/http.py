@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import re
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import unquote_plus
 
@@ -26,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.config import Settings, get_settings
 from app.core.db import db, utcnow
 from app.core.errors import (
+    FORGOTTEN_DETAIL,
     PROBLEM_TYPES,
     PreconditionFailed,
     PreconditionRequired,
@@ -65,10 +68,47 @@ IdempotencyKeyHeader = Annotated[
         pattern=r"^[\x21-\x7e]+$",
         description=(
             "Makes the POST safe to retry: the same key with the same body replays the first response "
-            "(kept 24 h); the same key with another body answers 422; while the first is in flight, 409."
+            "(kept 24 h); the same key with another body answers 422; while the first is in flight, 409. Once the "
+            "record the first request created is deleted, its answer is no longer kept: the same key with the same "
+            "body answers 409 (`/problems/idempotency-replay-forgotten`) and creates nothing; a new key creates it "
+            "again."
         ),
     ),
 ]
+
+SECRET_WITHHELD = "Secret-Withheld"
+
+IdempotencyKeyShownOnceHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description=(
+            "Makes the POST safe to retry: the same key with the same body creates nothing new and replays the "
+            "first response (kept 24 h) with `Idempotent-Replayed: true`, but without its secret, which is shown "
+            "only once and never stored: the secret's field is null and `Secret-Withheld` names it. A client that "
+            "lost the first response revokes what it made and makes another with a new key. The same key with "
+            "another body answers 422; while the first is in flight, 409. Once the record the first request created "
+            "is deleted, its answer is no longer kept: the same key with the same body answers 409 "
+            "(`/problems/idempotency-replay-forgotten`) and creates nothing; a new key creates it again."
+        ),
+    ),
+]
+
+
+def shown_once_replay_headers(field: str) -> dict[str, dict[str, Any]]:
+    """The OpenAPI `headers` of a response carrying a secret shown once (`field`), as replayed for a retry with
+    the same Idempotency-Key (see `shown_once`)."""
+    return {
+        "Idempotent-Replayed": {"description": "`true` when this is the replay of the first response to the same "
+                                               "`Idempotency-Key` and body; nothing new was created.",
+                                "schema": {"type": "string", "enum": ["true"]}},
+        SECRET_WITHHELD: {"description": f"On a replay: `{field}`, the field sent as null because its secret is "
+                                         "shown only in the first response.",
+                          "schema": {"type": "string", "enum": [field]}},
+    }
 
 
 def check_if_match(if_match: str | None, version: int) -> None:
@@ -228,8 +268,8 @@ CORS_POLICY: dict[str, Any] = {
     "allow_headers": ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-API-Key",
                       "X-Request-Id"],
     # What a page's script may read: the write protocol's headers, and those of rate limits and tracing to come.
-    "expose_headers": ["ETag", "Location", "Retry-After", "Idempotent-Replayed", "Link", "RateLimit",
-                       "RateLimit-Policy", "X-Request-Id"],
+    "expose_headers": ["ETag", "Location", "Retry-After", "Idempotent-Replayed", "Secret-Withheld", "Link",
+                       "RateLimit", "RateLimit-Policy", "X-Request-Id"],
     # Credentials travel in the Authorization and X-API-Key headers, never in cookies.
     "allow_credentials": False,
 }
@@ -261,11 +301,13 @@ FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
 class BodyPolicy:
     """What a route takes as a body, declared on the route (`accepts`) and enforced by RequestGuard before the
     route runs: its media types (the first is the one named when another is refused), the setting that bounds its
-    size, and whether a POST honours `Idempotency-Key`."""
+    size, and whether a POST honours `Idempotency-Key`; and the fields of its answer that hold a secret shown
+    once (`shown_once`), left out of the response kept for an Idempotency-Key's replay."""
 
     media_types: tuple[str, ...] = (JSON,)
     limit_setting: str = "max_body_bytes"
     idempotent: bool = True
+    shown_once: tuple[str, ...] = ()
 
     def accepts(self, ctype: str) -> bool:
         return ctype in self.media_types or (JSON in self.media_types and bool(_JSON_TYPE.match(ctype)))
@@ -285,10 +327,28 @@ def accepts(*media_types: str, limit_setting: str = "max_body_bytes", idempotent
     nothing take JSON up to MAX_BODY_BYTES and honour Idempotency-Key."""
     if limit_setting not in Settings.model_fields:
         raise ValueError(f"no setting {limit_setting!r} bounds a body")
-    policy = BodyPolicy(media_types or (JSON,), limit_setting, idempotent)
 
     def declare(endpoint: _Endpoint) -> _Endpoint:
-        setattr(endpoint, _POLICY_ATTR, policy)
+        declared: BodyPolicy = getattr(endpoint, _POLICY_ATTR, DEFAULT_BODY)
+        setattr(endpoint, _POLICY_ATTR, replace(declared, media_types=media_types or (JSON,),
+                                                limit_setting=limit_setting, idempotent=idempotent))
+        return endpoint
+
+    return declare
+
+
+def shown_once(*fields: str) -> Callable[[_Endpoint], _Endpoint]:
+    """Declare the top-level fields of a route's answer that hold a secret shown only once (put it under the route
+    decorator). A retry with the same Idempotency-Key replays the answer with those fields null and the
+    `Secret-Withheld` header naming them: the secret itself is never stored, and nothing is made twice. Declare
+    the route's `Idempotency-Key` with `IdempotencyKeyShownOnceHeader` and its answer's headers with
+    `shown_once_replay_headers`. (An answer marked `no-store` by a route that declares nothing is not kept.)"""
+    if not fields:
+        raise ValueError("name the fields that hold the secret")
+
+    def declare(endpoint: _Endpoint) -> _Endpoint:
+        declared: BodyPolicy = getattr(endpoint, _POLICY_ATTR, DEFAULT_BODY)
+        setattr(endpoint, _POLICY_ATTR, replace(declared, shown_once=fields))
         return endpoint
 
     return declare
@@ -381,7 +441,7 @@ class RequestGuard:
                 and _KEY_OK.match(key):
             caller = _caller_scope(scope)
             if caller is not None:
-                await self._idempotent(scope, send, body, caller, key)
+                await self._idempotent(scope, send, body, caller, key, policy)
                 return
         await self.app(scope, _replay_receive(body), send)
 
@@ -396,8 +456,9 @@ class RequestGuard:
                                 scope["path"])
         await resp(scope, _empty_receive, send)
 
-    async def _idempotent(self, scope: Scope, send: Send, body: bytes, caller: str, key: str) -> None:
-        from app.core.idempotency import expired_before, fingerprints
+    async def _idempotent(self, scope: Scope, send: Send, body: bytes, caller: str, key: str,
+                          policy: BodyPolicy) -> None:
+        from app.core.idempotency import expired_before, fingerprints, noting_subjects
 
         path = scope["path"]
         fingerprint, legacy = fingerprints(scope["method"], path, scope.get("query_string", b""), body)
@@ -425,26 +486,27 @@ class RequestGuard:
                 captured["body"].append(message.get("body", b""))
             await send(message)
 
-        try:
-            await self.app(scope, _replay_receive(body), capture)
-        finally:
+        with noting_subjects() as subjects:
             try:
-                await self._settle(caller, key, captured)
-            except Exception as exc:
-                if not database_unavailable(exc):
-                    raise
-                # The response has been sent. The key stays in flight (409) until it expires: the first request's
-                # outcome is unknown to us, so it cannot be replayed, nor safely run again.
-                log.error("database unavailable recording the outcome of an Idempotency-Key: %s",
-                          exc.__class__.__name__)
+                await self.app(scope, _replay_receive(body), capture)
+            finally:
+                try:
+                    await self._settle(caller, key, captured, policy, subjects.single())
+                except Exception as exc:
+                    if not database_unavailable(exc):
+                        raise
+                    # The response has been sent. The key stays in flight (409) until it expires: the first
+                    # request's outcome is unknown to us, so it cannot be replayed, nor safely run again.
+                    log.error("database unavailable recording the outcome of an Idempotency-Key: %s",
+                              exc.__class__.__name__)
 
     async def _claim(self, scope: Scope, send: Send, caller: str, key: str, fingerprint: tuple[str, str],
                      expired: Any, now: Any) -> bool:
         """Record the key as in flight: True to go on and run the request; False when the answer has been sent
-        (the replayed response, or a 409/422 for a key in flight or reused). `fingerprint`: the request's, and
-        the form rows written before it may hold."""
+        (the replayed response, or a 409/422 for a key in flight, reused, or whose record was deleted since).
+        `fingerprint`: the request's, and the form rows written before it may hold."""
+        from app.core.idempotency import DONE, FORGOTTEN, IN_FLIGHT, Unreadable, unseal
         from app.core.idempotency import IdempotencyRecord as R  # noqa: N814
-        from app.core.idempotency import Unreadable, unseal
 
         path = scope["path"]
         async with db.session() as session:
@@ -453,7 +515,7 @@ class RequestGuard:
                                                   R.created_at < expired))
             try:
                 await session.execute(insert(R).values(scope_key=caller, key=key, fingerprint=fingerprint[0],
-                                                       state="in_flight", created_at=now))
+                                                       state=IN_FLIGHT, created_at=now))
                 await session.commit()
             except IntegrityError:
                 await session.rollback()
@@ -466,7 +528,12 @@ class RequestGuard:
                     resp = problem_response(pt.status, pt.slug,
                                             "This Idempotency-Key was used with a different request; "
                                             "use a new key for a new request.", path)
-                elif row.state != "done":
+                elif row.state == FORGOTTEN:
+                    # The record this request created was deleted, and the answer with it (a tombstone,
+                    # app.core.idempotency): not replayed, and not run again, which would create it anew.
+                    pt = PROBLEM_TYPES["idempotency-replay-forgotten"]
+                    resp = problem_response(pt.status, pt.slug, FORGOTTEN_DETAIL, path)
+                elif row.state != DONE:
                     resp = problem_response(409, "idempotency-in-flight",
                                             "The first request with this Idempotency-Key is still in progress.",
                                             path, headers={"Retry-After": "1"})
@@ -483,28 +550,61 @@ class RequestGuard:
                 return False
         return True
 
-    async def _settle(self, caller: str, key: str, captured: dict[str, Any]) -> None:
-        """Keep a success for replay; forget a failure, so the client may fix the cause and retry with the key.
-        A response marked no-store carries a secret shown once (an API key, a webhook signing secret): it is not
-        kept here, so its key is released as after a failure. What is kept is encrypted (app.core.idempotency)."""
+    async def _settle(self, caller: str, key: str, captured: dict[str, Any], policy: BodyPolicy,
+                      subjects: tuple[uuid.UUID | None, uuid.UUID | None] | None) -> None:
+        """Keep a success for replay, encrypted (app.core.idempotency), with the ids of the candidate and the user
+        whose rows the request wrote (`subjects`), by which their erasure or deletion forgets it. Forget a
+        failure, so the client may fix the cause and retry with the key. Not kept either, so the key is released as
+        after a failure: an answer that wrote more than one person's rows (`subjects` None: one record cannot name
+        them), and one marked no-store by a route that does not say which fields hold its secret. A route's
+        secret shown once (`shown_once`) is left out: its fields are kept null, and the replay says so."""
+        from app.core.idempotency import DONE, seal
         from app.core.idempotency import IdempotencyRecord as R  # noqa: N814
-        from app.core.idempotency import seal
 
         status = captured["status"]
-        no_store = any(k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in captured["headers"])
+        kept: tuple[int, dict[str, str], bytes] | None = None
+        if 200 <= status < 300 and subjects is not None:
+            kept = _keepable(status, captured["headers"], b"".join(captured["body"]), policy)
         async with db.session() as session:
-            if 200 <= status < 300 and not no_store:
-                keep = {"content-type", "location", "etag"}
-                headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in captured["headers"]
-                           if k.decode("latin-1").lower() in keep}
-                await session.execute(
-                    update(R).where(col(R.scope_key) == caller, col(R.key) == key).values(
-                        state="done", response_status=status, response_headers=headers,
-                        response_body=seal(b"".join(captured["body"])))
-                )
-            else:  # failures are not remembered: the client may fix the cause and retry with the same key
-                await session.execute(delete(R).where(col(R.scope_key) == caller, col(R.key) == key))
+            mine = (col(R.scope_key) == caller, col(R.key) == key)
+            if kept is not None and subjects is not None:
+                candidate_id, user_id = subjects
+                await session.execute(update(R).where(*mine).values(
+                    state=DONE, response_status=kept[0], response_headers=kept[1], response_body=seal(kept[2]),
+                    candidate_id=candidate_id, user_id=user_id))
+            else:
+                await session.execute(delete(R).where(*mine))
             await session.commit()
+
+
+_KEPT_HEADERS = {"content-type", "location", "etag"}
+
+
+def _keepable(status: int, raw_headers: list[tuple[bytes, bytes]], body: bytes, policy: BodyPolicy
+              ) -> tuple[int, dict[str, str], bytes] | None:
+    """What of a success is kept for replay (status, headers, body), or None when it cannot be kept."""
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers
+               if k.decode("latin-1").lower() in _KEPT_HEADERS}
+    if policy.shown_once:
+        withheld = _withhold(body, policy.shown_once)
+        if withheld is None:
+            return None
+        headers[SECRET_WITHHELD] = ", ".join(policy.shown_once)
+        return status, headers, withheld
+    if any(k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in raw_headers):
+        return None  # a secret, or personal data not to be kept, in fields no one declared
+    return status, headers, body
+
+
+def _withhold(body: bytes, fields: tuple[str, ...]) -> bytes | None:
+    """The JSON object `body` with `fields` null; None when it is not a JSON object (nothing can be withheld)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    return dumps({**doc, **dict.fromkeys(fields)})
 
 
 def _caller_scope(scope: Scope) -> str | None:

@@ -42,7 +42,8 @@ class ErasureReceipt(PublicModel):
     erased_at: datetime
     removed: dict[str, int] = Field(description="What went besides the record itself: copies of the candidate's "
                                                 "data by the place they were kept (events' payloads, import items, "
-                                                "idempotency records, user accounts).")
+                                                "idempotency records, user accounts), and the client addresses of "
+                                                "the audit rows of their own requests.")
 
 
 @router.post("/erasure", response_model=ErasureReceipt,
@@ -53,8 +54,10 @@ class ErasureReceipt(PublicModel):
 async def erase_candidate(session: SessionDep, principal: PrincipalDep, cand: CandidateDep) -> Response:
     """The right to erasure: the candidate's record and account are deleted, with every copy of their personal
     data (name, email, date of birth, USMLE ID, external id) the service kept — in the change feed's events,
-    import items and idempotency records. Audit rows stay, holding only ids. By the candidate's advisor or an
-    admin; by the candidate when their organization's `candidates_may_erase` allows it. Irreversible."""
+    import items and every remembered Idempotency-Key response that carries it, whoever sent the request. Audit
+    rows stay, holding only ids (the client address of the candidate's own requests goes). By the candidate's
+    advisor or an admin; by the candidate when their organization's `candidates_may_erase` allows it.
+    Irreversible."""
     resp = json_response(ErasureReceipt.model_validate(await erasure.erase_candidate(session, principal, cand)))
     resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -9,7 +9,13 @@ from app.accounts.deps import OrganizationDep
 from app.accounts.principal import STAFF
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
-from app.core.http import IdempotencyKeyHeader, IfMatchHeader, json_response
+from app.core.http import (
+    IdempotencyKeyShownOnceHeader,
+    IfMatchHeader,
+    json_response,
+    shown_once,
+    shown_once_replay_headers,
+)
 from app.core.pagination import Page, PageDep, page_response
 from app.events.schemas import EventPublic
 from app.webhooks import service
@@ -33,8 +39,9 @@ _ETAG = {"ETag": {"description": "The representation's version (`\"v<version>\"`
 _LOCATION = {"Location": {"description": "The URL of the created resource.", "schema": {"type": "string"}}}
 
 
-def _ok(description: str, *problems: int, status: int = 200, location: bool = False) -> dict[int | str, Any]:
-    headers = {**_ETAG, **(_LOCATION if location else {})}
+def _ok(description: str, *problems: int, status: int = 200, location: bool = False, secret: bool = False
+        ) -> dict[int | str, Any]:
+    headers = {**_ETAG, **(_LOCATION if location else {}), **(shown_once_replay_headers("secret") if secret else {})}
     return {status: {"description": description, "headers": headers}, **problem_responses(*problems)}
 
 
@@ -68,12 +75,15 @@ async def list_webhook_endpoints(session: SessionDep, org: OrganizationDep, page
 
 @router.post("", status_code=201, response_model=WebhookEndpointWithSecret,
              responses=_ok("Created; the signing secret is in this response only.", *WRITE_BODY, status=201,
-                           location=True))
+                           location=True, secret=True))
+@shown_once("secret")
 async def create_webhook_endpoint(session: SessionDep, org: OrganizationDep,
-                                  body: WebhookEndpointCreate, idempotency_key: IdempotencyKeyHeader = None
+                                  body: WebhookEndpointCreate, idempotency_key: IdempotencyKeyShownOnceHeader = None
                                   ) -> Response:
     """Add an endpoint: the worker POSTs each new event of the organization whose type it selects, signed per the
-    Standard Webhooks specification (see the `webhooks` section). The signing `secret` is shown only here."""
+    Standard Webhooks specification (see the `webhooks` section). The signing `secret` is shown only here: a retry
+    with the same `Idempotency-Key` replays it with `secret` null (`Secret-Withheld: secret`) and adds no second
+    endpoint."""
     ep, secret = await service.create_endpoint(session, org, body)
     return _endpoint(ep, 201, secret=secret, location=True)
 
@@ -101,10 +111,14 @@ async def delete_webhook_endpoint(session: SessionDep, ep: WebhookEndpointDep, i
 
 
 @router.post("/{endpoint_id}/rotate-secret", response_model=WebhookEndpointWithSecret,
-             responses=_ok("The endpoint with its new secret, shown only in this response.", 401, 403, 404, 422, 503))
-async def rotate_webhook_secret(session: SessionDep, ep: WebhookEndpointDep) -> Response:
+             responses=_ok("The endpoint with its new secret, shown only in this response.", 401, 403, 404, 409, 422,
+                           503, secret=True))
+@shown_once("secret")
+async def rotate_webhook_secret(session: SessionDep, ep: WebhookEndpointDep,
+                                idempotency_key: IdempotencyKeyShownOnceHeader = None) -> Response:
     """Replace the signing secret. For 24 hours deliveries carry two signatures, one made with the new secret and
-    one with the previous, so the receiver can switch over without rejecting a delivery."""
+    one with the previous, so the receiver can switch over without rejecting a delivery. A retry with the same
+    `Idempotency-Key` replays the answer with `secret` null (`Secret-Withheld: secret`) and rotates nothing."""
     ep, secret = await service.rotate_secret(session, ep)
     return _endpoint(ep, secret=secret)
 

@@ -76,8 +76,10 @@ class WebhookEndpointPublic(PublicModel):
 
 
 class WebhookEndpointWithSecret(WebhookEndpointPublic):
-    secret: str = Field(description="The signing secret (`whsec_` + base64). Shown only in this response: store "
-                                    "it now. Verify each delivery with it (Standard Webhooks).")
+    secret: str | None = Field(description="The signing secret (`whsec_` + base64). Shown only in this response: "
+                                           "store it now. Verify each delivery with it (Standard Webhooks). Null "
+                                           "in the replay of this response to a retry with the same "
+                                           "`Idempotency-Key` (`Secret-Withheld`).")
 
 
 class AttemptPublic(PublicModel):

@@ -16,8 +16,8 @@ PAGE = "http://app.example.test:8080"
 OTHER = "http://other.example.test"
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-API-Key"]
-EXPOSED = {"etag", "location", "retry-after", "idempotent-replayed", "link", "ratelimit", "ratelimit-policy",
-           "x-request-id"}
+EXPOSED = {"etag", "location", "retry-after", "idempotent-replayed", "secret-withheld", "link", "ratelimit",
+           "ratelimit-policy", "x-request-id"}
 
 
 @pytest.fixture

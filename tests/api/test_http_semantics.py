@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -91,16 +92,74 @@ def test_a_failed_first_attempt_is_not_remembered(client, world):
     assert _post(client, candidate_body(), world.north.advisor_headers, "key-5").status_code == 201
 
 
-def test_replay_does_not_need_the_resource_to_still_exist(client, world):
+def _forgotten(r):  # type: ignore[no-untyped-def]
+    """The answer to a retry whose record was deleted since: a 409 of its own, without the first answer."""
+    b = problem(r, 409, "idempotency-replay-forgotten")
+    assert b["title"] == PROBLEM_TYPES["idempotency-replay-forgotten"].title
+    assert "deleted" in b["detail"] and "new Idempotency-Key" in b["detail"]
+    assert "idempotent-replayed" not in r.headers and "location" not in r.headers and "etag" not in r.headers
+    return b
+
+
+def test_a_retry_after_the_record_is_deleted_is_refused_not_run_again(client, world):
+    h = world.north.advisor_headers
     body = candidate_body()
-    first = _post(client, body, world.north.advisor_headers, "key-6")
+    first = _post(client, body, h, "key-6")
+    assert first.status_code == 201, first.text
     cid = first.json()["id"]
-    assert client.delete(f"{URL}/{cid}", headers={**world.north.advisor_headers, "If-Match": '"v1"'}).status_code \
+    assert client.delete(f"{URL}/{cid}", headers={**h, "If-Match": first.headers["etag"]}).status_code == 204
+    rows = count_rows("candidate")
+    again = _post(client, body, h, "key-6")
+    b = _forgotten(again)
+    assert body["full_name"] not in again.text and cid not in again.text  # nothing of the deleted record
+    assert count_rows("candidate") == rows, "the retry created the deleted record again"
+    problem(client.get(f"{URL}/{cid}", headers=h), 404)
+    assert _forgotten(_post(client, body, h, "key-6")) == b  # and so on, until the key expires
+    problem(_post(client, candidate_body(), h, "key-6"), 422, "idempotency-key-reused")
+    assert count_rows("candidate") == rows
+    fresh = _post(client, body, h, "key-6-new")  # a new key makes it again
+    assert fresh.status_code == 201, fresh.text
+    assert "idempotent-replayed" not in fresh.headers and fresh.json()["id"] != cid
+    assert count_rows("candidate") == rows + 1
+
+
+def test_a_retry_after_the_user_is_deleted_is_refused_not_run_again(client, world):
+    admin = world.admin_headers
+    body = {"email": f"deleted-{uuid.uuid4().hex[:8]}@example.org", "full_name": "Deleted Advisor",
+            "password": "a long passphrase 7731", "role": "advisor", "organization_id": world.north.org_id}
+    first = _post(client, body, admin, "user-1", url="/v1/users")
+    assert first.status_code == 201, first.text
+    uid = first.json()["id"]
+    assert client.delete(f"/v1/users/{uid}", headers={**admin, "If-Match": first.headers["etag"]}).status_code \
         == 204
-    again = _post(client, body, world.north.advisor_headers, "key-6")
-    assert again.status_code == 201 and again.content == first.content
-    assert again.headers["idempotent-replayed"] == "true"
-    problem(client.get(f"{URL}/{cid}", headers=world.north.advisor_headers), 404)
+    rows = count_rows("user_account")
+    again = _post(client, body, admin, "user-1", url="/v1/users")
+    _forgotten(again)
+    assert body["email"] not in again.text and uid not in again.text
+    assert count_rows("user_account") == rows, "the retry created the deleted account again"
+    problem(_post(client, {**body, "full_name": "Another"}, admin, "user-1", url="/v1/users"), 422,
+            "idempotency-key-reused")
+    fresh = _post(client, body, admin, "user-1-new", url="/v1/users")
+    assert fresh.status_code == 201, fresh.text
+    assert fresh.json()["id"] != uid and count_rows("user_account") == rows + 1
+
+
+def test_the_contract_says_what_a_retry_after_a_deletion_gets(app):  # type: ignore[no-untyped-def]
+    doc = app.openapi()
+    forgotten = PROBLEM_TYPES["idempotency-replay-forgotten"]
+    assert forgotten.status == 409 and doc["components"]["examples"][forgotten.slug]["value"]["type"] == forgotten.uri
+    seen = 0
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            keys = [p for p in op.get("parameters", []) if p["name"] == "Idempotency-Key"]
+            if not keys:
+                continue
+            seen += 1
+            assert forgotten.uri in keys[0]["description"], (method, path)
+            conflict = op["responses"]["409"]
+            assert "no longer kept" in conflict["description"], (method, path)
+            assert forgotten.slug in conflict["content"]["application/problem+json"]["examples"], (method, path)
+    assert seen >= 10, seen
 
 
 def test_key_still_in_flight_is_409(client, world):
