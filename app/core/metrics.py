@@ -4,19 +4,60 @@ the worker's backlog; served at `/metrics` (app.health) to a scraper holding MET
 Several uvicorn workers are one service to a scraper, which reaches one of them per scrape: each worker writes its
 samples to files in a directory they share (prometheus_client's multiprocess mode), and the scraped one sums them.
 The mode is on when PROMETHEUS_MULTIPROC_DIR is set, or when this process is a worker started by a supervising
-process (`uvicorn --workers N`): then the directory is `$TMPDIR/matchready-metrics-<supervisor pid>`, fresh for each
-start of the server. prometheus_client reads the variable when it is first imported, so this module sets it before
-importing it, and is the only importer.
+process (`uvicorn --workers N`): then the directory is `$TMPDIR/matchready-metrics-<supervisor pid>-<its start>`,
+named by the supervisor's pid and when it started (the kernel's boot id and clock ticks since boot, from /proc), so
+each start of the server has a directory of its own: in a container the supervisor is always pid 1, and a directory
+named by the pid alone would hand a restarted server the samples of the workers that ran before. Each worker removes
+the directories of supervisors no longer running as it starts (so servers in different PID namespaces, containers,
+must not share a TMPDIR: each would take the other's for gone). Without /proc the name is the pid alone.
+prometheus_client reads the variable when it is first imported, so this module sets it before importing it, and is
+the only importer.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import re
+import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+_SHARED = re.compile(r"^matchready-metrics-(\d+)-([0-9a-f]{8}-\d+)$")
+
+
+def started(pid: int) -> str | None:
+    """When process `pid` started: the kernel's boot id (its first 8 characters) and the clock ticks from that boot
+    to the process's start; the pair names one process across restarts and reboots, where a pid does not. None when
+    there is no such process, or no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+    except OSError:
+        return None
+    return f"{boot[:8]}-{stat.rsplit(')', 1)[1].split()[19]}"  # field 22, starttime (fields after the name: 3 on)
+
+
+def shared_dir(tmp: str, supervisor: int) -> str:
+    """The directory the workers of this start of the supervisor share."""
+    start = started(supervisor)
+    return os.path.join(tmp, f"matchready-metrics-{supervisor}" + (f"-{start}" if start else ""))
+
+
+def remove_stale(tmp: str, keep: str) -> None:
+    """Remove the directories left by supervisors no longer running (their pid now names another process, or none);
+    those of running ones stay, whoever they are."""
+    if started(os.getpid()) is None:  # no /proc: nothing can be told apart
+        return
+    with os.scandir(tmp) as entries:
+        for entry in entries:
+            found = _SHARED.match(entry.name)
+            if found and entry.path != keep and started(int(found[1])) != found[2]:
+                shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _multiprocess_dir() -> str | None:
@@ -26,7 +67,9 @@ def _multiprocess_dir() -> str | None:
         return given
     if multiprocessing.parent_process() is None:  # a single process: the samples live in its memory
         return None
-    shared = os.path.join(tempfile.gettempdir(), f"matchready-metrics-{os.getppid()}")
+    tmp = tempfile.gettempdir()
+    shared = shared_dir(tmp, os.getppid())
+    remove_stale(tmp, keep=shared)
     os.makedirs(shared, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
     return shared

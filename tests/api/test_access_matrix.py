@@ -26,10 +26,9 @@ from functools import cache
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from tests.api.helpers import CLOSED_URL, milestone_body, north_objects, program_body, snapshot, usce_body
-from tests.conftest import TABLES, World, _insert_world, sync_engine
+from tests.conftest import World, _insert_world, delete_all, sync_engine
 
 ANON, ADMIN = "anonymous", "admin"
 N_ADV, N_CAND, N_KEY = "north_advisor", "north_candidate", "north_api_key"
@@ -298,8 +297,7 @@ def test_every_operation_has_an_expectation():
 def _reset() -> None:
     """Empty every table (children before parents)."""
     with sync_engine().begin() as conn:
-        for t in TABLES:
-            conn.execute(text(f"DELETE FROM {t}"))
+        delete_all(conn)
 
 
 def build(client: Any) -> Ctx:

@@ -1,8 +1,13 @@
 """Logs, request ids, security headers and metrics (app.core.logs, app.core.observe, app.core.metrics).
 
-The log test drives a representative set of flows with distinctive personal data and every kind of secret, at DEBUG,
-and reads everything logging produced (the rendered JSON lines on stdout and the records themselves): none of those
-values may appear, and each request has its access line with its route template."""
+The log tests drive the service's flows with distinctive personal data and every kind of secret, at DEBUG: the
+requests of the resources, sign-in and keys in the first; refresh tokens, password reset and invitations by mail,
+webhooks, an import, a pass of the worker, export and erasure in the second. They read everything logging produced
+(the rendered JSON lines on stdout and the records themselves): none of those values may appear, and each request
+has its access line with its route template.
+
+The metrics tests serve the app with two uvicorn workers and check that a scrape sums both, and that a server
+restarted with the same supervisor pid (pid 1 in a container) starts from zero."""
 
 from __future__ import annotations
 
@@ -10,12 +15,14 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +34,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import get_settings
 from app.core.logs import configure_logging
-from tests.api.helpers import CLOSED_URL, candidate_body, create, email, problem
+from tests.api.helpers import CLOSED_URL, candidate_body, create, email, milestone_body, problem
 from tests.conftest import DATABASE_URL, ROOT, backend
 from tests.served import wait_live
 
@@ -85,6 +92,19 @@ def _flows(client: Any, world: Any) -> tuple[list[str], str]:
     return [access_token, PASSWORD, key["key"], endpoint["secret"], token], token
 
 
+def _logged(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> str:
+    """The rendered output (JSON lines on stdout, anything on stderr), then the records themselves."""
+    out = capsys.readouterr()
+    records = "\n".join(f"{r.name} {r.getMessage()} {r.args!r} {r.__dict__!r}" for r in caplog.records)
+    return out.out + out.err + "\n" + records
+
+
+def _assert_absent(values: list[str], logged: str) -> None:
+    """Neither a value nor (a secret cut short) the last 16 characters of one appear."""
+    found = [v for v in values if v in logged or (len(v) >= 32 and v[-16:] in logged)]
+    assert not found, f"reached the logs: {found}"
+
+
 def test_no_personal_data_or_secrets_reach_the_logs(client, world, debug_json_logs, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     secrets, token = _flows(client, world)
@@ -104,6 +124,114 @@ def test_no_personal_data_or_secrets_reach_the_logs(client, world, debug_json_lo
     assert all(set(a) >= {"method", "route", "status", "duration_ms", "request_id", "principal_id", "timestamp"}
                for a in access), access
     assert {a["principal_id"] for a in access if a["route"] == "/v1/candidates"} != {None}
+
+
+IMPORTED = {"full_name": "Ottoline Brackenridge-Vasquez", "email": "ottoline.brackenridge.6620@example.org",
+            "date_of_birth": "1987-11-05", "usmle_id": "61728394", "external_id": "SIS-OTTOLINE-4410"}
+INVITEE = {"full_name": "Peregrine Wolstenholme", "email": "peregrine.wolstenholme.2291@example.org"}
+SMTP_LOGIN = ("mailer", "smtp-password-for-the-log-test-7f3a")
+
+
+def _worker_pass(done: Any, timeout: float = 30.0) -> None:
+    """The worker (app.worker.run_worker, every job) in this process until `done()` or `timeout`, then stopped as
+    SIGTERM stops it."""
+    import asyncio
+
+    from app.worker import run_worker
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_worker(stop))
+        deadline = time.monotonic() + timeout
+        while not done() and time.monotonic() < deadline and not task.done():
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+
+    asyncio.run(go())
+    assert done(), "the worker did not finish the work in time"
+
+
+def _more_flows(client: Any, world: Any, mailbox: Any, receiver: Any) -> tuple[list[str], list[str]]:
+    """Refresh tokens, password reset, invitation, webhooks, import, a worker pass, export and erasure; return the
+    personal data and the secrets they handled."""
+    from tests.api.mail_server import token_in
+    from tests.api.test_imports import item, submit
+
+    admin, h, org = world.admin_headers, world.north.advisor_headers, world.north.org_id
+    addr, new_password, invited_password = email(), PASSWORD + " renewed", PASSWORD + " invited"
+    create(client, "/v1/users", {"email": addr, "full_name": "Ada Advisor", "password": PASSWORD, "role": "advisor",
+                                 "organization_id": org}, admin)
+    # refresh tokens: rotated, a spent one reused (the family ends), logout
+    signed_in = client.post("/v1/auth/token", data={"username": addr, "password": PASSWORD}).json()
+    refreshed = client.post("/v1/auth/token", data={"grant_type": "refresh_token",
+                                                    "refresh_token": signed_in["refresh_token"]}).json()
+    problem(client.post("/v1/auth/token", data={"grant_type": "refresh_token",
+                                                "refresh_token": signed_in["refresh_token"]}), 401)
+    again = client.post("/v1/auth/token", data={"username": addr, "password": PASSWORD}).json()
+    assert client.post("/v1/auth/logout", headers={"Authorization": f"Bearer {again['access_token']}"}
+                       ).status_code == 204
+    # password reset by mail, and a request for no account
+    assert client.post("/v1/auth/password-reset", json={"email": addr}).status_code == 202
+    assert client.post("/v1/auth/password-reset", json={"email": "no-one." + addr}).status_code == 202
+    reset = token_in(mailbox.wait_for(1)[0])
+    assert client.post("/v1/auth/password-reset/confirm", json={"token": reset, "new_password": new_password}
+                       ).status_code == 204
+    problem(client.post("/v1/auth/password-reset/confirm", json={"token": reset, "new_password": new_password}), 404)
+    # an invitation to a candidate, accepted
+    cand, _ = create(client, "/v1/candidates", candidate_body(**SEEDED), h)
+    assert client.post("/v1/invitations", json={**INVITEE, "role": "candidate", "candidate_id": cand["id"]},
+                       headers=h).status_code == 201
+    invitation = token_in(mailbox.wait_for(2)[1])
+    assert client.post("/v1/invitations/accept", json={"token": invitation, "password": invited_password}
+                       ).status_code == 201
+    problem(client.post("/v1/invitations/accept", json={"token": invitation, "password": invited_password}), 404)
+    # a webhook endpoint (its URL carries a token too, as some receivers want), an import, and the worker
+    url_token = "hook-url-token-" + uuid.uuid4().hex
+    endpoint, _ = create(client, f"/v1/organizations/{org}/webhook-endpoints",
+                         {"url": f"{receiver.url}?auth={url_token}"}, h)
+    create(client, f"/v1/candidates/{cand['id']}/milestones", milestone_body(), h)
+    key, _ = create(client, f"/v1/organizations/{org}/api-keys", {"name": "importer"}, admin)
+    job = submit(client, {"X-API-Key": key["key"]}, [item(1, **IMPORTED)])
+    _worker_pass(lambda: len(receiver.requests) >= 2 and client.get(
+        f"/v1/imports/{job['id']}", headers=h).json()["status"] == "succeeded")
+    # the export, the organization's export, and the erasure
+    assert client.get(f"/v1/candidates/{cand['id']}/export", headers=h).status_code == 200
+    assert client.get(f"/v1/organizations/{org}/export", headers=h).status_code == 200
+    assert client.post(f"/v1/candidates/{cand['id']}/erasure", headers=h).status_code == 200
+    personal = [*SEEDED.values(), *IMPORTED.values(), *INVITEE.values(), addr]
+    secrets = [PASSWORD, new_password, invited_password, signed_in["access_token"], signed_in["refresh_token"],
+               refreshed["access_token"], refreshed["refresh_token"], again["refresh_token"], reset, invitation,
+               key["key"], endpoint["secret"], url_token, SMTP_LOGIN[1]]
+    return personal, secrets
+
+
+@pytest.fixture
+def mail_with_login(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from tests.api.mail_server import serve
+
+    yield from serve(monkeypatch, login=SMTP_LOGIN)
+
+
+def test_no_personal_data_or_secrets_reach_the_logs_in_any_flow(client, world, debug_json_logs, mail_with_login,
+                                                               caplog, capsys):
+    """The account, mail, webhook, import, worker and privacy flows, under the same capture. (The tests' SMTP
+    server, aiosmtpd, logs every line it receives to `mail.log`: it is the mail's recipient, not the service, so it
+    is silenced.)"""
+    from tests.api.receiver import start_receiver, stop_receiver
+
+    caplog.set_level(logging.DEBUG)
+    smtp_server_log = logging.getLogger("mail.log")
+    smtp_server_log.disabled = True
+    receiver = start_receiver()
+    try:
+        personal, secrets = _more_flows(client, world, mail_with_login, receiver)
+    finally:
+        stop_receiver(receiver)
+        smtp_server_log.disabled = False
+    logged = _logged(caplog, capsys)
+    assert "matchready.worker" in logged and "matchready.access" in logged, logged[-2000:]  # captured indeed
+    _assert_absent(personal + secrets, logged)
 
 
 def test_access_log_lines_are_json_with_the_route_template(client, world, debug_json_logs, capsys):
@@ -319,43 +447,108 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_metrics_sum_over_several_uvicorn_workers(tmp_path: Path):
-    """Two real uvicorn workers: whichever answers the scrape reports every worker's requests."""
-    port = _free_port()
+LIVEZ = {"method": "GET", "route": "/livez", "status": "200"}
+
+
+def _serve(tmp_path: Path, port: int, *, as_pid_1: bool = False) -> subprocess.Popen[bytes]:
+    """`uvicorn --workers 2` on `port`, its output in tmp_path/server.log (appended), TMPDIR tmp_path; `as_pid_1`:
+    the supervisor is pid 1 of a PID namespace of its own, as in a container."""
     env = {**os.environ, "DATABASE_URL": DATABASE_URL, "ENVIRONMENT": "test", "METRICS_TOKEN": METRICS_TOKEN,
            "LOG_FORMAT": "json", "TMPDIR": str(tmp_path)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    output = (tmp_path / "server.log").open("w")
     # uvicorn's own access log left on: the app silences it (it prints raw paths and query strings)
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port",
-                             str(port), "--workers", "2", "--no-server-header", "--log-config", "app/logging.json"],
-                            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", "2", "--no-server-header", "--log-config", "app/logging.json"]
+    if as_pid_1:
+        command = [*PID_NAMESPACE, *command]
+    with (tmp_path / "server.log").open("a") as output:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    wait_live(proc, f"http://127.0.0.1:{port}", timeout=60)
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the supervisor (inside a PID namespace: to its pid 1, whose exit ends the namespace)."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    inner = children.read_text().split() if proc.args[0] == PID_NAMESPACE[0] and children.exists() else []
+    os.kill(int(inner[0]) if inner else proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def _scrape(base: str) -> str:
+    m = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}", "Connection": "close"},
+                  timeout=5)
+    assert m.status_code == 200, m.text
+    return m.text
+
+
+def _livez(base: str, n: int) -> None:
+    """`n` requests to /livez, eight at a time, a connection each: the workers share the listening socket, and
+    concurrent connections go to both."""
+    def one(_: int) -> None:
+        r = httpx.get(f"{base}/livez", headers={"Connection": "close"}, timeout=5)
+        assert r.status_code == 200 and "server" not in r.headers
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(n)))
+
+
+def _per_worker(shared: Path) -> dict[str, float]:
+    """/livez 200s counted by each worker: its own file in the shared directory (prometheus_client's format)."""
+    from prometheus_client import multiprocess
+
+    counts = {}
+    for f in shared.glob("counter_*.db"):
+        samples = [s for m in multiprocess.MultiProcessCollector.merge([str(f)], accumulate=True) for s in m.samples
+                   if s.name == "matchready_http_requests_total" and s.labels == LIVEZ]
+        counts[f.stem.rsplit("_", 1)[1]] = sum(s.value for s in samples)
+    return counts
+
+
+def _settled(shared: Path, total: float | None = None) -> dict[str, float]:
+    """`_per_worker` once it sums to `total`, or (none given) has not changed for half a second: a request is counted
+    as its answer goes out, so a client can see the answer a moment before the count (longer on a busy machine)."""
+    deadline = time.monotonic() + 15
+    seen, since = _per_worker(shared), time.monotonic()
+    while time.monotonic() < deadline:
+        if total is not None and sum(seen.values()) == total:
+            return seen
+        time.sleep(0.05)
+        now = _per_worker(shared)
+        if now != seen:
+            seen, since = now, time.monotonic()
+        elif total is None and seen and time.monotonic() - since >= 0.5:
+            return seen
+    return seen
+
+
+def test_metrics_sum_over_several_uvicorn_workers(tmp_path: Path):
+    """Two real uvicorn workers that both answer requests: whichever answers a scrape reports every worker's."""
+    port = _free_port()
     base = f"http://127.0.0.1:{port}"
+    proc = _serve(tmp_path, port)
     try:
-        wait_live(proc, base, timeout=60)
-        time.sleep(1.0)  # let the second worker finish starting
-        sent = 40
-        for _ in range(sent):  # a connection each: the workers share the listening socket
-            r = httpx.get(f"{base}/livez", headers={"Connection": "close"}, timeout=5)
-            assert r.status_code == 200 and "server" not in r.headers
-        totals = []
-        for _ in range(6):
-            m = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}",
-                                                      "Connection": "close"}, timeout=5)
-            assert m.status_code == 200, m.text
-            totals.append(_sample(m.text, "matchready_http_requests_total", method="GET", route="/livez",
-                                  status="200"))
-        assert set(totals) == {sent + 1}, totals  # the first /livez (the wait loop) included
+        (shared,) = tmp_path.glob("matchready-metrics-*")
+        start = _settled(shared)  # wait_live's requests
+        scraped = _sample(_scrape(base), "matchready_http_requests_total", **LIVEZ)
+        assert scraped == sum(start.values()), (scraped, start)
+        sent = 0
+        while sent < 800:  # until both have served some (the kernel hands a connection to either)
+            _livez(base, 40)
+            sent += 40
+            counted = _settled(shared, total=sum(start.values()) + sent)
+            served = {pid: n - start.get(pid, 0) for pid, n in counted.items()}
+            if len(served) == 2 and min(served.values()) > 0:
+                break
+        assert len(served) == 2 and min(served.values()) > 0, f"one worker served all {sent}: {served}"
+        assert sum(served.values()) == sent, (served, sent)
+        totals = {_sample(_scrape(base), "matchready_http_requests_total", **LIVEZ) for _ in range(6)}
+        assert totals == {scraped + sent}, (totals, scraped, sent)  # every scrape, whichever worker answers it
         secret = "calendar-token-" + uuid.uuid4().hex
         assert httpx.get(f"{base}/v1/calendar/{secret}.ics", timeout=5).status_code == 404
         assert httpx.get(f"{base}/livez", params={"q": SEEDED["email"]}, timeout=5).status_code == 422
-        shared = tmp_path / f"matchready-metrics-{proc.pid}"
-        pids = {p.stem.rsplit("_", 1)[1] for p in shared.glob("*.db")}
-        assert len(pids) >= 1, list(shared.iterdir())
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        output.close()
+        _stop(proc)
     log = (tmp_path / "server.log").read_text()
     assert secret not in log and SEEDED["email"] not in log and "zebulon" not in log, log[-2000:]
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
@@ -365,6 +558,69 @@ def test_metrics_sum_over_several_uvicorn_workers(tmp_path: Path):
     # JSON lines only, the supervisor's own included (app/logging.json)
     assert all(line.startswith("{") for line in log.splitlines() if line.strip()), log[:3000]
     assert "color_message" not in log and "parent process" in log
+
+
+PID_NAMESPACE = ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount-proc"]
+
+
+def _pid_namespaces() -> bool:
+    try:
+        return subprocess.run([*PID_NAMESPACE, "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.skipif(not _pid_namespaces(), reason="needs unshare and user and PID namespaces")
+def test_a_restarted_server_counts_from_zero_though_its_pid_is_the_same(tmp_path: Path):
+    """In a container the supervisor is pid 1 at every start, and TMPDIR survives a restart: the second start's
+    metrics are its own requests only, and the first start's directory is gone."""
+    first, second = _free_port(), _free_port()
+    proc = _serve(tmp_path, first, as_pid_1=True)
+    try:
+        _livez(f"http://127.0.0.1:{first}", 30)
+        (old,) = tmp_path.glob("matchready-metrics-*")
+        assert re.fullmatch(r"matchready-metrics-1(-.+)?", old.name), old  # pid 1 indeed
+        _settled(old)
+        before = _sample(_scrape(f"http://127.0.0.1:{first}"), "matchready_http_requests_total", **LIVEZ)
+        assert before is not None and before >= 31, before
+    finally:
+        _stop(proc)
+    proc = _serve(tmp_path, second, as_pid_1=True)
+    try:
+        _livez(f"http://127.0.0.1:{second}", 5)
+        (shared,) = tmp_path.glob("matchready-metrics-*")
+        own = sum(_settled(shared).values())
+        after = _sample(_scrape(f"http://127.0.0.1:{second}"), "matchready_http_requests_total", **LIVEZ)
+    finally:
+        _stop(proc)
+    # its own requests only (wait_live's and these 5), none of the first start's
+    assert after is not None and 6 <= after < before, (after, before)
+    assert after == own, (after, own)
+    assert shared != old and not old.exists()
+
+
+def test_the_shared_directory_is_per_start_of_the_supervisor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The same pid started anew (pid 1 in a container) gets a directory of its own; the directories of supervisors
+    that no longer run are removed, those of running ones kept."""
+    from app.core import metrics
+
+    starts = {1: "0a1b2c3d-100"}
+    monkeypatch.setattr(metrics, "started", lambda pid: starts.get(pid, "0a1b2c3d-7") if pid != 4242 else None)
+    before = metrics.shared_dir(str(tmp_path), 1)
+    os.makedirs(before)
+    Path(before, "counter_17.db").write_bytes(b"stale")
+    running = tmp_path / "matchready-metrics-55-0a1b2c3d-7"  # another supervisor, still running
+    gone = tmp_path / "matchready-metrics-4242-0a1b2c3d-9"  # no such process any more
+    unrelated = tmp_path / "matchready-metrics-old"
+    for d in (running, gone, unrelated):
+        d.mkdir()
+    starts[1] = "0a1b2c3d-900"  # the container restarted: pid 1 again, started later
+    after = metrics.shared_dir(str(tmp_path), 1)
+    assert after != before
+    metrics.remove_stale(str(tmp_path), keep=after)
+    assert not Path(before).exists() and not gone.exists()
+    assert running.exists() and unrelated.exists()
+    assert metrics.shared_dir(str(tmp_path), 1) == after  # the workers of one start agree
 
 
 @pytest.mark.parametrize("name", ["sqlalchemy.engine.Engine", "httpx", "httpcore.connection", "uvicorn.access",
