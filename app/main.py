@@ -199,6 +199,8 @@ def create_app() -> FastAPI:
                             param["schema"] = {"type": "string", "maxLength": 512}
                 if path.startswith("/v1/"):  # every operation spends a request budget (app.core.throttle)
                     op["responses"]["429"] = TOO_MANY_REQUESTS
+                if "503" in op["responses"]:  # every 503 says when to come back (app.core.errors, app.health)
+                    op["responses"]["503"].setdefault("headers", {})["Retry-After"] = RETRY_AFTER
                 if method == "get":  # conditional GET (app.core.http.ConditionalGet)
                     params = op.setdefault("parameters", [])
                     if not any(p["name"] == "If-None-Match" for p in params):  # unless the route declares its own

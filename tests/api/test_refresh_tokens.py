@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from app.core import security
 from app.core.config import get_settings
 from tests.api.helpers import create, email, problem
 from tests.conftest import World, sync_engine
@@ -164,3 +165,18 @@ def test_sessions_and_their_tokens_are_in_the_audit_trail_by_field_names_only(cl
     assert (logout["actor_type"], logout["actor_id"]) == ("user", user["id"])
     for secret in (tokens["refresh_token"], rotated["refresh_token"], tokens["access_token"]):
         assert secret not in r.text
+
+
+def test_a_new_secret_key_ends_access_tokens_and_refresh_renews_them(client, world, settings):  # type: ignore[no-untyped-def]
+    """Rotating SECRET_KEY (README, Security and privacy): every access token signed with the old key is refused at
+    once; the refresh token, a random value kept as its hash, renews the session under the new key."""
+    _, addr = _user(client, world)
+    tokens = _sign_in(client, addr)
+    assert client.get("/v1/auth/me", headers=_bearer(tokens)).status_code == 200
+    settings(SECRET_KEY="a rotated secret key, long enough to be accepted 0123456789")
+    security._TOKEN_CACHE.clear()  # a new key takes a restart, which starts with no verified tokens
+    old = client.get("/v1/auth/me", headers=_bearer(tokens))
+    problem(old, 401, "unauthorized")
+    r = _refresh(client, tokens["refresh_token"])
+    assert r.status_code == 200, r.text
+    assert client.get("/v1/auth/me", headers=_bearer(r.json())).status_code == 200

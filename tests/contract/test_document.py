@@ -94,3 +94,13 @@ def test_update_takes_a_result_of_some_type():
     for result in RESULTS.values():
         assert update.is_valid({"result": result})
     assert not update.is_valid({"result": {"score": 231, "pathway": "1"}})
+
+
+def test_every_503_declares_the_retry_after_it_sends():
+    """The service's 503s (a database fault, /readyz) always carry Retry-After (tests/faults check the answers);
+    the document says so wherever it declares a 503."""
+    declared = [(f"{method.upper()} {path}", op["responses"]["503"]) for path, ops in DOCUMENT["paths"].items()
+                for method, op in ops.items() if "503" in op["responses"]]
+    assert len(declared) >= 90, len(declared)
+    missing = [label for label, response in declared if "Retry-After" not in response.get("headers", {})]
+    assert missing == []

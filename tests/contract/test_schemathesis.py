@@ -173,6 +173,25 @@ def test_document_has_links_for_stateful_testing():
     update = create["candidates-update-candidate"]
     assert update["parameters"] == {"candidate_id": "$response.body#/id", "header.If-Match": "$response.header.ETag"}
     assert "milestones-create-milestone" in create
+    # a page leads to its first item's reads, sub-collections and actions (not its writes: a page's ETag is the
+    # page's, not the item's)
+    page = DOCUMENT["paths"]["/v1/candidates/{candidate_id}/milestones"]["get"]["responses"]["200"]["links"]
+    assert page["milestones-get-milestone"]["parameters"] == {"candidate_id": "$request.path.candidate_id",
+                                                             "milestone_id": "$response.body#/items/0/id"}
+    assert "milestones-update-milestone" not in page
+    cycles = DOCUMENT["paths"]["/v1/match-cycles"]["get"]["responses"]["200"]["links"]
+    assert cycles["match-cycles-get-match-cycle"]["parameters"] == {"year": "$response.body#/items/0/year"}
+    # a record named by the client's id leads to the record's operations by the service's id
+    upsert = DOCUMENT["paths"]["/v1/candidates/{candidate_id}/usce-records/by-external-id/{external_id}"]["put"]
+    for status in ("200", "201"):
+        assert upsert["responses"][status]["links"]["usce-update-usce-record"]["parameters"] == {
+            "candidate_id": "$request.path.candidate_id", "usce_record_id": "$response.body#/id",
+            "header.If-Match": "$response.header.ETag"}
+    accepted = DOCUMENT["paths"]["/v1/imports"]["post"]["responses"]["202"]["links"]
+    assert accepted["imports-get-import"]["parameters"] == {"import_id": "$response.body#/id"}
+    # no link leads from an item's read to the same read
+    item = DOCUMENT["paths"]["/v1/programs/{program_id}"]["get"]["responses"]["200"]["links"]
+    assert sorted(item) == ["programs-delete-program", "programs-update-program"]
 
 
 @hypothesis.settings(deadline=None, derandomize=True, suppress_health_check=list(hypothesis.HealthCheck))
