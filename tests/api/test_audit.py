@@ -107,6 +107,8 @@ def seeded(world: World) -> dict[str, str]:
     ({"until": "2026-11-30T09:00:01-03:00"}, ["r2", "r1", "r0"]),  # 12:00:01Z
     ({"since": _at(1), "until": _at(3)}, ["r2", "r1"]),
     ({"since": _at(1), "until": _at(1)}, []),                       # an empty window, not an error
+    ({"since": _at(2), "until": _at(1)}, []),                       # nor one that ends before it starts: the
+    # document cannot say that one parameter bounds another, so what it calls valid is answered (empty)
     ({"since": _at(1), "actor_id": ACTOR_A}, ["r2"]),
     ({"until": _at(3), "actor_id": ACTOR_B}, ["r1"]),
     ({"candidate_id": CAND_1, "actor_id": ACTOR_B}, ["r1"]),
@@ -118,23 +120,20 @@ def test_the_filters_narrow_the_trail(client, world, seeded, params, expected):
     assert [seeded[r["id"]] for r in got] == expected
 
 
-@pytest.mark.parametrize(("params", "field", "code"), [
-    ({"since": _at(2), "until": _at(1)}, "query.since", "since_after_until"),
-    ({"since": "yesterday"}, "query.since", None),
-    ({"since": "1700000000"}, "query.since", None),                # a Unix time is not RFC 3339
-    ({"until": "2026-11-30T10:00:00"}, "query.until", None),       # no zone
-    ({"until": "2026-13-01T00:00:00Z"}, "query.until", None),      # no 13th month
-    ({"since": "2026-11-30 10:00:00Z"}, "query.since", None),
-    ({"actor_id": "not-a-uuid"}, "query.actor_id", None),
-    ({"actor_id": ""}, "query.actor_id", None),
+@pytest.mark.parametrize(("params", "field"), [
+    ({"since": "yesterday"}, "query.since"),
+    ({"since": "1700000000"}, "query.since"),                # a Unix time is not RFC 3339
+    ({"until": "2026-11-30T10:00:00"}, "query.until"),       # no zone
+    ({"until": "2026-13-01T00:00:00Z"}, "query.until"),      # no 13th month
+    ({"since": "2026-11-30 10:00:00Z"}, "query.since"),
+    ({"actor_id": "not-a-uuid"}, "query.actor_id"),
+    ({"actor_id": ""}, "query.actor_id"),
 ])
-def test_bad_filters_are_a_422_that_names_the_parameter(client, world, params, field, code):
+def test_bad_filters_are_a_422_that_names_the_parameter(client, world, params, field):
     r = client.get(f"/v1/organizations/{world.north.org_id}/audit", headers=world.north.advisor_headers,
                    params=params)
     body = problem(r, 422, "validation-error")
     assert field_names(body) == {field}, body
-    if code is not None:
-        assert {e["code"] for e in body["errors"]} == {code}, body
 
 
 # ---- no API changes an audit row ----------------------------------------------------------------------------
