@@ -20,7 +20,9 @@ router = APIRouter(prefix="/candidates/{candidate_id}", tags=["privacy"])
 _EXAMPLE: dict[str, Any] = {
     "exported_at": "2026-12-02T01:00:00Z", "candidate": {"id": "…", "full_name": "Amina Okafor"},
     "milestones": [], "usce_records": [], "program_lists": [{"id": "…", "name": "IM 2028", "entries": []}],
-    "calendar_subscriptions": [], "computed": {"next_step": {}, "readiness": {}}, "access_log": []}
+    "accounts": [{"id": "…", "email": "amina@example.org", "role": "candidate"}], "invitations": [],
+    "calendar_subscriptions": [], "computed": {"next_step": {}, "readiness": {}, "timeline": {},
+                                               "screening": {"…": {}}}, "access_log": []}
 
 
 @router.get("/export", responses={200: {"description": "Everything held about the candidate.", "content": {
@@ -29,8 +31,10 @@ _EXAMPLE: dict[str, Any] = {
     **problem_responses(*READ)})
 async def export_candidate(session: SessionDep, cand: CandidateDep) -> Response:
     """The right of access: everything MatchReady holds about the candidate — profile, milestones, USCE records,
-    program lists with their entries, calendar subscriptions (not their secret URLs), the computed next step and
-    readiness, and the access log (who created, changed, deleted or exported what, when) — as one JSON document.
+    program lists with their entries, their sign-in account (not its password) and the invitations to it (not their
+    tokens), calendar subscriptions (not their secret URLs), the computed next step, readiness, timeline and each
+    list's screening (a view that cannot be computed says why), and the access log (who created, changed, deleted
+    or exported what, when) — as one JSON document.
     The candidate may ask for their own; their office may too. Each export is itself recorded in the access log."""
     resp = json_response(await service.export_candidate(session, cand))
     resp.headers["Cache-Control"] = "no-store"

@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.accounts.models import Invitation, User
+from app.accounts.schemas import InvitationPublic, UserPublic
 from app.audit.models import AuditRecord
 from app.audit.schemas import AuditRecordPublic
 from app.audit.writer import flush_coalesced, record
@@ -51,6 +53,10 @@ async def export_candidate(session: AsyncSession, cand_row: CandidateRecord) -> 
     ).scalars().all() if lists else []
     subscriptions = (await session.execute(select(CalendarSubscription).where(
         col(CalendarSubscription.candidate_id) == cand.id))).scalars().all()
+    accounts = (await session.execute(select(User).where(col(User.candidate_id) == cand.id)
+                                      .order_by(col(User.created_at)))).scalars().all()
+    invitations = (await session.execute(select(Invitation).where(col(Invitation.candidate_id) == cand.id)
+                                         .order_by(col(Invitation.created_at)))).scalars().all()
     await flush_coalesced()  # the latest reads of the record, in its access log
     await session.run_sync(lambda s: record(s.connection(), action="export", organization_id=cand.organization_id,
                                             candidate_id=cand.id, subject_type="candidate", subject_id=cand.id))
@@ -68,12 +74,19 @@ async def export_candidate(session: AsyncSession, cand_row: CandidateRecord) -> 
         "usce_records": _dump(UscePublic, usce),
         "program_lists": [{**ProgramListPublic.model_validate(pl).model_dump(mode="json"),
                            "entries": _dump(EntryPublic, by_list.get(pl.id, []))} for pl in lists],
+        # their sign-in account (never its password hash) and the invitations to it (never their tokens)
+        "accounts": _dump(UserPublic, accounts),
+        "invitations": _dump(InvitationPublic, invitations),
         "calendar_subscriptions": [{"id": str(s.id), "name": s.name, "created_at": s.created_at.isoformat()}
                                    for s in subscriptions],
         "computed": {
             "next_step": await _computed(lambda: pathway.next_step_json(cand_row, as_of=None, cycle=None)),
             "readiness": await _computed(lambda: pathway.readiness_json(cand_row, as_of=None, cycle=None,
                                                                         what_if=WhatIf())),
+            "timeline": await _computed(lambda: pathway.timeline_json(cand_row, as_of=None, cycle=None)),
+            "screening": {str(pl.id): await _computed(lambda pl=pl: pathway.screening_json(cand_row, pl, as_of=None,
+                                                                                           cycle=None))
+                          for pl in lists},
         },
         "access_log": _dump(AuditRecordPublic, access),
     }

@@ -32,6 +32,12 @@ def test_a_candidate_exports_everything_held_about_them_and_the_export_is_logged
     assert [u["id"] for u in doc["usce_records"]] == [rec["id"]]
     assert [(p["id"], p["entries"]) for p in doc["program_lists"]] == [(plist["id"], [])]
     assert "status" in doc["computed"]["readiness"] or "unavailable" in doc["computed"]["readiness"]
+    assert "items" in doc["computed"]["timeline"] or "unavailable" in doc["computed"]["timeline"]
+    assert list(doc["computed"]["screening"]) == [plist["id"]]
+    (account,) = doc["accounts"]  # the candidate's own sign-in account, without its password hash
+    assert account["candidate_id"] == cid and account["role"] == "candidate"
+    assert not {"password", "password_hash", "hashed_password"} & set(account)
+    assert doc["invitations"] == []
     actions = [(a["action"], a["subject_type"]) for a in doc["access_log"]]
     assert actions[0] == ("export", "candidate")  # newest first: this export
     assert {("create", "milestone"), ("create", "usce_record"), ("create", "program_list")} <= set(actions)
