@@ -163,7 +163,8 @@ def failures(output: str) -> dict[str, list[dict[str, Any]]]:
     answer that failed it."""
     found: dict[str, list[dict[str, Any]]] = {}
     section = output.split("=== FAILURES ===", 1)[-1] if "=== FAILURES ===" in output else ""
-    parts = re.split(r"\n_+ (.+?) _+\n", section)
+    # each operation's block is headed `____ LABEL ____`, the rules dropped when the label fills the line
+    parts = re.split(r"\n_* ((?:[A-Z]+ /\S*|Stateful tests)) _*\n", section)
     for label, block in zip(parts[1::2], parts[2::2], strict=True):
         for case in re.split(r"\n\d+\. Test Case ID: \S+\n", "\n" + block)[1:]:
             checks = re.findall(r"^- (.+)$", case, flags=re.M)

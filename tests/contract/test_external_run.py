@@ -16,7 +16,7 @@ from typing import Any, get_args
 import pytest
 from pydantic_core.core_schema import ErrorType
 
-from tests.contract.external_run import run
+from tests.contract.external_run import failures, run
 
 EXAMPLES = int(os.environ.get("CONTRACT_EXTERNAL_EXAMPLES", "5"))
 # pydantic's error types that a JSON Schema states: a schema-valid request refused with one of them is a mismatch
@@ -64,3 +64,15 @@ def test_the_classification_tells_rules_from_mismatches():
                                                    "errors": [{"code": "string_too_long"}]}})
     assert not refused_by_a_rule({**rule, "status": 500})
     assert not refused_by_a_rule({**rule, "checks": ["ST201 Response violates schema"]})
+
+
+def test_failures_are_read_also_under_a_label_that_fills_the_line():
+    """The CLI heads each operation's failures `____ LABEL ____`, without the rules when the label is too long."""
+    case = ("1. Test Case ID: abc123\n\n- ST202 Schema-valid request rejected\n\n[422] Unprocessable Content:\n\n"
+            "    `{\"type\": \"/problems/idempotency-key-reused\"}`\n")
+    long_label = "POST /v1/organizations/{organization_id}/webhook-endpoints/{endpoint_id}/rotate-secret"
+    output = (f"=== FAILURES ===\n______ GET /v1/events ______\n{case}\n {long_label} \n{case}\n"
+              "=================== SUMMARY ===")
+    found = failures(output)
+    assert set(found) == {"GET /v1/events", long_label}
+    assert [f["status"] for f in found[long_label]] == [422] and refused_by_a_rule(found[long_label][0])
