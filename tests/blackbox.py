@@ -61,6 +61,10 @@ def check_headers(c: httpx.Client, r: Report, admin: dict[str, str]) -> None:
         server = h.get("server", "")
         r.check(f"headers: no server version on {label}", not any(ch.isdigit() for ch in server), server)
         r.check(f"headers: request id on {label}", bool(h.get("x-request-id")))
+    budget = answers["authenticated read"].headers
+    r.check("headers: an authenticated answer states the caller's request budget (RateLimit-Policy, RateLimit)",
+            budget.get("ratelimit-policy", "").startswith('"principal";q=')
+            and budget.get("ratelimit", "").startswith('"principal";r='), str(dict(budget)))
     cache = answers["authenticated read"].headers.get("cache-control", "")
     r.check("headers: authenticated answers are private, no-cache", "private" in cache and "no-cache" in cache,
             cache)

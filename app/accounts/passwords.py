@@ -22,6 +22,7 @@ from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed, field_error
 from app.core.mail import Mail
 from app.core.security import Principal, hash_password, hash_token, new_secret_token, verify_password
+from app.core.throttle import Throttle
 
 
 class InvalidToken(NotFound):
@@ -32,12 +33,22 @@ class InvalidToken(NotFound):
         super().__init__("The token is invalid, expired or already used.", code="invalid_token")
 
 
-async def change_password(session: AsyncSession, principal: Principal, data: PasswordChange) -> None:
+async def change_password(session: AsyncSession, principal: Principal, data: PasswordChange, *,
+                          throttle: Throttle, address: str) -> None:
+    """A wrong current password is a failed sign-in of the account (and of the address): the same counters, so a
+    stolen access token cannot guess the password here any faster than at sign-in, and a throttled account is
+    429 here too, before the password is checked."""
     assert principal.user_id is not None  # the route takes people only: API keys have no password
     user = await session.get(User, principal.user_id)
-    if user is None or not verify_password(data.current_password, user.password_hash):
+    if user is None:
         raise ValidationFailed("The current password is incorrect.", errors=[
             field_error("body.current_password", "incorrect", "incorrect")])
+    await throttle.check_sign_in(user.email, address)
+    if not verify_password(data.current_password, user.password_hash):
+        await throttle.sign_in_failed(user.email, address)
+        raise ValidationFailed("The current password is incorrect.", errors=[
+            field_error("body.current_password", "incorrect", "incorrect")])
+    await throttle.sign_in_succeeded(user.email)
     user.password_hash = hash_password(data.new_password)
     await end_sessions(session, user.id, keep=principal.session_id)
     await session.commit()

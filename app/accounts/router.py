@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Form, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request, Response
 
 from app.accounts import invitations, passwords, service, sessions
 from app.accounts.deps import OrganizationDep, SignInThrottleDep, UserDep
@@ -41,6 +41,7 @@ from app.core.http import (
     shown_once_replay_headers,
 )
 from app.core.pagination import Page, PageDep, page_response
+from app.core.throttle import client_address, throttle_of
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 # Public: no credentials (app.api mounts these without the principal every other route requires).
@@ -92,9 +93,12 @@ async def who_am_i(principal: PrincipalDep) -> Response:
 
 @auth_router.post("/password", status_code=204, responses=problem_responses(400, 401, 403, 413, 415, 422, 503),
                   dependencies=[PEOPLE])
-async def change_password(session: SessionDep, principal: PrincipalDep, body: PasswordChange) -> Response:
-    """Change your password, giving the current one. Your other sessions end (this one goes on)."""
-    await passwords.change_password(session, principal, body)
+async def change_password(session: SessionDep, principal: PrincipalDep, body: PasswordChange,
+                          request: Request) -> Response:
+    """Change your password, giving the current one. Your other sessions end (this one goes on). A wrong current
+    password counts as a failed sign-in of your account: after too many, this answers 429 like sign-in does."""
+    await passwords.change_password(session, principal, body, throttle=throttle_of(request),
+                                    address=client_address(request))
     return Response(status_code=204)
 
 

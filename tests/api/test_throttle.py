@@ -212,3 +212,22 @@ def test_every_api_operation_declares_429_and_the_rate_limit_headers(client):
             assert {"RateLimit", "RateLimit-Policy"} <= set(response.get("headers", {})), (path, status)
     assert not any("429" in op["responses"] for path, ops in doc["paths"].items() if not path.startswith("/v1/")
                    for op in ops.values())
+
+
+def test_wrong_current_passwords_count_as_failed_sign_ins(client, world, throttled):
+    """A stolen access token must not buy unlimited guesses at the password: a wrong current password at
+    POST /v1/auth/password is a failed sign-in of the account, on the same counters as /v1/auth/token."""
+    c = throttled(SIGN_IN_FAILURES_PER_ACCOUNT="3/minute")
+    user = _user(client, world)
+    token = _sign_in(c, user, PASSWORD).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    def change(current: str):  # type: ignore[no-untyped-def]
+        return c.post("/v1/auth/password", json={"current_password": current, "new_password": "a new passphrase 43"},
+                      headers=bearer)
+
+    for _ in range(2):
+        problem(change("wrong password"), 422, "validation-error")
+    problem(_sign_in(c, user, "wrong password"), 401, "unauthorized")  # the third failure, at sign-in
+    _throttled(change(PASSWORD))                                          # even the right one, now
+    _throttled(_sign_in(c, user, PASSWORD))
