@@ -100,7 +100,7 @@ async def erase_candidate(session: AsyncSession, principal: Principal, cand_row:
         org = await session.get(Organization, cand.organization_id)
         if org is None or not org.candidates_may_erase:
             raise Forbidden("Your organization does not let candidates erase their own record; ask your advisor.")
-    users = (await session.execute(select(User).where(User.candidate_id == cand.id))).scalars().all()  # type: ignore[arg-type]
+    users = (await session.execute(select(User).where(col(User.candidate_id) == cand.id))).scalars().all()
     user_ids = [u.id for u in users]
     account_rows = await _account_rows(session, cand, user_ids)
     for user in users:

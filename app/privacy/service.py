@@ -61,7 +61,7 @@ async def export_candidate(session: AsyncSession, cand_row: CandidateRecord) -> 
     await session.run_sync(lambda s: record(s.connection(), action="export", organization_id=cand.organization_id,
                                             candidate_id=cand.id, subject_type="candidate", subject_id=cand.id))
     access = (await session.execute(select(AuditRecord).where(col(AuditRecord.candidate_id) == cand.id)
-                                    .order_by(AuditRecord.occurred_at.desc(), AuditRecord.id.desc())  # type: ignore[attr-defined]
+                                    .order_by(col(AuditRecord.occurred_at).desc(), col(AuditRecord.id).desc())
                                     )).scalars().all()
     await session.commit()
     by_list: dict[Any, list[Any]] = {}
