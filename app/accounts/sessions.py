@@ -119,14 +119,25 @@ async def refresh(session: AsyncSession, *, refresh_token: str) -> IssuedTokens:
     if found.expires_at <= now:
         raise InvalidGrant()
     found.spent_at = now
+    session_id, user_id = auth.id, user.id
     try:
         await session.flush()  # `WHERE version = <read>`: of two concurrent uses of one token, one spends it
     except StaleDataError:
+        # the same token spent by another request at the same instant is a reuse too: end the family for both
         await session.rollback()
+        await _revoke(session, session_id, now)
+        forget_sessions([user_id])
         raise InvalidGrant() from None
     issued = _mint(session, user, auth, now)
     await session.commit()
     return issued
+
+
+async def _revoke(session: AsyncSession, session_id: uuid.UUID, now: datetime) -> None:
+    auth = await session.get(AuthSession, session_id)
+    if auth is not None and auth.revoked_at is None:
+        auth.revoked_at = now
+        await session.commit()
 
 
 async def logout(session: AsyncSession, principal: Principal) -> None:

@@ -180,3 +180,37 @@ def test_a_new_secret_key_ends_access_tokens_and_refresh_renews_them(client, wor
     r = _refresh(client, tokens["refresh_token"])
     assert r.status_code == 200, r.text
     assert client.get("/v1/auth/me", headers=_bearer(r.json())).status_code == 200
+
+
+def test_a_refresh_token_spent_by_another_request_at_the_same_instant_ends_the_family(client, world):  # type: ignore[no-untyped-def]
+    """Two uses of one refresh token at once: one spends it (the version check), and the other is a reuse like any
+    other: the family ends for both. The other request is played by a write that spends the token between this
+    request's read and its write."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from app.accounts.models import RefreshToken
+
+    _, addr = _user(client, world)
+    tokens = _sign_in(client, addr)
+    digest = hashlib.sha256(tokens["refresh_token"].encode()).hexdigest()
+    raced: list[bool] = []
+
+    def spend_first(session: Any, *_: Any) -> None:
+        if not raced and any(isinstance(o, RefreshToken) and o.token_hash == digest for o in session.dirty):
+            raced.append(True)
+            with sync_engine().begin() as conn:
+                conn.execute(text("UPDATE refresh_token SET spent_at = expires_at, version = version + 1 "
+                                  "WHERE token_hash = :h"), {"h": digest})
+
+    event.listen(Session, "before_flush", spend_first)
+    try:
+        _refused(_refresh(client, tokens["refresh_token"]))
+    finally:
+        event.remove(Session, "before_flush", spend_first)
+    assert raced == [True]
+    with sync_engine().connect() as conn:
+        revoked = conn.execute(text("SELECT s.revoked_at FROM auth_session s JOIN refresh_token t "
+                                    "ON t.session_id = s.id WHERE t.token_hash = :h"), {"h": digest}).scalar_one()
+    assert revoked is not None
+    problem(client.get("/v1/auth/me", headers=_bearer(tokens)), 401, "unauthorized")
