@@ -59,43 +59,24 @@ IfMatchHeader = Annotated[
     ),
 ]
 
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description=(
-            "Makes the POST safe to retry: the same key with the same body replays the first response "
-            "(kept 24 h); the same key with another body answers 422; while the first is in flight, 409. Once the "
-            "record the first request created is deleted, its answer is no longer kept: the same key with the same "
-            "body answers 409 (`/problems/idempotency-replay-forgotten`) and creates nothing; a new key creates it "
-            "again."
-        ),
-    ),
-]
+# The Idempotency-Key header of a POST: what any client may send (each use says what a retry gets).
+_IDEMPOTENCY_KEY: dict[str, Any] = {"alias": "Idempotency-Key", "min_length": 1, "max_length": 255,
+                                    "pattern": r"^[\x21-\x7e]+$"}
+_FORGOTTEN = ("Once the record the first request created is deleted, its answer is no longer kept: the same key "
+              "with the same body answers 409 (`/problems/idempotency-replay-forgotten`) and creates nothing; a new "
+              "key creates it again.")
+IdempotencyKeyHeader = Annotated[str | None, Header(**_IDEMPOTENCY_KEY, description=(
+    "Makes the POST safe to retry: the same key with the same body replays the first response (kept 24 h); the "
+    "same key with another body answers 422; while the first is in flight, 409. " + _FORGOTTEN))]
 
 SECRET_WITHHELD = "Secret-Withheld"
 
-IdempotencyKeyShownOnceHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description=(
-            "Makes the POST safe to retry: the same key with the same body creates nothing new and replays the "
-            "first response (kept 24 h) with `Idempotent-Replayed: true`, but without its secret, which is shown "
-            "only once and never stored: the secret's field is null and `Secret-Withheld` names it. A client that "
-            "lost the first response revokes what it made and makes another with a new key. The same key with "
-            "another body answers 422; while the first is in flight, 409. Once the record the first request created "
-            "is deleted, its answer is no longer kept: the same key with the same body answers 409 "
-            "(`/problems/idempotency-replay-forgotten`) and creates nothing; a new key creates it again."
-        ),
-    ),
-]
+IdempotencyKeyShownOnceHeader = Annotated[str | None, Header(**_IDEMPOTENCY_KEY, description=(
+    "Makes the POST safe to retry: the same key with the same body creates nothing new and replays the first "
+    "response (kept 24 h) with `Idempotent-Replayed: true`, but without its secret, which is shown only once and "
+    "never stored: the secret's field is null and `Secret-Withheld` names it. A client that lost the first response "
+    "revokes what it made and makes another with a new key. The same key with another body answers 422; while the "
+    "first is in flight, 409. " + _FORGOTTEN))]
 
 
 def shown_once_replay_headers(field: str) -> dict[str, dict[str, Any]]:

@@ -175,9 +175,9 @@ async def forget_idempotency_for(session: AsyncSession, *, candidate_id: uuid.UU
     By default (erasure) the records are deleted: nothing of the person remains. With `tombstones` (a plain
     deletion) the records of requests made by anyone but those users and that key keep their scope, key and
     fingerprint and lose the answer and the people it named (state FORGOTTEN), so that a retry of the request that
-    created the record is refused
-    instead of creating it again; the requests of the deleted users and of the API key are deleted all the same
-    (no one can send them again). Returns how many records were deleted or made tombstones."""
+    created the record is refused instead of creating it again; the requests of the deleted users and of the API
+    key are deleted all the same (no one can send them again). Returns how many records were deleted or made
+    tombstones."""
     carrying: list[Any] = []
     if candidate_id is not None:
         carrying.append(_T.c.candidate_id == candidate_id)
