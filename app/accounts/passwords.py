@@ -19,7 +19,7 @@ from app.accounts.schemas import PasswordChange, PasswordResetConfirm
 from app.accounts.sessions import end_sessions
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.core.errors import NotFound, ValidationFailed, field_error
+from app.core.errors import Forbidden, NotFound, field_error
 from app.core.mail import Mail
 from app.core.security import Principal, hash_password, hash_token, new_secret_token, verify_password
 from app.core.throttle import Throttle
@@ -33,6 +33,16 @@ class InvalidToken(NotFound):
         super().__init__("The token is invalid, expired or already used.", code="invalid_token")
 
 
+class WrongCurrentPassword(Forbidden):
+    """A password change without the proof it needs: the caller is signed in, but the current password they gave
+    is not the account's (403, not 422: the request is well formed, the credential in it is wrong; not 401: the
+    session itself is good and must not be dropped by the client)."""
+
+    def __init__(self) -> None:
+        super().__init__("The current password is incorrect.", code="current_password_incorrect", errors=[
+            field_error("body.current_password", "incorrect", "incorrect")])
+
+
 async def change_password(session: AsyncSession, principal: Principal, data: PasswordChange, *,
                           throttle: Throttle, address: str) -> None:
     """A wrong current password is a failed sign-in of the account (and of the address): the same counters, so a
@@ -41,13 +51,11 @@ async def change_password(session: AsyncSession, principal: Principal, data: Pas
     assert principal.user_id is not None  # the route takes people only: API keys have no password
     user = await session.get(User, principal.user_id)
     if user is None:
-        raise ValidationFailed("The current password is incorrect.", errors=[
-            field_error("body.current_password", "incorrect", "incorrect")])
+        raise WrongCurrentPassword()
     await throttle.check_sign_in(user.email, address)
     if not verify_password(data.current_password, user.password_hash):
         await throttle.sign_in_failed(user.email, address)
-        raise ValidationFailed("The current password is incorrect.", errors=[
-            field_error("body.current_password", "incorrect", "incorrect")])
+        raise WrongCurrentPassword()
     await throttle.sign_in_succeeded(user.email)
     user.password_hash = hash_password(data.new_password)
     await end_sessions(session, user.id, keep=principal.session_id)

@@ -91,12 +91,17 @@ async def who_am_i(principal: PrincipalDep) -> Response:
                             api_key_id=principal.api_key_id))
 
 
-@auth_router.post("/password", status_code=204, responses=problem_responses(400, 401, 403, 413, 415, 422, 503),
-                  dependencies=[PEOPLE])
+_PASSWORD_PROBLEMS = problem_responses(400, 401, 403, 413, 415, 422, 503)
+_PASSWORD_PROBLEMS[403] = {**_PASSWORD_PROBLEMS[403], "description": (
+    "The current password is wrong (`code`: `current_password_incorrect`), or the caller is an API key.")}
+
+
+@auth_router.post("/password", status_code=204, responses=_PASSWORD_PROBLEMS, dependencies=[PEOPLE])
 async def change_password(session: SessionDep, principal: PrincipalDep, body: PasswordChange,
                           request: Request) -> Response:
     """Change your password, giving the current one. Your other sessions end (this one goes on). A wrong current
-    password counts as a failed sign-in of your account: after too many, this answers 429 like sign-in does."""
+    password is a 403 (`current_password_incorrect`) and counts as a failed sign-in of your account: after too
+    many, this answers 429 like sign-in does."""
     await passwords.change_password(session, principal, body, throttle=throttle_of(request),
                                     address=client_address(request))
     return Response(status_code=204)

@@ -14,6 +14,13 @@ UsmleId = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]
 ExternalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:\-]{1,100}$")]
 Specialties = Annotated[list[Specialty], Field(max_length=5, json_schema_extra={"uniqueItems": True})]
 
+# The visa rule within one body, stated for generic clients (app.candidates.service checks it, and answers a change
+# that breaks it only with the stored record with a 409): a US citizen or permanent resident needs no visa.
+VISA_RULE: dict[str, Any] = {
+    "if": {"properties": {"us_status": {"enum": ["citizen", "permanent_resident"]}}, "required": ["us_status"]},
+    "then": {"properties": {"visa_need": {"const": "none"}}},
+}
+
 _EXAMPLE: dict[str, Any] = {
     "full_name": "Amina Okafor",
     "email": "amina@example.org",
@@ -59,7 +66,7 @@ class _CandidateFields(InputModel):
 
 
 class CandidateCreate(_CandidateFields):
-    model_config = ConfigDict(json_schema_extra={"example": {**_EXAMPLE, "external_id": "SIS-000123"}})
+    model_config = ConfigDict(json_schema_extra={"example": {**_EXAMPLE, "external_id": "SIS-000123"}, **VISA_RULE})
     organization_id: uuid.UUID | None = Field(
         default=None, description="Required for admins; advisors and API keys create in their own organization.")
     external_id: ExternalId | None = Field(default=None, description="Your system's id; unique per organization.")
@@ -68,12 +75,13 @@ class CandidateCreate(_CandidateFields):
 class CandidateUpsert(_CandidateFields):
     """The full candidate as kept by an external system; fields left out take their defaults."""
 
-    model_config = ConfigDict(json_schema_extra={"example": _EXAMPLE})
+    model_config = ConfigDict(json_schema_extra={"example": _EXAMPLE, **VISA_RULE})
 
 
 class CandidateUpdate(InputModel):
     not_nullable = ("full_name", "us_status", "target_specialties", "visa_need")
-    model_config = ConfigDict(json_schema_extra={"example": {"target_match_year": 2028, "visa_need": "either"}})
+    model_config = ConfigDict(json_schema_extra={"example": {"target_match_year": 2028, "visa_need": "either"},
+                                                 **VISA_RULE})
     full_name: Name | None = None
     email: Email | None = None
     date_of_birth: SaneDate | None = None

@@ -25,6 +25,7 @@ from app.core.changes import Change, Subject, add_sink, register_subject, set_or
 from app.core.coalesced import accesses
 from app.core.crud import commit_or_conflict, delete_versioned, finish, update_versioned, upsert
 from app.core.errors import (
+    Conflict,
     DomainRuleViolation,
     Forbidden,
     NotFound,
@@ -113,16 +114,29 @@ async def _load_for_write(session: AsyncSession, cand: CandidateRecord) -> Candi
     return obj
 
 
-def _check_consistency(values: dict[str, Any]) -> None:
-    if values.get("us_status") == "citizen" and values.get("visa_need", "none") != "none":
-        raise DomainRuleViolation("A US citizen needs no visa; set visa_need to none.", code="visa_not_needed",
-                                  errors=[field_error("body.visa_need", "must be none for US citizens",
-                                                      "visa_not_needed")])
-    if values.get("us_status") == "permanent_resident" and values.get("visa_need", "none") != "none":
-        raise DomainRuleViolation("A US permanent resident needs no visa for residency; set visa_need to none.",
-                                  code="visa_not_needed",
-                                  errors=[field_error("body.visa_need", "must be none for permanent residents",
-                                                      "visa_not_needed")])
+# A US citizen or permanent resident needs no visa. Within one request body the document states the rule
+# (`VISA_RULE` in the schemas), so a body that breaks it is a 422; a change that breaks it only together with
+# what is stored (a PATCH of one side) conflicts with the record's state: a 409 with the same code.
+_NO_VISA = {"citizen": ("A US citizen needs no visa; set visa_need to none.", "must be none for US citizens"),
+            "permanent_resident": ("A US permanent resident needs no visa for residency; set visa_need to none.",
+                                   "must be none for permanent residents")}
+
+
+def _check_consistency(values: dict[str, Any], stored: dict[str, Any] | None = None) -> None:
+    """`values`: the request's fields; `stored`: the record's, for a change of some of them."""
+    if stored is not None and not {"us_status", "visa_need"} & values.keys():
+        return
+    merged = {**(stored or {}), **values}
+    status = merged.get("us_status")
+    if status not in _NO_VISA or merged.get("visa_need", "none") == "none":
+        return
+    detail, message = _NO_VISA[status]
+    errors = [field_error("body.visa_need" if "visa_need" in values else "body.us_status", message,
+                          "visa_not_needed")]
+    if "us_status" in values and "visa_need" in values or stored is None:
+        raise DomainRuleViolation(detail, code="visa_not_needed", errors=errors)
+    other = "visa_need" if "us_status" in values else "us_status"
+    raise Conflict(f"{detail} The record's {other} is {merged[other]}.", code="visa_not_needed", errors=errors)
 
 
 def _escape_like(q: str) -> str:
@@ -222,7 +236,7 @@ async def update_candidate(session: AsyncSession, principal: Principal, row: Can
                                    errors=[field_error(f"body.{name}", "may not be null", "not_nullable")])
     if principal.role is Role.candidate and "external_id" in changes:
         raise Forbidden("external_id is managed by your organization.")
-    _check_consistency({"us_status": cand.us_status, "visa_need": cand.visa_need, **changes})
+    _check_consistency(changes, {"us_status": cand.us_status, "visa_need": cand.visa_need})
     await update_versioned(session, cand, changes, if_match, CONFLICTS)
     await commit_or_conflict(session, CONFLICTS)
     return cand

@@ -46,7 +46,8 @@ _TYPES = [
     ProblemType("bad-request", 400, "Malformed request", "The request could not be read: malformed JSON or form."),
     ProblemType("unauthorized", 401, "Authentication required",
                 "No valid credentials were given. Send `Authorization: Bearer <token>` or `X-API-Key`."),
-    ProblemType("forbidden", 403, "Forbidden", "Your role may not use this function."),
+    ProblemType("forbidden", 403, "Forbidden",
+                "Your role may not use this function, or (with a `code`) the request lacks a proof it needs."),
     ProblemType("cors-refused", 403, "Cross-origin request refused",
                 "A browser asked whether a page may call the API, and its origin, method or headers are not allowed. "
                 "The origins are set by the service's `CORS_ORIGINS`."),
@@ -92,6 +93,9 @@ PROBLEM_CODES: dict[str, dict[str, str]] = {
     "unauthorized": {
         "invalid_grant": "The refresh token is invalid, expired or revoked.",
     },
+    "forbidden": {
+        "current_password_incorrect": "`POST /v1/auth/password`: the current password given is not the account's.",
+    },
     "not-found": {
         "invalid_token": "The reset or invitation token is invalid, expired or already used.",
     },
@@ -110,6 +114,8 @@ PROBLEM_CODES: dict[str, dict[str, str]] = {
         "rank_position_taken": "Another entry of the list has this rank position.",
         "program_already_listed": "The program is already on the list.",
         "type_code_immutable": "A milestone's type cannot change.",
+        "visa_not_needed": "With the record as stored, the change would give a US citizen or permanent resident "
+                           "a visa need.",
     },
     "payload-too-large": {
         "too_many_items": "An import holds more items than one import may.",

@@ -19,9 +19,12 @@ router = APIRouter(prefix="/events", tags=["events"])
 async def list_events(
     session: SessionDep,
     principal: PrincipalDep,
-    after: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
-                                       description="A cursor from `next_cursor` or an event's `cursor`; "
-                                                   "absent: from the oldest event kept.")] = None,
+    after: Annotated[str | None, Query(
+        # declared, and checked by the feed (app.events.service.decode_cursor), which also reads the earlier form
+        json_schema_extra={"pattern": service.CURSOR_PATTERN, "maxLength": 37},
+        description="A cursor from `next_cursor` or an event's `cursor`: a position in the feed, read on from. "
+                    "Cursors of the earlier, base64 form (handed out before cursors were positions) are still "
+                    "read; absent: from the oldest event kept.")] = None,
     types: Annotated[str | None, Query(max_length=1000, description="Comma-separated event types; `noun.*` "
                                                                     "for all of a noun's, e.g. `milestone.*`.")] = None,
     candidate_id: Annotated[uuid.UUID | None, Query(description="One candidate's events only.")] = None,

@@ -42,7 +42,7 @@ class EventPublic(PublicModel):
                     "version": 3},
         "data": {"object": {"id": "1d2c3b4a-5e6f-4a7b-8c9d-0e1f2a3b4c5d", "status": "passed"},
                  "changed_fields": ["completed_on", "status"]},
-        "cursor": "MTAwLjQy"}})
+        "cursor": "100.42"}})
     id: uuid.UUID = Field(description="Unique; a receiver dedupes by it (it is also the `webhook-id`).")
     type: str = Field(description="`noun.verb`: " + ", ".join(f"`{t}`" for t in EVENT_TYPES))
     occurred_at: datetime

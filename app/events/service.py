@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,18 +29,30 @@ from app.events.schemas import EVENT_TYPES
 _T = table_of(Event)
 
 
+# A cursor is a position in the feed, `{txid}.{seq}`: any position the pattern allows is one the feed can be read
+# on from (a position never handed out reads the events after it, which the caller may see anyway). Cursors of
+# the first form, the same text in unpadded base64url, are read as before: clients keep theirs across an upgrade.
+CURSOR_PATTERN = r"^[0-9]{1,18}\.[0-9]{1,18}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_LEGACY = re.compile(r"^[A-Za-z0-9_-]{4,64}$")
+
+
 def encode_cursor(txid: int, seq: int) -> str:
-    return base64.urlsafe_b64encode(f"{txid}.{seq}".encode()).decode().rstrip("=")
+    return f"{txid}.{seq}"
 
 
 def decode_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        txid, seq = raw.split(".")
-        return int(txid), int(seq)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ValidationFailed("after is not a cursor this service handed out.", errors=[
-            field_error("query.after", "not a valid cursor", "invalid_cursor")]) from exc
+    text = cursor
+    if not _CURSOR.match(text) and _LEGACY.match(cursor):
+        try:
+            text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            text = ""
+    if not _CURSOR.match(text):
+        raise ValidationFailed("after is not a cursor: pass a `next_cursor` or an event's `cursor`.", errors=[
+            field_error("query.after", "not a valid cursor", "invalid_cursor")])
+    txid, seq = text.split(".")
+    return int(txid), int(seq)
 
 
 def parse_types(types: str | None) -> list[str] | None:

@@ -126,9 +126,26 @@ def test_us_citizens_and_residents_need_no_visa(client, world, status):
     assert "body.visa_need" in field_names(b) and "visa" in b["detail"]
     cand, etag = create(client, URL, candidate_body(us_status=status, visa_need="none"),
                         world.north.advisor_headers)
-    # and the rule holds when only one side changes
-    problem(client.patch(f"{URL}/{cand['id']}", json={"visa_need": "h1b"},
-                         headers={**world.north.advisor_headers, "If-Match": etag}), 422, code="visa_not_needed")
+    # the document states the rule within one body ...
+    rule = client.get("/openapi.json").json()["components"]["schemas"]["CandidateUpdate"]
+    assert rule["if"]["properties"]["us_status"]["enum"] == ["citizen", "permanent_resident"]
+    assert rule["then"]["properties"]["visa_need"] == {"const": "none"}
+    h = {**world.north.advisor_headers, "If-Match": etag}
+    problem(client.patch(f"{URL}/{cand['id']}", json={"us_status": status, "visa_need": "h1b"}, headers=h),
+            422, "domain-rule", code="visa_not_needed")
+    # ... and a change of one side that breaks it with the stored other side conflicts with the record's state
+    b = problem(client.patch(f"{URL}/{cand['id']}", json={"visa_need": "h1b"}, headers=h), 409, "conflict",
+                code="visa_not_needed")
+    assert field_names(b) == {"body.visa_need"} and status.replace("_", " ") in b["detail"]
+    other, _ = create(client, URL, candidate_body(us_status="none", visa_need="j1"), world.north.advisor_headers)
+    b = problem(client.patch(f"{URL}/{other['id']}", json={"us_status": status},
+                             headers={**world.north.advisor_headers, "If-Match": _}), 409, "conflict",
+                code="visa_not_needed")
+    assert field_names(b) == {"body.us_status"} and "j1" in b["detail"]
+    assert client.get(f"{URL}/{cand['id']}", headers=world.north.advisor_headers).json()["visa_need"] == "none"
+    # an unrelated change of a record is not held to it
+    assert client.patch(f"{URL}/{other['id']}", json={"full_name": "Renamed"},
+                        headers={**world.north.advisor_headers, "If-Match": _}).status_code == 200
 
 
 def test_usmle_id_is_unique_across_organizations(client, world):

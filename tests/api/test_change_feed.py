@@ -8,6 +8,7 @@ transaction is still open.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text, update
 
+from app.events.service import CURSOR_PATTERN
 from tests.api.helpers import create, milestone_body, problem, program_body, snapshot, usce_body
 from tests.conftest import PG_URL, World, sync_engine
 
@@ -303,6 +305,31 @@ def test_cursor_pages_neither_skip_nor_repeat(client, world):
     assert feed(client, h, after)["next_cursor"] == after
     create(client, f"{_base(world)}/program-lists", {"name": "Later"}, h)
     assert [e["data"]["object"]["name"] for e in feed(client, h, after)["items"]] == ["Later"]
+
+
+def test_a_cursor_is_a_position_in_either_form(client, world):
+    """Any position the declared pattern allows reads on from there; the earlier base64 form of a cursor reads the
+    same page; anything else is refused, naming the parameter."""
+    import base64
+
+    h = world.north.advisor_headers
+    start = position(client, h)
+    for i in range(3):
+        create(client, f"{_base(world)}/program-lists", {"name": f"List {i}"}, h)
+    items = feed(client, h, start)["items"]
+    cursors = [e["cursor"] for e in items]
+    assert len(cursors) == 3 and all(re.fullmatch(CURSOR_PATTERN, c) for c in cursors)
+    txid, seq = (int(x) for x in cursors[0].split("."))
+    # a position never handed out (just before the second event) reads the events after it
+    assert [e["id"] for e in feed(client, h, f"{txid}.{seq}")["items"]] == [e["id"] for e in items[1:]]
+    assert feed(client, h, f"{10**18 - 1}.0")["items"] == []
+    assert feed(client, h, f"{10**18 - 1}.0")["next_cursor"] == f"{10**18 - 1}.0"
+    legacy = base64.urlsafe_b64encode(cursors[0].encode()).decode().rstrip("=")
+    assert feed(client, h, legacy) == feed(client, h, cursors[0])
+    for bad in ("abc", "1.2.3", "1", "-1.2", f"{10**18}.0", "MS4yLjM", "x" * 65, "1.2 "):
+        body = problem(client.get("/v1/events", headers=h, params={"after": bad}), 422)
+        assert body["errors"][0]["field"] == "query.after", bad
+        assert body["errors"][0]["code"] == "invalid_cursor", bad
 
 
 def test_types_filter_and_wildcard(client, world):

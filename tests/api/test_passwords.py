@@ -65,8 +65,9 @@ def test_changing_the_password_needs_the_current_one(client, world):  # type: ig
     _, addr = _user(client, world)
     mine = _sign_in(client, addr).json()
     body = problem(client.post("/v1/auth/password", json={"current_password": "wrong", "new_password": NEW},
-                               headers=_bearer(mine)), 422, "validation-error")
+                               headers=_bearer(mine)), 403, "forbidden", code="current_password_incorrect")
     assert {e["field"] for e in body["errors"]} == {"body.current_password"}
+    assert client.get("/v1/auth/me", headers=_bearer(mine)).status_code == 200  # the session goes on
     assert _sign_in(client, addr).status_code == 200  # unchanged
     problem(client.post("/v1/auth/password", json={"current_password": PASSWORD, "new_password": "short"},
                         headers=_bearer(mine)), 422, "validation-error")

@@ -227,7 +227,7 @@ def test_wrong_current_passwords_count_as_failed_sign_ins(client, world, throttl
                       headers=bearer)
 
     for _ in range(2):
-        problem(change("wrong password"), 422, "validation-error")
+        problem(change("wrong password"), 403, "forbidden", code="current_password_incorrect")
     problem(_sign_in(c, user, "wrong password"), 401, "unauthorized")  # the third failure, at sign-in
     _throttled(change(PASSWORD))                                          # even the right one, now
     _throttled(_sign_in(c, user, PASSWORD))

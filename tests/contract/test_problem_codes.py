@@ -101,7 +101,7 @@ def test_the_problem_schema_holds_each_type_to_its_codes():
     base = {"title": "t", "status": 422}
     assert problem.is_valid({**base, "type": "/problems/domain-rule", "code": "visa_not_needed"})
     assert not problem.is_valid({**base, "type": "/problems/domain-rule", "code": "no_such_code"})
-    assert not problem.is_valid({**base, "type": "/problems/conflict", "code": "visa_not_needed"})
+    assert not problem.is_valid({**base, "type": "/problems/conflict", "code": "exam_discontinued"})
     assert not problem.is_valid({**base, "type": "/problems/not-found", "code": "conflict"})
     assert problem.is_valid({**base, "type": "/problems/not-found"})
     for slug in OPEN_CODES:
