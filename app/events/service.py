@@ -103,7 +103,7 @@ async def list_events(session: AsyncSession, principal: Principal, *, after: str
     where = _scope(principal, organization_id)
     dialect = db.dialect_name
     where += _visible(dialect)
-    position = decode_cursor(after) if after else None
+    position = decode_cursor(after) if after is not None else None
     if position is not None:
         where.append(tuple_(_T.c.txid, _T.c.seq) > tuple_(*position) if dialect == "postgresql"
                      else or_(_T.c.txid > position[0], and_(_T.c.txid == position[0], _T.c.seq > position[1])))

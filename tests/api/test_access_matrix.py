@@ -99,9 +99,10 @@ OPERATIONS: dict[str, Rule] = {
     "auth-who-am-i": EVERYONE,
     # a bearer token ends its own session; API keys do not sign in
     "auth-logout": Rule(ok=(ADMIN, N_ADV, N_CAND, S_ADV, S_CAND), forbidden=(N_KEY, S_KEY)),
-    # the world's people sign in with a password the matrix does not know: past access control, a 422
+    # the world's people sign in with a password the matrix does not know: past access control, the 403 of a
+    # wrong current password (`current_password_incorrect`), not an API key's 403 for a function it may not use
     "auth-change-password": Rule(ok=(ADMIN, N_ADV, N_CAND, S_ADV, S_CAND), forbidden=(N_KEY, S_KEY),
-                                 ok_status={p: 422 for p in (ADMIN, N_ADV, N_CAND, S_ADV, S_CAND)},
+                                 ok_status={p: 403 for p in (ADMIN, N_ADV, N_CAND, S_ADV, S_CAND)},
                                  body=lambda c, p: {"current_password": "not the one", "new_password": "x" * 12}),
     # open to all; the answer never says whether the account exists, and a token that names nothing is a 404
     "auth-request-password-reset": Rule(ok=tuple(PRINCIPALS), body=lambda c, p: {"email": "nobody@example.org"}),
