@@ -133,7 +133,7 @@ def _check_consistency(values: dict[str, Any], stored: dict[str, Any] | None = N
     detail, message = _NO_VISA[status]
     errors = [field_error("body.visa_need" if "visa_need" in values else "body.us_status", message,
                           "visa_not_needed")]
-    if "us_status" in values and "visa_need" in values or stored is None:
+    if stored is None or ("us_status" in values and "visa_need" in values):
         raise DomainRuleViolation(detail, code="visa_not_needed", errors=errors)
     other = "visa_need" if "us_status" in values else "us_status"
     raise Conflict(f"{detail} The record's {other} is {merged[other]}.", code="visa_not_needed", errors=errors)

@@ -41,13 +41,15 @@ def encode_cursor(txid: int, seq: int) -> str:
     return f"{txid}.{seq}"
 
 
+def _from_legacy(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return ""
+
+
 def decode_cursor(cursor: str) -> tuple[int, int]:
-    text = cursor
-    if not _CURSOR.match(text) and _LEGACY.match(cursor):
-        try:
-            text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            text = ""
+    text = cursor if _CURSOR.match(cursor) else _from_legacy(cursor) if _LEGACY.match(cursor) else ""
     if not _CURSOR.match(text):
         raise ValidationFailed("after is not a cursor: pass a `next_cursor` or an event's `cursor`.", errors=[
             field_error("query.after", "not a valid cursor", "invalid_cursor")])
