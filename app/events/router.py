@@ -10,7 +10,7 @@ from app.core.db import SessionDep
 from app.core.errors import LIST, READ, problem_responses
 from app.core.http import json_response
 from app.events import service
-from app.events.schemas import EventPage, EventPublic
+from app.events.schemas import TYPES_PATTERN, EventPage, EventPublic
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -25,8 +25,10 @@ async def list_events(
         description="A cursor from `next_cursor` or an event's `cursor`: a position in the feed, read on from. "
                     "Cursors of the earlier, base64 form (handed out before cursors were positions) are still "
                     "read; absent: from the oldest event kept.")] = None,
-    types: Annotated[str | None, Query(max_length=1000, description="Comma-separated event types; `noun.*` "
-                                                                    "for all of a noun's, e.g. `milestone.*`.")] = None,
+    types: Annotated[str | None, Query(
+        max_length=1000, json_schema_extra={"pattern": TYPES_PATTERN},  # checked as declared by the feed
+        description="Comma-separated event types; `noun.*` for all of a noun's, e.g. `milestone.*`; empty or "
+                    "absent: every type.")] = None,
     candidate_id: Annotated[uuid.UUID | None, Query(description="One candidate's events only.")] = None,
     organization_id: Annotated[uuid.UUID | None, Query(description="Admins: one organization only.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Events per page (max 1000).")] = 100,

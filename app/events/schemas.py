@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any, Literal
@@ -24,6 +25,11 @@ EVENT_TYPES += ("readiness.changed", "deadline.approaching")
 EVENT_TYPES += ("webhook_endpoint.disabled",)
 # Written by app.imports when every item of an import is applied or rejected.
 EVENT_TYPES += ("import.completed",)
+# What a subscriber or a reader of the feed can ask for: an event type, or `noun.*` for all of a noun's.
+EVENT_SELECTORS: tuple[str, ...] = EVENT_TYPES + tuple(dict.fromkeys(f"{t.split('.')[0]}.*" for t in EVENT_TYPES))
+_SELECTOR = "(?:" + "|".join(re.escape(t) for t in EVENT_SELECTORS) + ")"
+# The feed's `types` filter: selectors separated by commas, spaces allowed around each; empty: every type.
+TYPES_PATTERN = rf"^(?: *{_SELECTOR} *(?:, *{_SELECTOR} *)*)?$"
 
 
 class EventSubject(PublicModel):

@@ -24,7 +24,7 @@ from app.core.errors import Forbidden, NotFound, ValidationFailed, field_error
 from app.core.models import table_of
 from app.core.security import Principal, Role
 from app.events.models import Event
-from app.events.schemas import EVENT_TYPES
+from app.events.schemas import EVENT_SELECTORS, EVENT_TYPES, TYPES_PATTERN
 
 _T = table_of(Event)
 
@@ -35,6 +35,7 @@ _T = table_of(Event)
 CURSOR_PATTERN = r"^[0-9]{1,18}\.[0-9]{1,18}$"
 _CURSOR = re.compile(CURSOR_PATTERN)
 _LEGACY = re.compile(r"^[A-Za-z0-9_-]{4,64}$")
+_TYPES = re.compile(TYPES_PATTERN)
 
 
 def encode_cursor(txid: int, seq: int) -> str:
@@ -49,8 +50,9 @@ def _from_legacy(cursor: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[int, int]:
-    text = cursor if _CURSOR.match(cursor) else _from_legacy(cursor) if _LEGACY.match(cursor) else ""
-    if not _CURSOR.match(text):
+    # fullmatch: `$` in a Python pattern also matches before a final newline, where the declared (ECMA) one does not
+    text = cursor if _CURSOR.fullmatch(cursor) else _from_legacy(cursor) if _LEGACY.fullmatch(cursor) else ""
+    if not _CURSOR.fullmatch(text):
         raise ValidationFailed("after is not a cursor: pass a `next_cursor` or an event's `cursor`.", errors=[
             field_error("query.after", "not a valid cursor", "invalid_cursor")])
     txid, seq = text.split(".")
@@ -58,17 +60,19 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
 
 
 def parse_types(types: str | None) -> list[str] | None:
-    """`types` is a comma-separated list of event types; `noun.*` stands for the noun's three."""
+    """`types` is a comma-separated list of event types, spaces allowed around each (the declared
+    `TYPES_PATTERN`, enforced here as declared); `noun.*` stands for all of the noun's. Empty: every type."""
     if not types:
         return None
+    if _TYPES.fullmatch(types) is None:
+        unknown = next((n.strip(" ") for n in types.split(",") if n.strip(" ") not in EVENT_SELECTORS), types)
+        raise ValidationFailed(f"Unknown event type {unknown!r}: name event types (or `noun.*`), separated by commas.",
+                               errors=[field_error("query.types", f"unknown event type {unknown!r}",
+                                                   "unknown_event_type")])
     wanted: list[str] = []
     for raw in types.split(","):
-        name = raw.strip()
-        matched = [t for t in EVENT_TYPES if t == name or (name.endswith(".*") and t.startswith(name[:-1]))]
-        if not matched:
-            raise ValidationFailed(f"Unknown event type {name!r}.", errors=[
-                field_error("query.types", f"unknown event type {name!r}", "unknown_event_type")])
-        wanted.extend(matched)
+        name = raw.strip(" ")
+        wanted.extend(t for t in EVENT_TYPES if t == name or (name.endswith(".*") and t.startswith(name[:-1])))
     return sorted(set(wanted))
 
 

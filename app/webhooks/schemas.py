@@ -7,10 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from app.core.types import InputModel, LongText, PublicModel
-from app.events.schemas import EVENT_TYPES, EventSubject
+from app.events.schemas import EVENT_SELECTORS, EventSubject
 
-# What an endpoint can subscribe to: an event type, or `noun.*` for all of a noun's.
-EVENT_SELECTORS: tuple[str, ...] = EVENT_TYPES + tuple(dict.fromkeys(f"{t.split('.')[0]}.*" for t in EVENT_TYPES))
 PING_TYPE = "webhook.test"
 
 

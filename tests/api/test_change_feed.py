@@ -326,7 +326,7 @@ def test_a_cursor_is_a_position_in_either_form(client, world):
     assert feed(client, h, f"{10**18 - 1}.0")["next_cursor"] == f"{10**18 - 1}.0"
     legacy = base64.urlsafe_b64encode(cursors[0].encode()).decode().rstrip("=")
     assert feed(client, h, legacy) == feed(client, h, cursors[0])
-    for bad in ("", "abc", "1.2.3", "1", "-1.2", f"{10**18}.0", "MS4yLjM", "x" * 65, "1.2 "):
+    for bad in ("", "abc", "1.2.3", "1", "-1.2", f"{10**18}.0", "MS4yLjM", "x" * 65, "1.2 ", "1.2\n"):
         body = problem(client.get("/v1/events", headers=h, params={"after": bad}), 422)
         assert body["errors"][0]["field"] == "query.after", bad
         assert body["errors"][0]["code"] == "invalid_cursor", bad
@@ -343,6 +343,29 @@ def test_types_filter_and_wildcard(client, world):
     assert [e["type"] for e in feed(client, h, start, types="milestone.*")["items"]] == ["milestone.created"]
     both = feed(client, h, start, types="milestone.created,usce_record.*")["items"]
     assert [e["type"] for e in both] == ["milestone.created", "usce_record.created"]
+    assert feed(client, h, start, types=" milestone.created , usce_record.* ")["items"] == both
+    assert feed(client, h, start, types="")["items"] == feed(client, h, start)["items"]
+
+
+TYPES_VALUES = ["milestone.created", "milestone.*", " milestone.created , usce_record.* ", "",
+                "milestone.exploded", "milestone", "*", "milestone.created,", ",", "milestone.created\t",
+                "milestone.created\n", "milestone.created,,candidate.*", "Milestone.created", "readiness.*"]
+
+
+@pytest.mark.parametrize("value", TYPES_VALUES)
+def test_the_types_filter_takes_what_its_declared_pattern_takes(client, world, value):
+    """The document's pattern (read with ECMA-262 semantics, as a client's validator reads it) and the feed agree
+    on every value: what the pattern refuses is a 422 naming `query.types`, what it allows is read."""
+    from jsonschema_rs import Draft202012Validator
+
+    declared = next(p for p in client.get("/openapi.json").json()["paths"]["/v1/events"]["get"]["parameters"]
+                    if p["name"] == "types")["schema"]
+    r = client.get("/v1/events", params={"types": value}, headers=world.north.advisor_headers)
+    if Draft202012Validator(declared).is_valid(value):
+        assert r.status_code == 200, r.text
+    else:
+        body = problem(r, 422)
+        assert body["errors"][0] == {**body["errors"][0], "field": "query.types", "code": "unknown_event_type"}
 
 
 @pytest.mark.parametrize("params,field", [
