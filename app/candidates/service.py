@@ -32,7 +32,7 @@ from app.core.errors import (
     ValidationFailed,
     field_error,
 )
-from app.core.http import UpsertOutcome
+from app.core.http import UpsertOutcome, check_if_match
 from app.core.idempotency import forget_idempotency_for
 from app.core.models import new_row, table_of
 from app.core.pagination import PageParams
@@ -211,8 +211,10 @@ async def _resolve_org(session: AsyncSession, principal: Principal, requested: u
         return requested
     assert principal.organization_id is not None
     if requested is not None and requested != principal.organization_id:
-        raise ValidationFailed("You can create candidates only in your own organization.", errors=[
-            field_error("body.organization_id", "not your organization", "not_allowed")])
+        # a 403 whether or not that organization exists: the answer says nothing of other organizations
+        raise Forbidden("You can create candidates only in your own organization: leave organization_id out, or "
+                        "send your own.", code="other_organization", errors=[
+                            field_error("body.organization_id", "not your organization", "other_organization")])
     return principal.organization_id
 
 
@@ -236,6 +238,9 @@ async def update_candidate(session: AsyncSession, principal: Principal, row: Can
                                    errors=[field_error(f"body.{name}", "may not be null", "not_nullable")])
     if principal.role is Role.candidate and "external_id" in changes:
         raise Forbidden("external_id is managed by your organization.")
+    if {"us_status", "visa_need"} <= changes.keys():
+        _check_consistency(changes)  # the body by itself (a 422), before the precondition as the schema is
+    check_if_match(if_match, cand.version)  # then the precondition (428, 412), before the stored record's part (409)
     _check_consistency(changes, {"us_status": cand.us_status, "visa_need": cand.visa_need})
     await update_versioned(session, cand, changes, if_match, CONFLICTS)
     await commit_or_conflict(session, CONFLICTS)

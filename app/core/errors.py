@@ -89,12 +89,14 @@ PROBLEM_TYPES: dict[str, ProblemType] = {t.slug: t for t in _TYPES}
 # The `code` a problem may carry, per problem type, and what it means: the document enumerates them
 # (tests/contract/test_problem_codes.py reads the sources and fails on a code raised that is not listed here).
 _MATCHING = "`POST /v1/matching/simulate`: "
+_STORED = "`PATCH` of a milestone, with the milestone as stored: "
 PROBLEM_CODES: dict[str, dict[str, str]] = {
     "unauthorized": {
         "invalid_grant": "The refresh token is invalid, expired or revoked.",
     },
     "forbidden": {
         "current_password_incorrect": "`POST /v1/auth/password`: the current password given is not the account's.",
+        "other_organization": "The body names an organization other than the caller's own.",
     },
     "not-found": {
         "invalid_token": "The reset or invitation token is invalid, expired or already used.",
@@ -114,6 +116,16 @@ PROBLEM_CODES: dict[str, dict[str, str]] = {
         "rank_position_taken": "Another entry of the list has this rank position.",
         "program_already_listed": "The program is already on the list.",
         "type_code_immutable": "A milestone's type cannot change.",
+        "date_order": "`PATCH` of a USCE record: with the record as stored, `end_on` would not be on or after "
+                      "`start_on` within 5 years.",
+        # PATCH of a milestone: the rule's code, when the milestone as stored takes part in the refusal
+        "status_not_allowed": _STORED + "the status does not go with the milestone's kind (exam or task).",
+        "missing": _STORED + "a field the other fields make required is missing.",
+        "not_allowed": _STORED + "a field that does not go with the other fields.",
+        "result_not_applicable": _STORED + "the milestone's type does not take that result field.",
+        "exam_discontinued": _STORED + "the exam was discontinued: no new attempts can be recorded.",
+        "step1_pass_fail_only": _STORED + "Step 1 taken on or after 2022-01-26 is reported pass/fail only.",
+        "attempt_limit_reached": _STORED + "the USMLE attempt limit is reached.",
         "visa_not_needed": "With the record as stored, the change would give a US citizen or permanent resident "
                            "a visa need.",
     },

@@ -108,7 +108,7 @@ async def update_milestone(session: SessionDep, cand: CandidateDep, milestone_id
     """Change some of a milestone's fields; its result is validated against its type as on creation. Send
     the `ETag` you read as `If-Match`: 412 when the milestone changed since, 428 without it."""
     m = await service.get_milestone(session, cand, milestone_id)
-    return _one(await service.update_milestone(session, cand, m, body, if_match))
+    return _one(await service.update_milestone(session, cand, m, body, if_match, patch=True))
 
 
 @router.delete("/{milestone_id}", status_code=204, responses=problem_responses(*DELETE))

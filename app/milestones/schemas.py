@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import ConfigDict, Field
 
 from app.core.types import ExternalId, InputModel, LongText, Name, NamedByPath, PublicModel, SaneDate
-from app.milestones.validation import DONE, RESULT_FIELDS, STATUS_REFUSED
+from app.milestones.validation import ATTEMPTING, DONE, RESULT_FIELDS, STATUS_REFUSED
 from app.pathway.catalogue import MILESTONE_CODES, milestone_types
 
 MilestoneCode = StrEnum("MilestoneCode", {c: c for c in MILESTONE_CODES})  # type: ignore[misc]
@@ -155,8 +155,8 @@ def _result_with(*fields: str) -> dict[str, Any]:
 def status_rules(kind: str, result: str | None) -> list[dict[str, Any]]:
     """The rules of app.milestones.validation that tie a new milestone's fields to its status, as JSON Schema
     (`if`/`then`), so a client's validator refuses what the service refuses. (The status left out is `planned`.)
-    What depends on today's date, on the candidate's other milestones or on the exam date (discontinued exams,
-    pass/fail-only Step 1, the attempt limit) is not here: those refusals carry a `code`."""
+    The catalogue's dates per type are in `date_rules`; what depends on today's date or on the candidate's other
+    milestones (a completion in the future, the attempt limit) cannot be said here: those refusals carry a `code`."""
     statuses = KIND_STATUSES[kind]
     done = [st for st in statuses if st in DONE]
     dated = [*done, "not_applicable"]
@@ -182,6 +182,47 @@ def status_rules(kind: str, result: str | None) -> list[dict[str, Any]]:
         rules.append({"properties": {"result": {"anyOf": [
             {"type": "null"},
             {"if": not_matched, "then": {"properties": {"program_id": _LEFT_OUT, "program_name": _LEFT_OUT}}}]}}})
+    return rules
+
+
+def dates_before(day: date) -> str:
+    """A pattern for `YYYY-MM-DD` dates before `day`. ISO dates sort as text, so one alternative per digit of
+    `day`: its digits before that one, then a smaller digit, then any digits."""
+    text = day.isoformat()
+    alternatives = []
+    for i, c in enumerate(text):
+        if c != "-" and c != "0":
+            rest = "".join("-" if x == "-" else "[0-9]" for x in text[i + 1:])
+            alternatives.append(f"{text[:i]}[0-{int(c) - 1}]{rest}")
+    return "^(?:" + "|".join(alternatives) + ")$"
+
+
+def _before(day: date) -> dict[str, Any]:
+    """Under `properties`: absent, null, or a date before `day`."""
+    return {"anyOf": [{"type": "null"}, {"type": "string", "pattern": dates_before(day)}]}
+
+
+def date_rules(codes: Iterable[str]) -> list[dict[str, Any]]:
+    """The rules of app.milestones.validation that tie a type's milestone to the dates of the catalogue (data, per
+    type): a discontinued exam takes no new attempt (no planned, scheduled or in-progress status; its date before
+    the end), a score-reported-before exam takes a score only when taken before that date."""
+    rules: list[dict[str, Any]] = []
+    wanted = set(codes)
+    for mt in (t for t in milestone_types() if t.code in wanted):
+        this_type = {"properties": {"type_code": {"const": mt.code}}, "required": ["type_code"]}
+        if mt.discontinued_on is not None:
+            ended = mt.discontinued_on
+            rules.append({"if": this_type, "then": {
+                "required": ["status"],
+                "properties": {"status": {"not": {"enum": sorted(ATTEMPTING - DONE)}}, "completed_on": _before(ended)},
+                # the date judged is `completed_on`, or `scheduled_on` when there is none
+                "anyOf": [{"required": ["completed_on"], "properties": {"completed_on": {"type": "string"}}},
+                          {"properties": {"scheduled_on": _before(ended)}}]}})
+        if mt.score_reported_before is not None:
+            scored = {"required": ["result"], "properties": {"result": {
+                "type": "object", "required": ["score"], "properties": {"score": {"not": {"type": "null"}}}}}}
+            rules.append({"if": {"allOf": [this_type, scored]},
+                          "then": {"properties": {"completed_on": _before(mt.score_reported_before)}}})
     return rules
 
 
@@ -231,7 +272,7 @@ def per_type_documentation(components: dict[str, Any]) -> None:
             variant = {**generic, "title": name, "properties": props,
                        "description": f"A milestone of type {', '.join(f'`{c}`' for c in codes)} ({kind})."}
             if not public:
-                variant["allOf"] = status_rules(kind, result)
+                variant["allOf"] = status_rules(kind, result) + date_rules(codes)
             if "example" in generic and generic["example"]["type_code"] not in codes:
                 variant.pop("example")
             components[name] = variant

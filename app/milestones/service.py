@@ -18,8 +18,8 @@ from app.core.crud import (
     update_versioned,
     upsert,
 )
-from app.core.errors import Conflict, NotFound, ValidationFailed, field_error
-from app.core.http import UpsertOutcome
+from app.core.errors import Conflict, DomainRuleViolation, NotFound, ValidationFailed, field_error
+from app.core.http import UpsertOutcome, check_if_match
 from app.core.models import new_row
 from app.core.pagination import PageParams
 from app.milestones.models import Milestone
@@ -98,20 +98,38 @@ async def create_milestone(session: AsyncSession, cand: CandidateRecord, data: M
     return m
 
 
+# A PATCH names no type and may send one field: what it sends is judged with the milestone as stored (its type, its
+# other fields, the candidate's other milestones). A refusal that the stored record takes part in is a 409 with the
+# rule's code; one the body earns by itself and the date (a completion in the future) stays a 422.
+STORED_RECORD_CONFLICT_CODES = frozenset({
+    "status_not_allowed", "missing", "not_allowed", "result_not_applicable", "exam_discontinued",
+    "step1_pass_fail_only", "attempt_limit_reached"})
+
+
 async def update_milestone(session: AsyncSession, cand: CandidateRecord, m: Milestone, data: MilestoneUpdate,
-                           if_match: str | None, *, commit: bool | None = True, others: Others | None = None
-                           ) -> Milestone:
+                           if_match: str | None, *, commit: bool | None = True, others: Others | None = None,
+                           patch: bool = False) -> Milestone:
+    """`patch`: the body is a PATCH's (refusals the stored record takes part in are 409s); otherwise a full
+    replacement's (an upsert), whose body is judged as it stands."""
     changes = data.model_dump(exclude_unset=True)
     if "status" in changes and changes["status"] is None:
         raise ValidationFailed("status cannot be cleared.",
                                errors=[field_error("body.status", "may not be null", "not_nullable")])
+    if patch:  # the precondition before the record as stored is read for the rules (a 428 or 412, not a 409)
+        check_if_match(if_match, m.version)
     if "result" in changes:
         changes["result"] = _clean_result(changes["result"])
     merged = {"status": m.status, "attempt": m.attempt, "scheduled_on": m.scheduled_on,
               "completed_on": m.completed_on, "result": m.result, "notes": m.notes, **changes}
     rest = await _others(session, cand.id, m.id) if others is None else [
         v for k, v in others.items() if k != m.id]
-    validate_milestone(by_code()[m.type_code], merged, _today(), rest)
+    try:
+        validate_milestone(by_code()[m.type_code], merged, _today(), rest)
+    except (ValidationFailed, DomainRuleViolation) as refused:
+        if not patch or refused.code not in STORED_RECORD_CONFLICT_CODES:
+            raise
+        raise Conflict(f"With the milestone as stored (type {m.type_code}, status {m.status}): {refused.detail}",
+                       code=refused.code, errors=refused.errors) from None
     await update_versioned(session, m, changes, if_match, CONFLICTS, flush=commit is not None)
     await finish(session, CONFLICTS, commit=commit)
     if others is not None:
@@ -139,6 +157,11 @@ async def upsert_milestone(session: AsyncSession, cand: CandidateRecord, externa
     take their defaults; an attempt left out keeps the one recorded). `known`: the candidate's milestones by
     external id, and `others` all of them, when the caller has loaded them already (an import)."""
     data = data.model_copy(update={"external_id": external_id})  # the upsert body has none: the path names it
+    # the body judged as it stands first (as its schema is), so a body the document refuses is a 422 whatever the
+    # If-Match says; the candidate's other milestones (the attempt limit) are judged when it is created or replaced
+    whole = data.model_dump(exclude={"type_code"})
+    validate_milestone(by_code()[data.type_code.value], {**whole, "result": _clean_result(whole["result"])},
+                       _today(), [])
 
     async def replace(m: Milestone) -> bool:
         if m.type_code != data.type_code.value:

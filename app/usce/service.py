@@ -17,8 +17,8 @@ from app.core.crud import (
     update_versioned,
     upsert,
 )
-from app.core.errors import NotFound, ValidationFailed, field_error
-from app.core.http import UpsertOutcome
+from app.core.errors import Conflict, NotFound, ValidationFailed, field_error
+from app.core.http import UpsertOutcome, check_if_match
 from app.core.models import new_row
 from app.core.pagination import PageParams
 from app.usce.models import UsceRecord
@@ -74,9 +74,15 @@ async def update_record(session: AsyncSession, rec: UsceRecord, data: UsceUpdate
     start = changes.get("start_on", rec.start_on)
     end = changes.get("end_on", rec.end_on)
     if end < start or (end - start).days > MAX_DAYS:
-        raise ValidationFailed("end_on must be on or after start_on, within 5 years.",
-                               errors=[field_error("body.end_on", "must be on or after start_on (max 5 years)",
-                                                   "date_order")])
+        field = "body.end_on" if "end_on" in changes else "body.start_on"
+        if {"start_on", "end_on"} <= changes.keys():  # the body by itself
+            raise ValidationFailed("end_on must be on or after start_on, within 5 years.",
+                                   errors=[field_error(field, "must be on or after start_on (max 5 years)",
+                                                       "date_order")])
+        check_if_match(if_match, rec.version)  # the precondition before the stored record's part
+        raise Conflict(f"With the record as stored (start_on {start.isoformat()}, end_on {end.isoformat()}), end_on "
+                       "would not be on or after start_on within 5 years.", code="date_order",
+                       errors=[field_error(field, "must be on or after start_on (max 5 years)", "date_order")])
     await update_versioned(session, rec, changes, if_match, CONFLICTS, flush=commit is not None)
     await finish(session, CONFLICTS, commit=commit)
     return rec

@@ -61,12 +61,18 @@ def test_admin_names_the_organization(client, world):
     assert cand["organization_id"] == world.south.org_id
 
 
-def test_advisor_cannot_create_in_another_organization(client, world):
+@pytest.mark.parametrize("org", ["south", "none"])
+def test_advisor_cannot_create_in_another_organization(client, world, org):
+    """Another organization and one that does not exist get the same 403: the answer tells nothing of others."""
     before = snapshot()
-    b = problem(client.post(URL, json=candidate_body(organization_id=world.south.org_id),
-                            headers=world.north.advisor_headers), 422)
-    assert "body.organization_id" in field_names(b)
+    org_id = world.south.org_id if org == "south" else "6f1c1d8e-1b9a-4a53-9a0e-3b8c1d3e2f10"
+    for headers in (world.north.advisor_headers, world.north.api_key_headers):
+        b = problem(client.post(URL, json=candidate_body(organization_id=org_id), headers=headers), 403, "forbidden")
+        assert b["code"] == "other_organization"
+        assert "body.organization_id" in field_names(b)
     assert snapshot() == before
+    cand, _ = create(client, URL, candidate_body(organization_id=world.north.org_id), world.north.advisor_headers)
+    assert cand["organization_id"] == world.north.org_id
 
 
 def test_candidates_cannot_create_candidates(client, world):
@@ -131,8 +137,13 @@ def test_us_citizens_and_residents_need_no_visa(client, world, status):
     assert rule["if"]["properties"]["us_status"]["enum"] == ["citizen", "permanent_resident"]
     assert rule["then"]["properties"]["visa_need"] == {"const": "none"}
     h = {**world.north.advisor_headers, "If-Match": etag}
-    problem(client.patch(f"{URL}/{cand['id']}", json={"us_status": status, "visa_need": "h1b"}, headers=h),
-            422, "domain-rule", code="visa_not_needed")
+    for sent in (h, world.north.advisor_headers, {**h, "If-Match": '"v99"'}):  # the body's own fault comes first
+        problem(client.patch(f"{URL}/{cand['id']}", json={"us_status": status, "visa_need": "h1b"}, headers=sent),
+                422, "domain-rule", code="visa_not_needed")
+    # the precondition before the record as stored is judged
+    problem(client.patch(f"{URL}/{cand['id']}", json={"visa_need": "h1b"}, headers=world.north.advisor_headers), 428)
+    problem(client.patch(f"{URL}/{cand['id']}", json={"visa_need": "h1b"},
+                         headers={**h, "If-Match": '"v99"'}), 412)
     # ... and a change of one side that breaks it with the stored other side conflicts with the record's state
     b = problem(client.patch(f"{URL}/{cand['id']}", json={"visa_need": "h1b"}, headers=h), 409, "conflict",
                 code="visa_not_needed")

@@ -242,13 +242,45 @@ def test_write_contract(client, world):
                          check_patched=lambda b: b["result"]["score"] == 244 or pytest.fail(str(b)))
 
 
+# (stored milestone, PATCH body, code): the body alone is valid for some type; the milestone as stored makes it not
+STORED_RECORD_REFUSALS = [
+    (exam("usmle_step1", "passed", "2021-06-01", score=230), {"completed_on": "2022-02-01"}, "step1_pass_fail_only"),
+    (exam("usmle_step1", "passed", "2021-06-01"), {"status": "completed"}, "status_not_allowed"),
+    (exam("usmle_step2ck", "planned", None), {"status": "passed"}, "missing"),  # stored: no completed_on
+    (exam("usmle_step2ck", "passed", "2025-08-14"), {"result": {"pathway": "1"}}, "result_not_applicable"),
+    (exam("usmle_step2ck", "passed", "2025-08-14"), {"status": "scheduled", "scheduled_on": "2026-01-05"},
+     "not_allowed"),  # the stored completed_on does not go with scheduled
+    ({"type_code": "match_result", "status": "in_progress"}, {"status": "completed", "completed_on": "2026-03-20"},
+     "missing"),  # a completed match result needs its outcome
+]
+
+
+@pytest.mark.parametrize("stored,patch,code", STORED_RECORD_REFUSALS)
+def test_a_patch_the_stored_record_makes_invalid_is_a_conflict(client, world, stored, patch, code):
+    h = world.north.advisor_headers
+    m, etag = create(client, _url(world), stored, h)
+    url = f"{_url(world)}/{m['id']}"
+    before = snapshot()
+    # the precondition is judged before the record as stored is: 428 without If-Match, 412 with a stale one
+    problem(client.patch(url, json=patch, headers=h), 428)
+    problem(client.patch(url, json=patch, headers={**h, "If-Match": '"v99"'}), 412)
+    b = problem(client.patch(url, json=patch, headers={**h, "If-Match": etag}), 409, "conflict", code=code)
+    assert b["detail"].startswith(f"With the milestone as stored (type {stored['type_code']}")
+    assert b["errors"] and b["errors"][0]["code"] == code
+    assert snapshot() == before
+    assert get_ok(client, url, h)[1] == etag
+    # the same record sent whole by an upsert is judged as it stands: its own fault, a 422
+    whole = {**stored, **patch}
+    r = client.put(f"{_url(world)}/by-external-id/WHOLE-{uuid.uuid4().hex[:8]}", json=whole, headers=h)
+    assert r.status_code == 422 and r.json()["code"] == code, r.text
+
+
 def test_patch_is_validated_against_the_rules(client, world):
     h = world.north.advisor_headers
     m, etag = create(client, _url(world), exam("usmle_step1", "passed", "2021-06-01", score=230), h)
     url = f"{_url(world)}/{m['id']}"
     before = snapshot()
-    problem(client.patch(url, json={"completed_on": "2022-02-01"}, headers={**h, "If-Match": etag}), 422,
-            code="step1_pass_fail_only")
+    # what the body earns by itself stays a 422
     problem(client.patch(url, json={"completed_on": (datetime.now(UTC).date() + timedelta(days=3)).isoformat()},
                          headers={**h, "If-Match": etag}), 422, code="completed_in_future")
     problem(client.patch(url, json={"type_code": "usmle_step2ck"}, headers={**h, "If-Match": etag}), 422,
@@ -312,6 +344,23 @@ STATUS_RULE_CASES = [
     ("matched_program_null", {"type_code": "match_result", "status": "completed", "completed_on": "2025-03-21",
                               "result": {"outcome": "matched", "program_name": None}}, True),
     ("task_done", {"type_code": "specialty_decided", "status": "completed", "completed_on": "2025-03-01"}, True),
+    # the catalogue's dates (domain.md): Step 2 CS ended 2021-01-26; Step 1 is pass/fail from 2022-01-26
+    ("step2cs_planned", {"type_code": "usmle_step2cs", "status": "planned"}, False),
+    ("step2cs_no_status", {"type_code": "usmle_step2cs"}, False),
+    ("step2cs_passed_before_the_end", {"type_code": "usmle_step2cs", "status": "passed", "completed_on": "2021-01-25"},
+     True),
+    ("step2cs_passed_on_the_end", {"type_code": "usmle_step2cs", "status": "passed", "completed_on": "2021-01-26"},
+     False),
+    ("step2cs_scheduled_after_the_end",
+     {"type_code": "usmle_step2cs", "status": "not_applicable", "scheduled_on": "2021-02-01"}, False),
+    ("step2cs_done_before_the_end_scheduled_after", {"type_code": "usmle_step2cs", "status": "not_applicable",
+                                                     "completed_on": "2020-01-01", "scheduled_on": "2021-02-01"}, True),
+    ("step1_score_before_pass_fail", {"type_code": "usmle_step1", "status": "passed", "completed_on": "2022-01-25",
+                                      "result": {"score": 230}}, True),
+    ("step1_score_from_pass_fail", {"type_code": "usmle_step1", "status": "passed", "completed_on": "2022-01-26",
+                                    "result": {"score": 230}}, False),
+    ("step1_no_score_from_pass_fail", {"type_code": "usmle_step1", "status": "passed", "completed_on": "2022-02-01",
+                                       "result": {"score": None}}, True),
 ]
 
 
@@ -334,4 +383,8 @@ def test_the_document_and_the_service_agree_on_status_rules(client, world, schem
     assert (r.status_code in (200, 201)) == accepted, r.text
     if not accepted:
         problem(r, 422)
+        if schema_name == "MilestoneUpsert":  # a body the document refuses is a 422 whatever the If-Match says
+            r = client.put(f"{_url(world)}/by-external-id/RULE-{uuid.uuid4().hex[:8]}", json=body,
+                           headers={**world.north.advisor_headers, "If-Match": '"v1"'})
+            problem(r, 422)
         assert snapshot() == before

@@ -74,10 +74,21 @@ def test_patch_keeps_dates_in_order_and_recomputes_weeks(client, world):
     rec, etag = create(client, _url(world), usce_body(), h)
     url = f"{_url(world)}/{rec['id']}"
     before = snapshot()
-    b = problem(client.patch(url, json={"start_on": "2026-07-01"}, headers={**h, "If-Match": etag}), 422,
-                "validation-error")
-    assert "body.end_on" in field_names(b)
-    problem(client.patch(url, json={"end_on": "2026-05-01"}, headers={**h, "If-Match": etag}), 422)
+    # one date against the other as stored: a conflict with the record, naming the date sent
+    b = problem(client.patch(url, json={"start_on": "2026-07-01"}, headers={**h, "If-Match": etag}), 409,
+                "conflict", code="date_order")
+    assert field_names(b) == {"body.start_on"} and "as stored" in b["detail"]
+    b = problem(client.patch(url, json={"end_on": "2026-05-01"}, headers={**h, "If-Match": etag}), 409,
+                "conflict", code="date_order")
+    assert field_names(b) == {"body.end_on"}
+    # the precondition comes before the stored record's part
+    problem(client.patch(url, json={"end_on": "2026-05-01"}, headers=h), 428)
+    problem(client.patch(url, json={"end_on": "2026-05-01"}, headers={**h, "If-Match": '"v99"'}), 412)
+    # both dates in the body, out of order: the body's own fault, whatever the If-Match
+    for sent in ({**h, "If-Match": etag}, {**h, "If-Match": '"v99"'}):
+        b = problem(client.patch(url, json={"start_on": "2026-07-01", "end_on": "2026-06-01"}, headers=sent), 422,
+                    "validation-error")
+        assert any("end_on must be on or after start_on" in e["message"] for e in b["errors"]), b
     assert snapshot() == before
     r = client.patch(url, json={"end_on": "2026-07-26"}, headers={**h, "If-Match": etag})
     assert r.status_code == 200 and r.json()["weeks"] == 8

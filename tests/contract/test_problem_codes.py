@@ -66,6 +66,12 @@ def raised_codes() -> set[tuple[str, str, str]]:
                         continue
                     assert isinstance(value, ast.Tuple) and isinstance(value.elts[0], ast.Constant), where
                     found.add(("conflict", str(value.elts[0].value), where))
+            # rule codes a refusal keeps when it is raised again as a 409: frozensets named *CONFLICT_CODES
+            if isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id.endswith("CONFLICT_CODES") for t in node.targets):
+                assert isinstance(node.value, ast.Call) and _called(node.value) == "frozenset", where
+                for elt in node.value.args[0].elts:  # type: ignore[attr-defined]
+                    found.add(("conflict", str(elt.value), where))
     return found
 
 
@@ -75,7 +81,8 @@ def test_the_scan_finds_codes_of_each_kind():
     for expected in [("domain-rule", "visa_not_needed"), ("not-found", "invalid_token"),
                      ("unauthorized", "invalid_grant"), ("conflict", "usmle_id_taken"), ("conflict", "conflict"),
                      ("validation-error", "result_not_applicable"), ("validation-error", "duplicate_rank"),
-                     ("validation-error", "unknown_cycle"), ("payload-too-large", "too_many_items")]:
+                     ("validation-error", "unknown_cycle"), ("payload-too-large", "too_many_items"),
+                     ("conflict", "attempt_limit_reached")]:
         assert expected in codes, expected
 
 
@@ -101,7 +108,7 @@ def test_the_problem_schema_holds_each_type_to_its_codes():
     base = {"title": "t", "status": 422}
     assert problem.is_valid({**base, "type": "/problems/domain-rule", "code": "visa_not_needed"})
     assert not problem.is_valid({**base, "type": "/problems/domain-rule", "code": "no_such_code"})
-    assert not problem.is_valid({**base, "type": "/problems/conflict", "code": "exam_discontinued"})
+    assert not problem.is_valid({**base, "type": "/problems/conflict", "code": "completed_in_future"})
     assert not problem.is_valid({**base, "type": "/problems/not-found", "code": "conflict"})
     assert problem.is_valid({**base, "type": "/problems/not-found"})
     for slug in OPEN_CODES:
