@@ -14,7 +14,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from tests.conftest import TABLES, World, _uid, assert_problem, sync_engine
+from app.accounts.models import User
+from app.events.models import Event
+from tests.conftest import TABLES, World, _uid, assert_problem, insert_rows, sync_engine
 
 _seq = itertools.count(1)
 
@@ -323,11 +325,9 @@ def north_objects(client: Any, world: World, *, external_id: str, password: str)
     user_id = uuid.uuid4()
     known_email = f"second.advisor.{seq()}@north.test"
     with sync_engine().begin() as conn:
-        conn.execute(text("INSERT INTO user_account (id, created_at, updated_at, version, email, full_name, "
-                          "password_hash, role, organization_id, is_active) VALUES (:id, :now, :now, 1, :email, "
-                          "'Second Advisor', :pw, 'advisor', :org, :t)"),
-                     {"id": _uid(user_id), "now": datetime.now(UTC).replace(tzinfo=None), "email": known_email,
-                      "pw": _password_hash(password), "org": _uid(uuid.UUID(world.north.org_id)), "t": True})
+        insert_rows(conn, User, dict(id=user_id, email=known_email, full_name="Second Advisor",
+                                     password_hash=_password_hash(password), role="advisor",
+                                     organization_id=uuid.UUID(world.north.org_id)))
     with sync_engine().connect() as conn:
         event_id = conn.execute(text("SELECT id FROM event WHERE candidate_id = :c ORDER BY seq LIMIT 1"),
                                 {"c": _uid(uuid.UUID(world.north.candidate_id))}).scalar_one()
@@ -347,3 +347,11 @@ def north_objects(client: Any, world: World, *, external_id: str, password: str)
               "api_key_id": key["id"], "user_id": str(user_id), "external_id": external_id,
               "endpoint_id": endpoint["id"], "delivery_id": ping["id"], "import_id": imported.json()["id"]}
     return NorthObjects(ids={**ids, **common}, other_ids={**other_ids, **common}, known_email=known_email)
+
+
+def insert_event(conn: Any, org_id: str, candidate_id: str, type_: str, subject_type: str) -> None:
+    """One event straight into the feed on `conn`, as the write hook writes it (its row built by the model), for
+    tests that hold its transaction open or fill the feed faster than writes through the API would."""
+    insert_rows(conn, Event, dict(id=uuid.uuid4(), type=type_, occurred_at=datetime.now(UTC),
+                                  organization_id=uuid.UUID(org_id), candidate_id=uuid.UUID(candidate_id),
+                                  subject_type=subject_type, subject_id=uuid.uuid4(), subject_version=1))

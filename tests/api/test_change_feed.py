@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text, update
 
 from app.events.service import CURSOR_PATTERN
-from tests.api.helpers import create, milestone_body, problem, program_body, snapshot, usce_body
+from tests.api.helpers import create, insert_event, milestone_body, problem, program_body, snapshot, usce_body
 from tests.conftest import PG_URL, World, sync_engine
 
 
@@ -469,11 +469,7 @@ def test_an_open_older_transaction_holds_the_feed_back_until_it_commits(client, 
     org = world.north.org_id
     with sync_engine().connect() as older:
         tx = older.begin()
-        older.execute(text(
-            "INSERT INTO event (id, type, occurred_at, organization_id, candidate_id, subject_type, subject_id, "
-            "subject_version, data) VALUES (:id, 'program_list.created', now(), :org, :cand, 'program_list', "
-            ":sid, 1, '{}')"),
-            {"id": str(uuid.uuid4()), "org": org, "cand": world.north.candidate_id, "sid": str(uuid.uuid4())})
+        insert_event(older, org, world.north.candidate_id, "program_list.created", "program_list")
         create(client, f"{_base(world)}/milestones", milestone_body(), h)  # commits after the older one began
         assert feed(client, h, start)["items"] == []  # held back: nothing may appear behind a handed-out cursor
         tx.commit()

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from app.guidance.computed import consume_feed, daily_sweep
-from tests.api.helpers import create, milestone_body, problem
+from tests.api.helpers import create, insert_event, milestone_body, problem
 from tests.api.test_change_feed import feed, position
 from tests.conftest import PG_URL, World, _uid, count_rows, sync_engine
 
@@ -281,12 +281,7 @@ def test_the_consumer_waits_for_an_older_open_transaction(client, world):
     run(consume_feed, AS_OF)
     with sync_engine().connect() as older:
         tx = older.begin()
-        older.execute(text(
-            "INSERT INTO event (id, type, occurred_at, organization_id, candidate_id, subject_type, subject_id, "
-            "subject_version, data) VALUES (:id, 'program_list.created', now(), :org, :cand, 'program_list', "
-            ":sid, 1, '{}')"),
-            {"id": str(uuid.uuid4()), "org": world.north.org_id, "cand": world.north.candidate_id,
-             "sid": str(uuid.uuid4())})
+        insert_event(older, world.north.org_id, world.north.candidate_id, "program_list.created", "program_list")
         create(client, f"/v1/candidates/{world.north.candidate_id}/milestones", milestone_body(),
                world.north.advisor_headers)
         assert asyncio.run(consume_feed(as_of=AS_OF)) == 0  # the newer event waits behind the open one

@@ -9,11 +9,11 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
 
 from app.core.errors import PROBLEM_TYPES
+from app.core.idempotency import IdempotencyRecord
 from tests.api.helpers import candidate_body, field_names, problem, snapshot
-from tests.conftest import count_rows, sync_engine
+from tests.conftest import count_rows, insert_rows, sync_engine
 
 URL = "/v1/candidates"
 
@@ -168,10 +168,9 @@ def test_key_still_in_flight_is_409(client, world):
     raw = json.dumps(body).encode()
     fingerprint = hashlib.sha256(b"\0".join([b"POST", URL.encode(), b"", raw])).hexdigest()
     with sync_engine().begin() as conn:
-        conn.execute(text("INSERT INTO idempotency_record (scope_key, key, fingerprint, state, created_at) "
-                          "VALUES (:s, 'key-7', :f, 'in_flight', :now)"),
-                     {"s": f"user:{me['user_id']}", "f": fingerprint,
-                      "now": datetime.now(UTC).replace(tzinfo=None)})
+        insert_rows(conn, IdempotencyRecord, dict(scope_key=f"user:{me['user_id']}", key="key-7",
+                                                  fingerprint=fingerprint, state="in_flight",
+                                                  created_at=datetime.now(UTC)))
     before = snapshot()
     r = client.post(URL, content=raw, headers={**world.north.advisor_headers, "Idempotency-Key": "key-7",
                                                 "Content-Type": "application/json"})

@@ -32,6 +32,7 @@ from tests.api.helpers import (
     check_list_contract,
     check_write_contract,
     create,
+    insert_event,
     milestone_body,
     problem,
     snapshot,
@@ -584,12 +585,7 @@ def test_fan_out_waits_for_an_older_open_transaction(client, world, receiver):
     ep = add_endpoint(client, world, receiver.url)
     with sync_engine().connect() as older:
         tx = older.begin()
-        older.execute(text(
-            "INSERT INTO event (id, type, occurred_at, organization_id, candidate_id, subject_type, subject_id, "
-            "subject_version, data) VALUES (:id, 'program_list.created', now(), :org, :cand, 'program_list', "
-            ":sid, 1, '{}')"),
-            {"id": str(uuid.uuid4()), "org": world.north.org_id, "cand": world.north.candidate_id,
-             "sid": str(uuid.uuid4())})
+        insert_event(older, world.north.org_id, world.north.candidate_id, "program_list.created", "program_list")
         add_milestone(client, world)  # commits while the older one is open
         work()
         assert deliveries(client, world, ep) == []  # held back, not skipped
@@ -736,12 +732,7 @@ def test_two_workers_never_send_the_same_event_at_once(client, world, receiver):
     n = 300
     with sync_engine().begin() as conn:  # events straight into the feed, as the write hook writes them
         for _ in range(n):
-            conn.execute(text(
-                "INSERT INTO event (id, type, occurred_at, organization_id, candidate_id, subject_type, "
-                "subject_id, subject_version, data) VALUES (:id, 'milestone.created', now(), :org, :cand, "
-                "'milestone', :sid, 1, '{}')"),
-                {"id": str(uuid.uuid4()), "org": world.north.org_id, "cand": world.north.candidate_id,
-                 "sid": str(uuid.uuid4())})
+            insert_event(conn, world.north.org_id, world.north.candidate_id, "milestone.created", "milestone")
     workers = [start_worker(WEBHOOK_CONCURRENCY="5") for _ in range(2)]
     try:
         wait_until(lambda: statuses().count("succeeded") == n, 60, "both workers to deliver everything")

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.api.helpers import candidate_body
-from tests.conftest import PG_URL, ROOT, bearer
+from tests.conftest import PG_URL, ROOT, bearer, insert_rows
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL pass only (set TEST_DATABASE_URL)")
 
@@ -128,26 +129,23 @@ def _seed(url: str) -> Seeded:
     from app.core.security import hash_api_key, hash_password
 
     upgrade_head(url)
-    org, adv, cand, key_id = (str(uuid.uuid4()) for _ in range(4))
+    from app.accounts.models import ApiKey, Organization, User
+    from app.candidates.models import Candidate
+
+    org, adv, cand = (uuid.uuid4() for _ in range(3))
     secret = f"mrk_test_outage_{uuid.uuid4().hex}"
-    now = "2026-01-01 00:00:00+00"
     engine = create_engine(sync_url(url))
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO organization (id, created_at, updated_at, version, name) "
-                          "VALUES (:id, :now, :now, 1, 'outage')"), {"id": org, "now": now})
-        conn.execute(text("INSERT INTO user_account (id, created_at, updated_at, version, email, full_name, "
-                          "password_hash, role, organization_id, is_active) VALUES (:id, :now, :now, 1, "
-                          "'advisor@outage.test', 'Advisor', :pw, 'advisor', :org, true)"),
-                     {"id": adv, "now": now, "org": org, "pw": hash_password(PASSWORD)})
-        conn.execute(text("INSERT INTO candidate (id, created_at, updated_at, version, organization_id, full_name, "
-                          "us_status, target_specialties, visa_need, target_match_year, graduation_on) VALUES "
-                          "(:id, :now, :now, 1, :org, 'Outage Candidate', 'none', '[\"internal_medicine\"]', 'j1', "
-                          "2027, '2024-06-30')"), {"id": cand, "now": now, "org": org})
-        conn.execute(text("INSERT INTO api_key (id, created_at, updated_at, version, organization_id, name, prefix, "
-                          "key_hash) VALUES (:id, :now, :now, 1, :org, 'sync', :prefix, :hash)"),
-                     {"id": key_id, "now": now, "org": org, "prefix": secret[:10], "hash": hash_api_key(secret)})
+        insert_rows(conn, Organization, dict(id=org, name="outage"))
+        insert_rows(conn, User, dict(id=adv, email="advisor@outage.test", full_name="Advisor",
+                                     password_hash=hash_password(PASSWORD), role="advisor", organization_id=org))
+        insert_rows(conn, Candidate, dict(id=cand, organization_id=org, full_name="Outage Candidate",
+                                          target_specialties=["internal_medicine"], visa_need="j1",
+                                          target_match_year=2027, graduation_on=date(2024, 6, 30)))
+        insert_rows(conn, ApiKey, dict(organization_id=org, name="sync", prefix=secret[:10],
+                                       key_hash=hash_api_key(secret)))
     engine.dispose()
-    return Seeded(url, cand, bearer(uuid.UUID(adv), "advisor", org), {"X-API-Key": secret})
+    return Seeded(url, str(cand), bearer(adv, "advisor", str(org)), {"X-API-Key": secret})
 
 
 @pytest.fixture(scope="module")
