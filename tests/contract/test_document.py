@@ -104,3 +104,21 @@ def test_every_503_declares_the_retry_after_it_sends():
     assert len(declared) >= 90, len(declared)
     missing = [label for label, response in declared if "Retry-After" not in response.get("headers", {})]
     assert missing == []
+
+
+@pytest.mark.parametrize("day", ["2021-01-26", "2022-01-26", "2000-01-01", "1999-12-31", "2100-12-31", "1900-01-02"])
+def test_a_date_pattern_takes_exactly_the_days_before(day):
+    """`dates_before` (the catalogue's dates in the milestone schemas), read as a client's validator reads it,
+    against every day the service takes (1900-01-01 to 2100-12-31)."""
+    from datetime import date, timedelta
+
+    from app.milestones.schemas import dates_before
+
+    bound = date.fromisoformat(day)
+    check = Draft202012Validator({"type": "string", "pattern": dates_before(bound)})
+    d, wrong = date(1900, 1, 1), []
+    while d <= date(2100, 12, 31):
+        if check.is_valid(d.isoformat()) != (d < bound):
+            wrong.append(d.isoformat())
+        d += timedelta(days=1)
+    assert not wrong, wrong[:5]
