@@ -55,13 +55,39 @@ def _session_check() -> None:
     _replace(principal, "_check_session", _none_async)
 
 
+async def _passthrough(self: Any, scope: Any, receive: Any, send: Any) -> None:
+    await self.app(scope, receive, send)
+
+
 def _observe() -> None:
     from app.core.observe import Observe
 
-    async def passthrough(self: Any, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
+    _replace(Observe, "__call__", _passthrough)
 
-    _replace(Observe, "__call__", passthrough)
+
+def _guard() -> None:
+    from app.core.http import RequestGuard
+
+    _replace(RequestGuard, "__call__", _passthrough)
+
+
+def _conditional() -> None:
+    from app.core.http import ConditionalGet
+
+    _replace(ConditionalGet, "__call__", _passthrough)
+
+
+def _rate_headers() -> None:
+    from app.core.throttle import RateLimitHeaders
+
+    _replace(RateLimitHeaders, "__call__", _passthrough)
+
+
+def _middlewares() -> None:
+    _observe()
+    _guard()
+    _conditional()
+    _rate_headers()
 
 
 # ---- the read fast path (app.core.reads), each part replaced by the ordinary path --------------------------------
@@ -178,6 +204,10 @@ FEATURES = {  # name: (what it is, how it is switched off)
     "budget": ("the per-principal request budget", _budget),
     "session_check": ("the check that the token's session still stands", _session_check),
     "observe": ("request id, security headers, access log and metrics (the whole Observe middleware)", _observe),
+    "guard": ("body limits, content types and idempotency keys (the RequestGuard middleware)", _guard),
+    "conditional": ("ETag and If-None-Match on every GET (the ConditionalGet middleware)", _conditional),
+    "rate_headers": ("the RateLimit headers (the RateLimitHeaders middleware)", _rate_headers),
+    "middlewares": ("all four: Observe, RequestGuard, ConditionalGet, RateLimitHeaders", _middlewares),
     # the read fast path: "no X" is the service with X replaced by the ordinary path
     "driver_reads": ("the driver's own read connections (app.core.reads.run)", _driver_reads),
     "typed_reads": ("TypedRead's compile-once SQL and decoding", _typed_reads),
