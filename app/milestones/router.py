@@ -106,7 +106,10 @@ async def get_milestone(session: SessionDep, cand: CandidateDep, milestone_id: u
 async def update_milestone(session: SessionDep, cand: CandidateDep, milestone_id: uuid.UUID,
                            body: MilestoneUpdate, if_match: IfMatchHeader = None) -> Response:
     """Change some of a milestone's fields; its result is validated against its type as on creation. Send
-    the `ETag` you read as `If-Match`: 412 when the milestone changed since, 428 without it."""
+    the `ETag` you read as `If-Match`: 412 when the milestone changed since, 428 without it. What you send is
+    judged with the milestone as stored (its type, its other fields, the candidate's other milestones): a change
+    the stored record makes invalid is a 409 carrying the rule's `code` (e.g. `status_not_allowed` for a
+    `completed` exam), and the record is unchanged."""
     m = await service.get_milestone(session, cand, milestone_id)
     return _one(await service.update_milestone(session, cand, m, body, if_match, patch=True))
 

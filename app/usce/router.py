@@ -75,7 +75,8 @@ async def get_usce_record(session: SessionDep, cand: CandidateDep, usce_record_i
 async def update_usce_record(session: SessionDep, cand: CandidateDep, usce_record_id: uuid.UUID,
                              body: UsceUpdate, if_match: IfMatchHeader = None) -> Response:
     """Change some of a USCE record's fields. Send the `ETag` you read as `If-Match`: 412 when the record
-    changed since, 428 without it."""
+    changed since, 428 without it. One date sent that does not go with the other date as stored is a 409
+    `date_order`; both dates sent out of order, a 422."""
     rec = await service.get_record(session, cand, usce_record_id)
     return _one(await service.update_record(session, rec, body, if_match))
 
