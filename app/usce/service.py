@@ -74,15 +74,13 @@ async def update_record(session: AsyncSession, rec: UsceRecord, data: UsceUpdate
     start = changes.get("start_on", rec.start_on)
     end = changes.get("end_on", rec.end_on)
     if end < start or (end - start).days > MAX_DAYS:
-        field = "body.end_on" if "end_on" in changes else "body.start_on"
+        errors = [field_error("body.end_on" if "end_on" in changes else "body.start_on",
+                              "must be on or after start_on (max 5 years)", "date_order")]
         if {"start_on", "end_on"} <= changes.keys():  # the body by itself
-            raise ValidationFailed("end_on must be on or after start_on, within 5 years.",
-                                   errors=[field_error(field, "must be on or after start_on (max 5 years)",
-                                                       "date_order")])
+            raise ValidationFailed("end_on must be on or after start_on, within 5 years.", errors=errors)
         check_if_match(if_match, rec.version)  # the precondition before the stored record's part
         raise Conflict(f"With the record as stored (start_on {start.isoformat()}, end_on {end.isoformat()}), end_on "
-                       "would not be on or after start_on within 5 years.", code="date_order",
-                       errors=[field_error(field, "must be on or after start_on (max 5 years)", "date_order")])
+                       "would not be on or after start_on within 5 years.", code="date_order", errors=errors)
     await update_versioned(session, rec, changes, if_match, CONFLICTS, flush=commit is not None)
     await finish(session, CONFLICTS, commit=commit)
     return rec
