@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, JsonValue
+from pydantic_core import PydanticCustomError
 
 from app.accounts.models import DEFAULT_DEADLINE_LEAD_DAYS
 from app.core.types import Email, InputModel, Name, Password, PublicModel, ShortText
@@ -12,13 +13,13 @@ from app.core.types import Email, InputModel, Name, Password, PublicModel, Short
 
 def _json_integer(value: object) -> object:
     if isinstance(value, (bool, str, bytes)):  # lax mode would take "7" or true for an integer
-        raise ValueError("must be a JSON integer")
+        raise PydanticCustomError("int_type", "must be a JSON integer")
     return value
 
 
 def _distinct_largest_first(days: list[int]) -> list[int]:
     if len(set(days)) != len(days):
-        raise ValueError("lead days must be distinct")
+        raise PydanticCustomError("not_unique", "lead days must be distinct")
     return sorted(days, reverse=True)
 
 

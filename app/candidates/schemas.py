@@ -5,6 +5,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 from app.core.types import CountryCode, Email, InputModel, MatchYear, Name, PublicModel, SaneDate, Specialty
 
@@ -54,14 +55,14 @@ class _CandidateFields(InputModel):
     @classmethod
     def _born_in_past(cls, v: date | None) -> date | None:
         if v is not None and v >= date.today():
-            raise ValueError("date_of_birth must be in the past")
+            raise PydanticCustomError("date_past", "date_of_birth must be in the past")
         return v
 
     @field_validator("target_specialties")
     @classmethod
     def _unique(cls, v: list[str] | None) -> list[str] | None:
         if v is not None and len(set(v)) != len(v):  # None: a PATCH clearing it, refused by the service
-            raise ValueError("specialties must be unique")
+            raise PydanticCustomError("not_unique", "specialties must be unique")
         return v
 
 

@@ -139,6 +139,13 @@ PROBLEM_CODES: dict[str, dict[str, str]] = {
         "missing": "A field the other fields make required is missing.",
         "not_allowed": "A field that does not go with the other fields.",
         "completed_in_future": "`completed_on` is in the future.",
+        "date_order": "A USCE record's `end_on` is before its `start_on`, or more than 5 years after it.",
+        "date_past": "`date_of_birth` is not in the past.",
+        "invalid_url": "A webhook endpoint's `url` is not an absolute http(s) URL with a valid host and no fragment.",
+        "url_credentials": "A webhook endpoint's `url` carries credentials.",
+        "https_required": "A webhook endpoint's `url` is not https (required in production).",
+        "url_unresolvable": "A webhook endpoint's host name does not resolve.",
+        "url_not_public": "A webhook endpoint's host resolves to an address that is not public.",
         "result_not_applicable": "The milestone's type does not take that result field.",
         "applicant_in_two_couples": _MATCHING + "an applicant is in two couples.",
         "couple_member_not_applicant": _MATCHING + "a couple member is not an applicant.",
@@ -169,6 +176,8 @@ PROBLEM_CODES: dict[str, dict[str, str]] = {
 # Problem types whose `code` may be other than those listed (`POST /v1/matching/simulate` passes on the name of a
 # validation error of its input as it is).
 OPEN_CODES = frozenset({"validation-error"})
+# The validation codes of rules no JSON Schema states, raised by the request's own validation (the schemas).
+RULE_CODES = frozenset({"date_order", "date_past"})
 
 
 class FieldError(BaseModel):
@@ -419,7 +428,13 @@ def install_error_handlers(app: FastAPI) -> None:
         if malformed:
             return problem_response(400, "bad-request", "The body is not valid JSON.", request.url.path,
                                     errors=errors)
-        return problem_response(422, "validation-error", detail, request.url.path, errors=errors)
+        # A rule of the domain that every field error of the request names is the problem's `code` too, as for
+        # the refusals the services raise (`completed_in_future`): one field for a client to switch on.
+        codes = {e["code"] for e in errors}
+        code = codes.pop() if len(codes) == 1 and next(iter(codes)) in RULE_CODES else None
+        if code is not None and len(errors) == 1:
+            detail = f"{errors[0]['field']}: {errors[0]['message']}."
+        return problem_response(422, "validation-error", detail, request.url.path, code=code, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

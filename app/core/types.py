@@ -30,12 +30,12 @@ def _iso_date(value: object) -> object:
     """`YYYY-MM-DD` only, in a body or a query: pydantic alone would read 0 or "0" as 1970-01-01."""
     if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.match(value)):
         return value
-    raise ValueError("must be a date written YYYY-MM-DD")
+    raise PydanticCustomError("date_parsing", "must be a date written YYYY-MM-DD")
 
 
 def _sane_date(value: date) -> date:
     if not date(1900, 1, 1) <= value <= date(2100, 12, 31):
-        raise ValueError("date must be between 1900-01-01 and 2100-12-31")
+        raise PydanticCustomError("date_out_of_range", "date must be between 1900-01-01 and 2100-12-31")
     return value
 
 
@@ -130,9 +130,9 @@ class InputModel(BaseModel):
             return value
         kinds = _kinds(cls, info.field_name)
         if kinds == {bool} and not isinstance(value, bool):
-            raise ValueError("must be true or false")
+            raise PydanticCustomError("bool_type", "must be true or false")
         if kinds == {int} and isinstance(value, (bool, str, bytes)):
-            raise ValueError("must be a JSON integer")
+            raise PydanticCustomError("int_type", "must be a JSON integer")
         return value  # dates: see SaneDate
 
 
@@ -152,7 +152,8 @@ _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]
 def _rfc3339(value: Any) -> Any:
     # pydantic would also read "0.5" or "1700000000" as a Unix time; the contract says RFC 3339.
     if not isinstance(value, str) or not _RFC3339.match(value):
-        raise ValueError("must be an RFC 3339 date-time with a zone, e.g. 2026-12-01T00:00:00Z")
+        raise PydanticCustomError("datetime_parsing",
+                                  "must be an RFC 3339 date-time with a zone, e.g. 2026-12-01T00:00:00Z")
     return value
 
 

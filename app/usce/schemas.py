@@ -5,7 +5,8 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import ConfigDict, Field, computed_field, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, computed_field, field_validator
+from pydantic_core import PydanticCustomError
 
 from app.core.types import (
     ExternalId,
@@ -31,15 +32,18 @@ def weeks_between(start: date, end: date) -> int:
 
 
 class _Dates(InputModel):
-    @model_validator(mode="after")
-    def _order(self):
-        start, end = getattr(self, "start_on", None), getattr(self, "end_on", None)
+    @field_validator("end_on", check_fields=False)
+    @classmethod
+    def _order(cls, end: date | None, info: ValidationInfo) -> date | None:
+        """Both dates in the body: `end_on` on or after `start_on`, within 5 years (code `date_order`, at
+        `body.end_on`, as a PATCH of one date that does not go with the other as stored gets in its 409)."""
+        start = info.data.get("start_on")
         if start is not None and end is not None:
             if end < start:
-                raise ValueError("end_on must be on or after start_on")
+                raise PydanticCustomError("date_order", "end_on must be on or after start_on")
             if (end - start).days > MAX_DAYS:
-                raise ValueError("a single USCE record cannot span more than 5 years")
-        return self
+                raise PydanticCustomError("date_order", "a single USCE record cannot span more than 5 years")
+        return end
 
 
 class UsceCreate(_Dates):

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from app.core.types import InputModel, LongText, PublicModel
 from app.events.schemas import EVENT_SELECTORS, EventSubject
@@ -14,7 +15,7 @@ PING_TYPE = "webhook.test"
 
 def _selector(value: str) -> str:
     if value not in EVENT_SELECTORS:
-        raise ValueError(f"unknown event type {value!r}")
+        raise PydanticCustomError("enum", "unknown event type {value!r}", {"value": value})
     return value
 
 

@@ -43,8 +43,8 @@ async def _checked_url(url: str) -> str:
     try:
         await check_url(url)
     except UrlRefused as exc:
-        raise ValidationFailed(f"url is not allowed: {exc}.", errors=[field_error("body.url", str(exc), exc.code)]
-                               ) from exc
+        raise ValidationFailed(f"url is not allowed: {exc}.", code=exc.code,
+                               errors=[field_error("body.url", str(exc), exc.code)]) from exc
     return url
 
 

@@ -196,7 +196,7 @@ def test_another_organizations_endpoint_is_not_found_through_your_own(client, wo
 def test_internal_addresses_are_refused(client, world, settings, url, code):
     settings(WEBHOOK_ALLOW_PRIVATE_URLS="false")
     body = problem(client.post(endpoints_url(world), json={"url": url}, headers=world.north.advisor_headers), 422,
-                   "validation-error")
+                   "validation-error", code=code)
     assert [(e["field"], e["code"]) for e in body["errors"]] == [("body.url", code)], body
     assert db_rows("SELECT id FROM webhook_endpoint") == []
 
@@ -206,7 +206,8 @@ def test_public_addresses_are_accepted_and_https_is_required_in_production(clien
     h = world.north.advisor_headers
     assert client.post(endpoints_url(world), json={"url": "http://93.184.216.34/hooks"}, headers=h).status_code == 201
     settings(ENVIRONMENT="production", SMTP_HOST="smtp.example.org")
-    body = problem(client.post(endpoints_url(world), json={"url": "http://93.184.216.34/hooks"}, headers=h), 422)
+    body = problem(client.post(endpoints_url(world), json={"url": "http://93.184.216.34/hooks"}, headers=h), 422,
+                   code="https_required")
     assert body["errors"][0]["code"] == "https_required"
     assert client.post(endpoints_url(world), json={"url": "https://93.184.216.34/hooks"}, headers=h).status_code == 201
 

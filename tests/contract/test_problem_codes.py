@@ -18,8 +18,9 @@ APP_DIR = Path(app.__file__).parent
 SLUG_OF_CLASS = {name: cls.slug for name, cls in vars(errors).items()
                  if isinstance(cls, type) and issubclass(cls, errors.AppError)}
 # Helpers that raise a problem with the code they are given: ValidationFailed (app.milestones.validation's `_fail`),
-# the matching engine's problem list (its first problem's code becomes the 422's).
-CODE_ARGUMENT = {"_fail": (2, "validation-error"), "add": (1, "validation-error")}
+# the matching engine's problem list (its first problem's code becomes the 422's), a webhook URL refused (app.webhooks.urls.UrlRefused: its code becomes the 422's).
+CODE_ARGUMENT = {"_fail": (2, "validation-error"), "add": (1, "validation-error"),
+                 "UrlRefused": (1, "validation-error")}
 
 
 def _called(node: ast.Call) -> str | None:
@@ -53,6 +54,10 @@ def raised_codes() -> set[tuple[str, str, str]]:
                 for kw in node.keywords:
                     if kw.arg == "code" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
                         found.add((_class_slug(tree, node, where), kw.value.value, where))
+                # a rule of a schema whose code is also the 422's (app.core.errors.RULE_CODES)
+                if _called(node) == "PydanticCustomError" and isinstance(node.args[0], ast.Constant) \
+                        and node.args[0].value in errors.RULE_CODES:
+                    found.add(("validation-error", node.args[0].value, where))
                 position, slug = CODE_ARGUMENT.get(_called(node) or "", (None, ""))
                 if position is not None and len(node.args) > position:
                     arg = node.args[position]
@@ -82,7 +87,7 @@ def test_the_scan_finds_codes_of_each_kind():
                      ("unauthorized", "invalid_grant"), ("conflict", "usmle_id_taken"), ("conflict", "conflict"),
                      ("validation-error", "result_not_applicable"), ("validation-error", "duplicate_rank"),
                      ("validation-error", "unknown_cycle"), ("payload-too-large", "too_many_items"),
-                     ("conflict", "attempt_limit_reached")]:
+                     ("conflict", "attempt_limit_reached"), ("validation-error", "date_order")]:
         assert expected in codes, expected
 
 

@@ -32,13 +32,12 @@ import re
 import uuid
 from collections import Counter
 from datetime import date
-from typing import Any, get_args
+from typing import Any
 
 import hypothesis
 import pytest
 import schemathesis
 from hypothesis import strategies as st
-from pydantic_core.core_schema import ErrorType
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.feedback import NO_FEEDBACK
@@ -46,6 +45,7 @@ from schemathesis.generation.feedback import NO_FEEDBACK
 from app.main import create_app
 from tests.api.helpers import north_objects
 from tests.conftest import _insert_world, truncate_all
+from tests.contract.external_run import SCHEMA_EXPRESSIBLE
 
 MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "100"))
 STATEFUL_SCENARIOS = int(os.environ.get("CONTRACT_STATEFUL_SCENARIOS", str(max(20, MAX_EXAMPLES // 2))))
@@ -92,9 +92,6 @@ stateful_schema.app = APP
 # (A global registration: it holds for every schema loaded in this process.)
 schemathesis.openapi.format("date", st.dates(date(1900, 1, 1), date(2100, 12, 31)).map(date.isoformat))
 
-# pydantic's error types that a JSON Schema states (type, bounds, pattern, enum, unknown field, ...): a
-# schema-valid request refused with one of these means the document and the validation disagree.
-SCHEMA_EXPRESSIBLE = set(get_args(ErrorType)) - {"value_error", "assertion_error", "missing", "custom_error"}
 
 
 @schemathesis.check
