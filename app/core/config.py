@@ -59,11 +59,13 @@ class Settings(BaseSettings):
     # Database faults answer 503 within these bounds (README: Configuration). Seconds to open a PostgreSQL
     # connection; to wait for a pooled connection (SQLAlchemy's and the read pool's); for a statement to wait on a
     # lock (SQLite's busy timeout, PostgreSQL's lock_timeout); for a PostgreSQL statement to run
-    # (statement_timeout; 0: no limit).
+    # (statement_timeout; 0: no limit); for a PostgreSQL session to sit idle inside a transaction, holding its
+    # locks, before the server ends it (idle_in_transaction_session_timeout; 0: no limit).
     db_connect_timeout: float = Field(default=1.5, gt=0, le=60)
     db_pool_timeout: float = Field(default=2.0, gt=0)
     db_lock_timeout: float = Field(default=3.0, gt=0)
     db_statement_timeout: float = Field(default=15.0, ge=0)
+    db_idle_in_transaction_timeout: float = Field(default=60.0, ge=0)
     max_simulation_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # POST /v1/imports: its own body limit, and the most candidates one import takes (413 over either)
     max_import_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)

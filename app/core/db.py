@@ -117,10 +117,14 @@ def pg_connect_kwargs(settings: Settings, url: str) -> dict[str, Any]:
     """The psycopg connection parameters every PostgreSQL connection of the service gets (the sessions' and the read
     pool's): libpq's connect timeout (a backstop: it counts whole seconds, at least 2; see `Reachability.connect`),
     and the server-side `statement_timeout` and `lock_timeout` (a statement cut by either fails with QueryCanceled
-    or LockNotAvailable, answered 503). `options` given in DATABASE_URL are kept, ours after them."""
+    or LockNotAvailable, answered 503), and `idle_in_transaction_session_timeout`: a connection left idle inside a
+    transaction (a process stopped while it held it, a bug) is ended by the server, which frees the rows it had
+    locked, rather than keep every request that needs them at its lock timeout. `options` given in DATABASE_URL are
+    kept, ours after them."""
     given = make_url(url).query.get("options")
     ours = (f"-c statement_timeout={round(settings.db_statement_timeout * 1000)} "
-            f"-c lock_timeout={round(settings.db_lock_timeout * 1000)}")
+            f"-c lock_timeout={round(settings.db_lock_timeout * 1000)} "
+            f"-c idle_in_transaction_session_timeout={round(settings.db_idle_in_transaction_timeout * 1000)}")
     return {"connect_timeout": max(2, math.ceil(settings.db_connect_timeout)),
             "options": f"{given} {ours}" if isinstance(given, str) and given else ours}
 

@@ -18,7 +18,8 @@ APP_DIR = Path(app.__file__).parent
 SLUG_OF_CLASS = {name: cls.slug for name, cls in vars(errors).items()
                  if isinstance(cls, type) and issubclass(cls, errors.AppError)}
 # Helpers that raise a problem with the code they are given: ValidationFailed (app.milestones.validation's `_fail`),
-# the matching engine's problem list (its first problem's code becomes the 422's), a webhook URL refused (app.webhooks.urls.UrlRefused: its code becomes the 422's).
+# the matching engine's problem list (its first problem's code becomes the 422's), a webhook URL refused
+# (app.webhooks.urls.UrlRefused, whose code becomes the 422's).
 CODE_ARGUMENT = {"_fail": (2, "validation-error"), "add": (1, "validation-error"),
                  "UrlRefused": (1, "validation-error")}
 

@@ -57,15 +57,14 @@ def test_both_connection_paths_carry_the_timeouts_and_pg_sleep_past_them_is_cut(
     from app.core import reads
     from app.core.errors import database_unavailable
 
-    configure(DB_STATEMENT_TIMEOUT="0.3", DB_LOCK_TIMEOUT="0.2")
+    configure(DB_STATEMENT_TIMEOUT="0.3", DB_LOCK_TIMEOUT="0.2", DB_IDLE_IN_TRANSACTION_TIMEOUT="0.4")
+    names = ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")
 
     async def scenario() -> list[BaseException]:
         async with db.session() as session:
-            shown = [(await session.execute(text(f"SHOW {name}"))).scalar_one()
-                     for name in ("statement_timeout", "lock_timeout")]
-        assert shown == ["300ms", "200ms"]
-        assert await reads.fetch_all("SHOW statement_timeout", {}) == [("300ms",)]
-        assert await reads.fetch_all("SHOW lock_timeout", {}) == [("200ms",)]
+            shown = [(await session.execute(text(f"SHOW {name}"))).scalar_one() for name in names]
+        assert shown == ["300ms", "200ms", "400ms"]
+        assert [(await reads.fetch_all(f"SHOW {name}", {}))[0][0] for name in names] == ["300ms", "200ms", "400ms"]
         errors: list[BaseException] = []
         async with db.session() as session:
             started = time.monotonic()
@@ -116,6 +115,36 @@ def test_a_write_waiting_on_a_row_lock_answers_503_at_the_lock_timeout(client, w
     assert "lock" in body["detail"].lower(), body
     # reads take no row lock: they go on
     assert client.get(url, headers=world.north.advisor_headers).status_code == 200
+
+
+def test_a_session_left_idle_in_a_transaction_is_ended_and_its_row_locks_freed(client, world, configure) -> None:  # type: ignore[no-untyped-def]
+    """A connection of the service that stops inside a transaction holding a row lock (a process stopped, a bug)
+    keeps it only DB_IDLE_IN_TRANSACTION_TIMEOUT: the server ends it, and the write waiting on the row goes
+    through instead of answering 503 until the connection is closed."""
+    configure(DB_LOCK_TIMEOUT="0.5", DB_IDLE_IN_TRANSACTION_TIMEOUT="0.5")
+    cid = world.north.candidate_id
+    url = f"/v1/candidates/{cid}"
+    headers = {**world.north.advisor_headers, "If-Match": "*"}
+
+    async def stalled() -> Any:
+        """Lock the row in a session of the service and sit idle inside the transaction; past the timeout, while
+        it still holds the connection, another request writes the row."""
+        async with db.session() as session:
+            await session.execute(text(f"SELECT id FROM candidate WHERE id = '{cid}' FOR UPDATE"))
+            await asyncio.sleep(0.9)
+            resp = await asyncio.to_thread(client.patch, url, json={"full_name": "Unlocked"}, headers=headers)
+            with pytest.raises(Exception, match="idle-in-transaction|terminat|closed"):
+                await session.execute(text("SELECT 1"))
+        return resp
+
+    resp = asyncio.run(stalled())
+    assert resp.status_code == 200, resp.text
+    configure(DB_IDLE_IN_TRANSACTION_TIMEOUT="0")  # 0: no limit
+
+    async def shown() -> str:
+        async with db.session() as session:
+            return str((await session.execute(text("SHOW idle_in_transaction_session_timeout"))).scalar_one())
+    assert asyncio.run(shown()) == "0"
 
 
 def test_a_read_waiting_on_a_table_lock_answers_503_at_the_statement_timeout(client, world, configure,
