@@ -10,6 +10,7 @@ from app.candidates import service
 from app.candidates.deps import CandidateDep
 from app.candidates.models import CandidateRecord
 from app.candidates.schemas import (
+    CANDIDATE_EXTERNAL_ID_PATTERN,
     CandidateCreate,
     CandidatePublic,
     CandidateSort,
@@ -23,7 +24,7 @@ from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
 from app.core.http import IdempotencyKeyHeader, IfMatchHeader, etag_for, upsert_responses, upserted
 from app.core.pagination import Page, PageDep, page_json_response, render_one
-from app.core.types import Instant
+from app.core.types import NO_NUL, Instant
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
 
@@ -49,10 +50,10 @@ async def list_candidates(
     target_match_year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     us_status: Annotated[UsStatus | None, Query()] = None,
     visa_need: Annotated[VisaNeed | None, Query()] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$",
+    q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=NO_NUL,
                                    description="Search in name and email.")] = None,
     sort: Annotated[CandidateSort, Query(description="Field to sort by; `-` for descending.")] = "created_at",
-    external_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:\-]{1,100}$",
+    external_id: Annotated[str | None, Query(pattern=CANDIDATE_EXTERNAL_ID_PATTERN,
                                              description="Your system's id: at most one candidate.")] = None,
     updated_since: Annotated[Instant | None, Query(
         description="Only candidates changed at or after this instant (RFC 3339 with a zone, e.g. "
@@ -81,7 +82,7 @@ async def create_candidate(session: SessionDep, principal: PrincipalDep, body: C
 async def upsert_candidate_by_external_id(
     session: SessionDep,
     principal: PrincipalDep,
-    external_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:\-]{1,100}$")],
+    external_id: Annotated[str, Path(pattern=CANDIDATE_EXTERNAL_ID_PATTERN)],
     body: CandidateUpsert,
     if_match: IfMatchHeader = None,
 ) -> Response:
@@ -94,7 +95,7 @@ async def upsert_candidate_by_external_id(
 @router.get("/by-external-id/{external_id}", response_model=CandidatePublic, responses=problem_responses(*READ))
 async def get_candidate_by_external_id(
     session: SessionDep, principal: PrincipalDep,
-    external_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:\-]{1,100}$")],
+    external_id: Annotated[str, Path(pattern=CANDIDATE_EXTERNAL_ID_PATTERN)],
 ) -> Response:
     """The candidate your organization's system knows as `external_id`."""
     cand = await service.get_by_external_id(session, principal, external_id)

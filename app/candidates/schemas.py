@@ -7,12 +7,24 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
-from app.core.types import CountryCode, Email, InputModel, MatchYear, Name, PublicModel, SaneDate, Specialty
+from app.core.types import (
+    CountryCode,
+    Email,
+    InputModel,
+    MatchYear,
+    Name,
+    PublicModel,
+    SaneDate,
+    Specialty,
+    described,
+)
 
 UsStatus = Literal["citizen", "permanent_resident", "none"]
 VisaNeed = Literal["none", "j1", "h1b", "either"]
-UsmleId = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]
-ExternalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:\-]{1,100}$")]
+UsmleId = Annotated[str, StringConstraints(pattern=described(r"^[0-9]{8}$", "must be 8 digits"))]
+# A candidate's id in the organization's system: longer than other records' (app.core.types.EXTERNAL_ID_PATTERN).
+CANDIDATE_EXTERNAL_ID_PATTERN = described(r"^[A-Za-z0-9._:\-]{1,100}$", "must be 1-100 letters, digits or . _ : -")
+ExternalId = Annotated[str, StringConstraints(pattern=CANDIDATE_EXTERNAL_ID_PATTERN)]
 Specialties = Annotated[list[Specialty], Field(max_length=5, json_schema_extra={"uniqueItems": True})]
 
 # The visa rule within one body, stated for generic clients (app.candidates.service checks it, and answers a change

@@ -39,7 +39,7 @@ from app.core.errors import (
     unavailable_response,
 )
 from app.core.serialization import dumps
-from app.core.types import EXTERNAL_ID_PATTERN
+from app.core.types import EXTERNAL_ID_PATTERN, described
 
 log = logging.getLogger("matchready.http")
 
@@ -61,7 +61,8 @@ IfMatchHeader = Annotated[
 
 # The Idempotency-Key header of a POST: what any client may send (each use says what a retry gets).
 _IDEMPOTENCY_KEY: dict[str, Any] = {"alias": "Idempotency-Key", "min_length": 1, "max_length": 255,
-                                    "pattern": r"^[\x21-\x7e]+$"}
+                                    "pattern": described(r"^[\x21-\x7e]+$",
+                                                         "must be printable ASCII characters without spaces")}
 _FORGOTTEN = ("Once the record the first request created is deleted, its answer is no longer kept: the same key "
               "with the same body answers 409 (`/problems/idempotency-replay-forgotten`) and creates nothing; a new "
               "key creates it again.")

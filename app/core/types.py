@@ -44,28 +44,38 @@ def _sane_date(value: date) -> date:
 # may hold NUL (PostgreSQL cannot store it): the document says both with `pattern`, so a client's validator refuses
 # what the service refuses (otherwise "\r" meets minLength 1 and is refused as empty).
 _WS = r"\s\x85\ufeff"
-_NO_NUL = r"^[^\x00]*$"
-_VISIBLE = rf"^[^\x00]*[^{_WS}\x00][^\x00]*$"
-# what a pattern mismatch of these says, in words (app.core.errors)
-PATTERN_MESSAGES = {
-    _NO_NUL: "NUL characters are not allowed",
-    _VISIBLE: "must hold a visible character and no NUL characters",
-}
+# What a value refused by each pattern of the contract is told, in words instead of the regex (app.core.errors):
+# every pattern the service's validation applies is declared with `described`.
+PATTERN_MESSAGES: dict[str, str] = {}
+
+
+def described(pattern: str, message: str) -> str:
+    """`pattern`, with the message a value it refuses gets (one message per pattern, wherever it is used)."""
+    if PATTERN_MESSAGES.setdefault(pattern, message) != message:
+        raise ValueError(f"two messages for one pattern {pattern!r}")
+    return pattern
+
+
+NO_NUL = described(r"^[^\x00]*$", "NUL characters are not allowed")
+_VISIBLE = described(rf"^[^\x00]*[^{_WS}\x00][^\x00]*$", "must hold a visible character and no NUL characters")
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_VISIBLE)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120,
                                               pattern=_VISIBLE)]
-LongText = Annotated[str, StringConstraints(max_length=4000, pattern=_NO_NUL)]
+LongText = Annotated[str, StringConstraints(max_length=4000, pattern=NO_NUL)]
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=254,
-                      pattern=rf"^[^@{_WS}\x00]+@[^@{_WS}\x00]+\.[^@{_WS}\x00]+$"),
+                      pattern=described(rf"^[^@{_WS}\x00]+@[^@{_WS}\x00]+\.[^@{_WS}\x00]+$",
+                                        "must be an e-mail address such as name@example.org")),
 ]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128, pattern=_NO_NUL)]
-CountryCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
-StateCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128, pattern=NO_NUL)]
+_TWO_LETTERS = described(r"^[A-Za-z]{2}$", "must be a two-letter code (ISO 3166-1 country, US state), e.g. IN")
+CountryCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=_TWO_LETTERS)]
+StateCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=_TWO_LETTERS)]
 Specialty = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=2, max_length=60,
-                           pattern=r"^[a-z][a-z0-9_]*$")
+                           pattern=described(r"^[a-z][a-z0-9_]*$", "must be a specialty code: a lowercase letter, "
+                                             "then lowercase letters, digits or _, e.g. internal_medicine"))
 ]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=_VISIBLE)]
 
@@ -142,7 +152,7 @@ class PublicModel(BaseModel):
 
 # Your system's ids: a candidate's unique per organization, a milestone's, USCE record's or program list's unique
 # per candidate. Letters, digits and `._:-`, so they sit in a path segment as they are.
-EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
+EXTERNAL_ID_PATTERN = described(r"^[A-Za-z0-9._:\-]{1,64}$", "must be 1-64 letters, digits or . _ : -")
 ExternalId = Annotated[str, StringConstraints(pattern=EXTERNAL_ID_PATTERN)]
 
 

@@ -18,7 +18,7 @@ from app.core.http import (
     upserted,
 )
 from app.core.pagination import Page, PageDep, page_response
-from app.core.types import Specialty, StateCode
+from app.core.types import NO_NUL, Specialty, StateCode
 from app.programs import service
 from app.programs.deps import ProgramDep, ProgramListDep
 from app.programs.models import Program, ProgramList, ProgramListEntry
@@ -55,7 +55,7 @@ async def list_programs(
     state: Annotated[StateCode | None, Query()] = None,
     visa: Annotated[Literal["j1", "h1b"] | None, Query(description="Only programs sponsoring this visa.")] = None,
     track: Annotated[Track | None, Query()] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=NO_NUL)] = None,
     sort: Annotated[ProgramSort, Query()] = "name",
 ) -> Response:
     """The program catalogue, readable by everyone signed in."""

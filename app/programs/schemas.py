@@ -18,13 +18,15 @@ from app.core.types import (
     Specialty,
     StateCode,
     Url,
+    described,
 )
 
 Track = Literal["categorical", "preliminary", "advanced", "transitional"]
 CertBy = Literal["application", "rank_deadline", "start"]
 Step3By = Literal["application", "rank_deadline", "match_day"]
-AcgmeId = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}$")]
-NrmpCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{7}[A-Z][0-9]$")]
+AcgmeId = Annotated[str, StringConstraints(pattern=described(r"^[0-9]{10}$", "must be 10 digits"))]
+NrmpCode = Annotated[str, StringConstraints(pattern=described(
+    r"^[0-9]{7}[A-Z][0-9]$", "must be an NRMP program code: 7 digits, a capital letter and a digit, e.g. 1234567C0"))]
 EntryStatus = Literal["considering", "applied", "interview_invited", "interviewed", "ranked", "withdrawn",
                       "rejected"]
 Signal = Literal["gold", "silver"]

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from app.core.types import InputModel, LongText, PublicModel
+from app.core.types import InputModel, LongText, PublicModel, described
 from app.events.schemas import EVENT_SELECTORS, EventSubject
 
 PING_TYPE = "webhook.test"
@@ -24,7 +24,9 @@ EventSelectors = Annotated[list[EventSelector], Field(max_length=len(EVENT_SELEC
     "Event types to send, or `noun.*` for all of a noun's (e.g. `milestone.*`); empty: every type."))]
 # No whitespace (in both the JSON Schema and pydantic senses) and no NUL anywhere; a host after the scheme.
 _URL_CHAR = r"[^\s\x85\ufeff\x00]"
-WebhookUrl = Annotated[str, StringConstraints(max_length=500, pattern=rf"^https?://[^\s\x85\ufeff\x00/?#]+{_URL_CHAR}*$"),
+_URL = described(rf"^https?://[^\s\x85\ufeff\x00/?#]+{_URL_CHAR}*$",
+                 "must be an absolute http or https URL with a host, without whitespace or NUL characters")
+WebhookUrl = Annotated[str, StringConstraints(max_length=500, pattern=_URL),
                        Field(description="Where to POST the events. `https` in production; the host must resolve to "
                                          "public addresses only (checked again at every delivery).")]
 Description = Annotated[LongText, StringConstraints(max_length=500)]
