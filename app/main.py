@@ -27,6 +27,7 @@ from app.core.errors import (
 from app.core.http import (
     CORS,
     CORS_POLICY,
+    IDEMPOTENT_REPLAYED,
     ConditionalGet,
     RequestGuard,
     reject_unknown_query_parameters,
@@ -52,6 +53,9 @@ ECFMG Pathways, ECFMG certification, US clinical experience, ERAS, the NRMP Matc
 * Lists: `{"items", "total", "limit", "offset"}`; `limit` ≤ 100.
 * Every operation refuses a query parameter it does not declare with a 422 naming it.
 * Browsers: pages from the origins the service is configured with (`CORS_ORIGINS`) may call the API (CORS).
+* Every answer carries `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`, `X-Frame-Options: DENY`
+  and a `Content-Security-Policy`; an answer to a signed-in request, `Cache-Control: private, no-cache` unless
+  the operation says `no-store` (an answer holding a secret). The operations declare every other header they send.
 """
 
 # Declared on every GET (see custom_openapi), inline like the rest of the document's parameters and headers.
@@ -78,6 +82,41 @@ RATE_LIMIT_HEADERS = {
 }
 RATE_LIMIT_REFS = {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADERS}
 RETRY_AFTER = {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 1}}
+# On every write that answers a resource (its body carries `version`, the ETag's value), and on what a create answers.
+WRITE_ETAG = {"description": "Strong entity tag of the resource as written: send it as `If-Match` to change it "
+                             "again.", "schema": {"type": "string"}}
+LOCATION = {"description": "The URL of the created resource.", "schema": {"type": "string"}}
+# On every 401 (app.core.errors): the scheme to authenticate with.
+WWW_AUTHENTICATE = {"description": 'How to authenticate: `Bearer realm="matchready"`.', "schema": {"type": "string"}}
+
+
+def declare_write_headers(schema: dict[str, Any]) -> None:
+    """The headers of the writes' answers, declared where the service sends them: `ETag` on a success that answers
+    a resource (its body has `version`), `Location` on a 201 that created one, `Idempotent-Replayed` on the
+    successes of a POST that takes `Idempotency-Key` (a replay), `WWW-Authenticate` on every 401."""
+    components = schema.get("components", {}).get("schemas", {})
+
+    def versioned(response: dict[str, Any]) -> bool:
+        body = response.get("content", {}).get("application/json", {}).get("schema", {})
+        if "$ref" in body:
+            body = components.get(body["$ref"].rsplit("/", 1)[-1], {})
+        return "version" in body.get("properties", {})
+
+    for ops in schema["paths"].values():
+        for method, op in ops.items():
+            keyed = any(p["name"] == "Idempotency-Key" for p in op.get("parameters", []))
+            for status, response in op["responses"].items():
+                headers = response.setdefault("headers", {})
+                if status == "401":
+                    headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
+                if not status.startswith("2") or method not in ("post", "put", "patch"):
+                    continue
+                if versioned(response):
+                    headers.setdefault("ETag", WRITE_ETAG)
+                    if status == "201":
+                        headers.setdefault("Location", LOCATION)
+                if keyed and method == "post":
+                    headers.setdefault("Idempotent-Replayed", IDEMPOTENT_REPLAYED)
 TOO_MANY_REQUESTS = {
     "description": "Too many requests: the request budget is spent (or, at sign-in, too many failed attempts); "
                    "retry after `Retry-After` seconds.",
@@ -215,6 +254,7 @@ def create_app() -> FastAPI:
                         if status != "429":
                             response.setdefault("headers", {}).update(RATE_LIMIT_REFS)
                 op["responses"] = dict(sorted(op["responses"].items()))
+        declare_write_headers(schema)
         refine_document(schema)
         schema = add_links(schema)
         app.openapi_schema = schema

@@ -80,7 +80,9 @@ async def revoke_calendar_subscription(session: SessionDep, cand: CandidateDep, 
     openapi_extra={"security": []},
     dependencies=[Depends(address_budget)],  # no credentials: the client address's request budget
     responses={200: {"content": {CALENDAR: {"schema": {"type": "string"}}}, "description": "iCalendar feed.",
-                     "headers": {"ETag": {"schema": {"type": "string"}}}},
+                     "headers": {"ETag": {"schema": {"type": "string"}},
+                                 "Content-Disposition": {"description": "The file name to save the feed as.",
+                                                         "schema": {"type": "string"}}}},
                304: {"description": "Not modified since the `ETag` in `If-None-Match`."},
                **problem_responses(404, 503)},
 )

@@ -80,13 +80,17 @@ IdempotencyKeyShownOnceHeader = Annotated[str | None, Header(**_IDEMPOTENCY_KEY,
     "first is in flight, 409. " + _FORGOTTEN))]
 
 
+# On the replay of a success kept for an Idempotency-Key (declared on the successes of every POST that takes one).
+IDEMPOTENT_REPLAYED = {"description": "`true` when this is the replay of the first response to the same "
+                                      "`Idempotency-Key` and body; nothing new was created.",
+                       "schema": {"type": "string", "enum": ["true"]}}
+
+
 def shown_once_replay_headers(field: str) -> dict[str, dict[str, Any]]:
     """The OpenAPI `headers` of a response carrying a secret shown once (`field`), as replayed for a retry with
     the same Idempotency-Key (see `shown_once`)."""
     return {
-        "Idempotent-Replayed": {"description": "`true` when this is the replay of the first response to the same "
-                                               "`Idempotency-Key` and body; nothing new was created.",
-                                "schema": {"type": "string", "enum": ["true"]}},
+        "Idempotent-Replayed": IDEMPOTENT_REPLAYED,
         SECRET_WITHHELD: {"description": f"On a replay: `{field}`, the field sent as null because its secret is "
                                          "shown only in the first response.",
                           "schema": {"type": "string", "enum": [field]}},

@@ -38,6 +38,11 @@ AsOf = Annotated[SaneDate | None, Query(description="Compute as of this date (de
                                                     "and as_of give the same answer.")]
 Cycle = Annotated[int | None, Query(ge=2000, le=2100, description="Match year (default: the candidate's target).")]
 COMPUTED = problem_responses(401, 404, 422, 503)
+
+
+def _disposition(when: str) -> dict[str, Any]:
+    return {"Content-Disposition": {"description": f"{when}: the file name to save it as.",
+                                    "schema": {"type": "string"}}}
 CALENDAR = "text/calendar"
 
 
@@ -93,7 +98,8 @@ async def get_screening(cand: CandidateDep, plist: ProgramListDep, as_of: AsOf =
     "/timeline",
     response_model=TimelinePublic,
     responses={200: {"content": {CALENDAR: {"schema": {"type": "string"}}},
-                     "description": "JSON, or an iCalendar feed with `Accept: text/calendar`."}, **COMPUTED},
+                     "description": "JSON, or an iCalendar feed with `Accept: text/calendar`.",
+                     "headers": _disposition("iCalendar only")}, **COMPUTED},
 )
 async def get_timeline(request: Request, cand: CandidateDep, as_of: AsOf = None,
                        cycle: Cycle = None) -> Response:
@@ -106,8 +112,8 @@ async def get_timeline(request: Request, cand: CandidateDep, as_of: AsOf = None,
 @candidate_router.get(
     "/timeline.ics",
     response_class=Response,
-    responses={200: {"content": {CALENDAR: {"schema": {"type": "string"}}}, "description": "iCalendar feed."},
-               **COMPUTED},
+    responses={200: {"content": {CALENDAR: {"schema": {"type": "string"}}}, "description": "iCalendar feed.",
+                     "headers": _disposition("The feed")}, **COMPUTED},
 )
 async def get_timeline_ics(cand: CandidateDep, as_of: AsOf = None,
                            cycle: Cycle = None) -> Response:
@@ -154,7 +160,8 @@ def _csv(rows: list[Any]) -> bytes:
                                     "headers": {"X-Total-Count": {"description": "CSV only: candidates in all.",
                                                                   "schema": {"type": "integer"}},
                                                 "Vary": {"description": "`Accept`.",
-                                                         "schema": {"type": "string"}}}},
+                                                         "schema": {"type": "string"}},
+                                                **_disposition("CSV only")}},
                               **problem_responses(401, 403, 404, 422, 503)}, dependencies=[STAFF])
 async def get_cohort_readiness(
     request: Request,

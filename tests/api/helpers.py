@@ -355,3 +355,20 @@ def insert_event(conn: Any, org_id: str, candidate_id: str, type_: str, subject_
     insert_rows(conn, Event, dict(id=uuid.uuid4(), type=type_, occurred_at=datetime.now(UTC),
                                   organization_id=uuid.UUID(org_id), candidate_id=uuid.UUID(candidate_id),
                                   subject_type=subject_type, subject_id=uuid.uuid4(), subject_version=1))
+
+
+# ---- the document's headers ------------------------------------------------------------------------------------
+
+# Headers of HTTP itself and of every answer alike, which the document does not repeat per operation: the
+# representation's (`Content-Type`, `Content-Length`), the connection's, and the security headers every answer
+# carries (app.core.observe; the document's introduction names them). Everything else the service sends is its
+# contract: declared for the operation and status, as a generic client reads it.
+HTTP_HEADERS = frozenset({"content-type", "content-length", "date", "server", "connection", "keep-alive",
+                          "transfer-encoding", "vary", "cache-control", "x-content-type-options", "referrer-policy",
+                          "x-frame-options", "content-security-policy"})
+
+
+def undeclared_headers(response_doc: dict[str, Any], headers: Any) -> list[str]:
+    """The headers of an answer that its response in the document (`response_doc`) does not declare."""
+    names = {name.lower() for name in response_doc.get("headers", {})}
+    return sorted({name.lower() for name in headers} - names - HTTP_HEADERS)

@@ -12,7 +12,7 @@ import pytest
 
 from app.core.errors import PROBLEM_TYPES
 from app.core.idempotency import IdempotencyRecord
-from tests.api.helpers import candidate_body, field_names, problem, snapshot
+from tests.api.helpers import candidate_body, field_names, problem, snapshot, undeclared_headers
 from tests.conftest import count_rows, insert_rows, sync_engine
 
 URL = "/v1/candidates"
@@ -44,6 +44,20 @@ def test_same_key_same_body_replays_the_first_response(client, world):
     # without the key the same body is a new request
     assert _post(client, body, world.north.advisor_headers).status_code == 201
     assert count_rows("candidate") == rows + 1
+
+
+def test_a_replay_sends_only_headers_the_document_declares(client, world):
+    """The replay's `Idempotent-Replayed` is declared, like the first answer's `ETag` and `Location`."""
+    from app.main import create_app
+
+    declared = create_app().openapi()["paths"][URL]["post"]["responses"]["201"]
+    body = candidate_body()
+    first = _post(client, body, world.north.advisor_headers, "key-declared")
+    replay = _post(client, body, world.north.advisor_headers, "key-declared")
+    assert replay.headers["idempotent-replayed"] == "true"
+    for answer in (first, replay):
+        assert answer.status_code == 201 and {"etag", "location"} <= set(answer.headers), answer.headers
+        assert undeclared_headers(declared, answer.headers) == [], answer.headers
 
 
 def test_same_key_other_body_is_422(client, world):

@@ -122,3 +122,19 @@ def test_a_date_pattern_takes_exactly_the_days_before(day):
             wrong.append(d.isoformat())
         d += timedelta(days=1)
     assert not wrong, wrong[:5]
+
+
+def test_every_link_reads_only_headers_its_response_declares():
+    """A generic client following a link takes `$response.header.ETag` from the answer: the answer declares it."""
+    followed = 0
+    for path, ops in DOCUMENT["paths"].items():
+        for method, op in ops.items():
+            for status, response in op["responses"].items():
+                declared = {name.lower() for name in response.get("headers", {})}
+                for name, link in response.get("links", {}).items():
+                    for value in link["parameters"].values():
+                        if isinstance(value, str) and value.startswith("$response.header."):
+                            followed += 1
+                            header = value.removeprefix("$response.header.").lower()
+                            assert header in declared, (method, path, status, name, value)
+    assert followed > 50, followed

@@ -43,7 +43,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.feedback import NO_FEEDBACK
 
 from app.main import create_app
-from tests.api.helpers import north_objects
+from tests.api.helpers import north_objects, undeclared_headers
 from tests.conftest import _insert_world, truncate_all
 from tests.contract.external_run import SCHEMA_EXPRESSIBLE
 
@@ -108,6 +108,24 @@ def positive_data_refused_only_by_rules(ctx, response, case):  # type: ignore[no
     bad = [e for e in body.get("errors") or [] if e.get("code") in SCHEMA_EXPRESSIBLE]
     if bad:
         raise AssertionError(f"schema-valid request refused for a reason the schema could state: {bad}")
+    return None
+
+
+@schemathesis.check
+def response_headers_declared(ctx, response, case):  # type: ignore[no-untyped-def]
+    """Every header of the answer is declared for its operation and status (a link may then follow it, as
+    `$response.header.ETag`); and the ETag a success declares is sent."""
+    responses = case.operation.definition.raw.get("responses", {})
+    declared = responses.get(str(response.status_code)) or responses.get("default")
+    if declared is None:
+        return None  # an undeclared status: schemathesis' own status_code_conformance says so
+    names = {name.lower() for name in declared.get("headers", {})}
+    sent = {name.lower() for name in response.headers}
+    undeclared = undeclared_headers(declared, response.headers)
+    if undeclared:
+        raise AssertionError(f"{case.operation.label} {response.status_code} sends undeclared headers: {undeclared}")
+    if 200 <= response.status_code < 300 and "etag" in names and "etag" not in sent:
+        raise AssertionError(f"{case.operation.label} {response.status_code} declares an ETag it does not send")
     return None
 
 
