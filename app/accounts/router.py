@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Form, Query, Request, Response
 
@@ -22,6 +22,8 @@ from app.accounts.schemas import (
     PasswordChange,
     PasswordResetConfirm,
     PasswordResetRequest,
+    SessionsEnded,
+    SignInSessionPublic,
     Token,
     UserCreate,
     UserPublic,
@@ -40,7 +42,9 @@ from app.core.http import (
     shown_once,
     shown_once_replay_headers,
 )
-from app.core.pagination import Page, PageDep, page_response
+from app.core.pagination import Page, PageDep, page_json_response, page_response
+from app.core.security import Principal
+from app.core.serialization import dumps
 from app.core.throttle import client_address, throttle_of
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
@@ -80,6 +84,49 @@ async def logout(session: SessionDep, principal: PrincipalDep) -> Response:
     """End this sign-in session: its refresh tokens stop at once, its access tokens on every server within
     SESSION_CHECK_SECONDS (README). Other sessions of the user go on."""
     await sessions.logout(session, principal)
+    return Response(status_code=204)
+
+
+def _session_out(row: Any, principal: Principal) -> SignInSessionPublic:
+    return SignInSessionPublic(id=row.id, created_at=row.created_at, expires_at=row.expires_at,
+                               current=row.id == principal.session_id, version=row.version)
+
+
+@auth_router.get("/sessions", response_model=Page[SignInSessionPublic], responses=problem_responses(*LIST),
+                 dependencies=[PEOPLE])
+async def list_sessions(session: SessionDep, principal: PrincipalDep, page: PageDep) -> Response:
+    """Your sign-in sessions that still work (on other devices, in other browsers), the newest first; `current`
+    marks this one. End one you do not recognise with `DELETE`, or all but this one with
+    `POST /v1/auth/sessions/end-others` (changing your password does that too)."""
+    items, total = await sessions.list_own_sessions(session, principal, page)
+    return page_json_response(dumps([_session_out(r, principal).model_dump(mode="json") for r in items]), total, page)
+
+
+@auth_router.post("/sessions/end-others", response_model=SessionsEnded,
+                  responses=problem_responses(401, 403, 409, 413, 415, 422, 503), dependencies=[PEOPLE])
+async def end_other_sessions(session: SessionDep, principal: PrincipalDep,
+                             idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    """Sign out everywhere else: every session of yours but this one ends (refresh tokens at once, access tokens
+    on every server within SESSION_CHECK_SECONDS)."""
+    return json_response(SessionsEnded(ended=await sessions.end_other_sessions(session, principal)))
+
+
+@auth_router.get("/sessions/{session_id:uuid}", response_model=SignInSessionPublic, responses=problem_responses(*READ),
+                 dependencies=[PEOPLE])
+async def get_session(session: SessionDep, principal: PrincipalDep, session_id: uuid.UUID) -> Response:
+    """One of your live sessions, with its `ETag`; 404 once it has ended, and for anyone else's."""
+    auth = await sessions.get_own_session(session, principal, session_id)
+    return json_response(_session_out(auth, principal), etag_version=auth.version)
+
+
+@auth_router.delete("/sessions/{session_id:uuid}", status_code=204, responses=problem_responses(*DELETE),
+                    dependencies=[PEOPLE])
+async def end_session(session: SessionDep, principal: PrincipalDep, session_id: uuid.UUID,
+                      if_match: IfMatchHeader = None) -> Response:
+    """End one of your sessions (this one too: that is a logout): its refresh token stops at once, its access
+    tokens on every server within SESSION_CHECK_SECONDS."""
+    auth = await sessions.get_own_session(session, principal, session_id)
+    await sessions.end_own_session(session, principal, auth, if_match)
     return Response(status_code=204)
 
 

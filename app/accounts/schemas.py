@@ -128,6 +128,22 @@ class ApiKeyPublic(PublicModel):
     revoked_at: datetime | None
 
 
+class SignInSessionPublic(PublicModel):
+    """One of your sign-in sessions: a sign-in and the tokens renewed from it."""
+
+    id: uuid.UUID
+    created_at: datetime = Field(description="When you signed in.")
+    expires_at: datetime = Field(description="When the session ends at the latest: its refresh token stops "
+                                             "renewing then.")
+    current: bool = Field(description="True for the session of the credentials this request was sent with.")
+    version: int = Field(description="Bumped by every change; the value of the `ETag` (`\"v<version>\"`): send it "
+                                     "as `If-Match` to end the session.")
+
+
+class SessionsEnded(PublicModel):
+    ended: int = Field(description="How many sessions were ended (0 when there were no others).")
+
+
 class ApiKeyCreated(ApiKeyPublic):
     key: str | None = Field(description="The secret key. Shown only once: store it now. Null in the replay of this "
                                         "response to a retry with the same `Idempotency-Key` (`Secret-Withheld`).")

@@ -1,4 +1,5 @@
-"""Sign-in sessions: the password and refresh-token grants, logout, and ending a user's sessions.
+"""Sign-in sessions: the password and refresh-token grants, logout, a person's own sessions (listed, ended one by
+one or all but the current one), and ending a user's sessions.
 
 A sign-in makes an `auth_session` (the refresh token *family*) and its first refresh token. Each use of a refresh
 token spends it and issues the next one of the family with a new access token; presenting a spent one again means
@@ -12,6 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,9 +23,11 @@ from sqlmodel import col
 from app.accounts.models import AuthSession, RefreshToken, User
 from app.accounts.principal import forget_sessions
 from app.core.config import get_settings
+from app.core.crud import fetch_page, update_versioned
 from app.core.db import utcnow
-from app.core.errors import InvalidGrant, Unauthorized, ValidationFailed, field_error
+from app.core.errors import InvalidGrant, NotFound, Unauthorized, ValidationFailed, field_error
 from app.core.observe import current_origin
+from app.core.pagination import PageParams
 from app.core.security import (
     Actor,
     Principal,
@@ -153,13 +157,60 @@ async def logout(session: AsyncSession, principal: Principal) -> None:
         forget_sessions([principal.user_id])
 
 
-async def end_sessions(session: AsyncSession, user_id: uuid.UUID, *, keep: uuid.UUID | None = None) -> None:
+async def end_sessions(session: AsyncSession, user_id: uuid.UUID, *, keep: uuid.UUID | None = None) -> int:
     """Revoke the user's live sessions but `keep` (flushed, not committed; the caller commits and then calls
-    `forget_sessions`). Their refresh tokens stop at once; their access tokens within SESSION_CHECK_SECONDS."""
+    `forget_sessions`). Their refresh tokens stop at once; their access tokens within SESSION_CHECK_SECONDS.
+    Returns how many were ended."""
     now = utcnow()
     live = (await session.execute(select(AuthSession).where(col(AuthSession.user_id) == user_id,
                                                             col(AuthSession.revoked_at).is_(None)))).scalars().all()
+    ended = 0
     for auth in live:
-        if auth.id != keep:
+        if auth.id != keep and auth.expires_at > now:
             auth.revoked_at = now
+            ended += 1
+        elif auth.id != keep:
+            auth.revoked_at = now  # expired already: marked all the same, not counted
     await session.flush()
+    return ended
+
+
+# ---- a person's own sessions ---------------------------------------------------------------------------------
+
+def _own_live(principal: Principal) -> list[Any]:
+    """The caller's sessions that still work: not ended, not expired."""
+    return [col(AuthSession.user_id) == principal.user_id, col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.expires_at) > utcnow()]
+
+
+async def list_own_sessions(session: AsyncSession, principal: Principal, page: PageParams) -> tuple[list[Any], int]:
+    """The caller's live sessions, the newest sign-in first."""
+    return await fetch_page(session, AuthSession, _own_live(principal),
+                            [col(AuthSession.created_at).desc(), col(AuthSession.id).desc()], page)
+
+
+async def get_own_session(session: AsyncSession, principal: Principal, session_id: uuid.UUID) -> AuthSession:
+    """One of the caller's live sessions; 404 for anyone else's, and for one that has ended."""
+    auth = (await session.execute(select(AuthSession).where(col(AuthSession.id) == session_id,
+                                                            *_own_live(principal)))).scalars().first()
+    if auth is None:
+        raise NotFound("No live session of yours has this id.")
+    return auth
+
+
+async def end_own_session(session: AsyncSession, principal: Principal, auth: AuthSession,
+                          if_match: str | None) -> None:
+    """End one of the caller's sessions (the current one too: that is a logout): its refresh tokens stop at once,
+    its access tokens within SESSION_CHECK_SECONDS."""
+    await update_versioned(session, auth, {"revoked_at": utcnow()}, if_match)
+    await session.commit()
+    forget_sessions([auth.user_id])
+
+
+async def end_other_sessions(session: AsyncSession, principal: Principal) -> int:
+    """End every live session of the caller's but the one these credentials belong to; how many were ended."""
+    assert principal.user_id is not None  # people only (the route says so)
+    ended = await end_sessions(session, principal.user_id, keep=principal.session_id)
+    await session.commit()
+    forget_sessions([principal.user_id])
+    return ended

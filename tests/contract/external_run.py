@@ -45,7 +45,8 @@ SCHEMA_EXPRESSIBLE = set(get_args(ErrorType)) - {"value_error", "assertion_error
 
 def config_text(advisor: str, admin: str, spare: str) -> str:
     """The pipeline's configuration: credentials per operation (an organization's advisor; the admin for the
-    organization and user functions; a spare session for logout, which ends the session it is sent with), the
+    organization and user functions; a spare session for logout and the functions on one's own sessions, which
+    end the session they are sent with or the others), the
     documented preconditions, and stateful sequences over the links the service serves (not those schemathesis
     would guess from field names)."""
     return f"""\
@@ -60,7 +61,7 @@ include-tag = "users"
 headers = {{ Authorization = "Bearer {admin}" }}
 
 [[operations]]
-include-path = "/v1/auth/logout"
+include-path-regex = "^/v1/auth/(logout|sessions)"
 headers = {{ Authorization = "Bearer {spare}" }}
 
 [checks.positive_data_acceptance]
