@@ -284,6 +284,7 @@ class NorthObjects:
     ids: dict[str, str]
     other_ids: dict[str, str]
     known_email: str
+    session_headers: dict[str, str]  # the bearer of the second advisor's session (`session_id`): its owner's
 
 
 @cache
@@ -328,9 +329,14 @@ def north_objects(client: Any, world: World, *, external_id: str, password: str)
         insert_rows(conn, User, dict(id=user_id, email=known_email, full_name="Second Advisor",
                                      password_hash=_password_hash(password), role="advisor",
                                      organization_id=uuid.UUID(world.north.org_id)))
+    # a sign-in session of that advisor's: someone else's to every caller of the matrix
+    signed_in = client.post("/v1/auth/token", data={"username": known_email, "password": password})
+    assert signed_in.status_code == 200, signed_in.text
     with sync_engine().connect() as conn:
         event_id = conn.execute(text("SELECT id FROM event WHERE candidate_id = :c ORDER BY seq LIMIT 1"),
                                 {"c": _uid(uuid.UUID(world.north.candidate_id))}).scalar_one()
+        session_id = conn.execute(text("SELECT id FROM auth_session WHERE user_id = :u"),
+                                  {"u": _uid(user_id)}).scalar_one()
     # a webhook endpoint whose receiver refuses connections at once, and the delivery of its test ping
     org = world.north.org_id
     endpoint, _ = create(client, f"/v1/organizations/{org}/webhook-endpoints", {"url": CLOSED_URL}, h)
@@ -345,8 +351,10 @@ def north_objects(client: Any, world: World, *, external_id: str, password: str)
     common = {"event_id": str(uuid.UUID(str(event_id))), "program_id": program["id"], "organization_id": org,
               "invitation_id": invitation["id"],
               "api_key_id": key["id"], "user_id": str(user_id), "external_id": external_id,
-              "endpoint_id": endpoint["id"], "delivery_id": ping["id"], "import_id": imported.json()["id"]}
-    return NorthObjects(ids={**ids, **common}, other_ids={**other_ids, **common}, known_email=known_email)
+              "endpoint_id": endpoint["id"], "delivery_id": ping["id"], "import_id": imported.json()["id"],
+              "session_id": str(uuid.UUID(str(session_id)))}
+    return NorthObjects(ids={**ids, **common}, other_ids={**other_ids, **common}, known_email=known_email,
+                        session_headers={"Authorization": f"Bearer {signed_in.json()['access_token']}"})
 
 
 def insert_event(conn: Any, org_id: str, candidate_id: str, type_: str, subject_type: str) -> None:

@@ -56,6 +56,7 @@ class Rule:
     ok_status: dict[str, int] = field(default_factory=dict)
     body: Callable[[Ctx, str], Any] | None = None
     form: bool = False
+    if_match: str | None = None  # sent as it is, for a resource only its owner may read (no ETag to fetch)
 
     def expected(self, principal: str, success: frozenset[int]) -> frozenset[int]:
         if principal in self.other:
@@ -99,6 +100,13 @@ OPERATIONS: dict[str, Rule] = {
     "auth-who-am-i": EVERYONE,
     # a bearer token ends its own session; API keys do not sign in
     "auth-logout": Rule(ok=(ADMIN, N_ADV, N_CAND, S_ADV, S_CAND), forbidden=(N_KEY, S_KEY)),
+    # one's own sessions; the session in the path is another person's (north's second advisor's): 404 to everyone
+    "auth-list-sessions": Rule(ok=(ADMIN, N_ADV, N_CAND, S_ADV, S_CAND), forbidden=(N_KEY, S_KEY)),
+    "auth-end-other-sessions": Rule(ok=(ADMIN, N_ADV, N_CAND, S_ADV, S_CAND), forbidden=(N_KEY, S_KEY)),
+    "auth-get-session": Rule(ok=(ADMIN, N_ADV, N_CAND, S_ADV, S_CAND), forbidden=(N_KEY, S_KEY),
+                             ok_status={p: 404 for p in (ADMIN, N_ADV, N_CAND, S_ADV, S_CAND)}),
+    "auth-end-session": Rule(ok=(ADMIN, N_ADV, N_CAND, S_ADV, S_CAND), forbidden=(N_KEY, S_KEY),
+                             ok_status={p: 404 for p in (ADMIN, N_ADV, N_CAND, S_ADV, S_CAND)}, if_match="*"),
     # the world's people sign in with a password the matrix does not know: past access control, the 403 of a
     # wrong current password (`current_password_incorrect`), not an API key's 403 for a function it may not use
     "auth-change-password": Rule(ok=(ADMIN, N_ADV, N_CAND, S_ADV, S_CAND), forbidden=(N_KEY, S_KEY),
@@ -381,7 +389,9 @@ def request_for(client: Any, op: Op, rule: Rule, ctx: Ctx, principal: str) -> An
     params = {p["name"]: _value_for(p["schema"]) for p in op.spec.get("parameters", [])
               if p["in"] == "query" and p.get("required")}
     headers = dict(headers_of(ctx, principal))
-    if op.method in ("patch", "delete"):
+    if op.method in ("patch", "delete") and rule.if_match is not None:
+        headers["If-Match"] = rule.if_match
+    elif op.method in ("patch", "delete"):
         # the current ETag, so that only access control can refuse the call
         r = client.get(path, headers=ctx.world.admin_headers)
         assert r.status_code == 200, f"{op.label}: cannot read {path} as admin: {r.text}"
