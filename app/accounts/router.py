@@ -80,7 +80,8 @@ async def issue_token(
 
 
 @auth_router.post("/logout", status_code=204, responses=problem_responses(401, 403, 503), dependencies=[PEOPLE])
-async def logout(session: SessionDep, principal: PrincipalDep) -> Response:
+async def logout(session: SessionDep, principal: PrincipalDep, idempotency_key: IdempotencyKeyHeader = None
+                 ) -> Response:
     """End this sign-in session: its refresh tokens stop at once, its access tokens on every server within
     SESSION_CHECK_SECONDS (README). Other sessions of the user go on."""
     await sessions.logout(session, principal)
@@ -145,7 +146,7 @@ _PASSWORD_PROBLEMS[403] = {**_PASSWORD_PROBLEMS[403], "description": (
 
 @auth_router.post("/password", status_code=204, responses=_PASSWORD_PROBLEMS, dependencies=[PEOPLE])
 async def change_password(session: SessionDep, principal: PrincipalDep, body: PasswordChange,
-                          request: Request) -> Response:
+                          request: Request, idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Change your password, giving the current one. Your other sessions end (this one goes on). A wrong current
     password is a 403 (`current_password_incorrect`) and counts as a failed sign-in of your account: after too
     many, this answers 429 like sign-in does."""

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.accounts.principal import PrincipalDep
 from app.core.errors import AppError, BadRequest, ValidationFailed, problem_responses
-from app.core.http import JSON, accepts, json_response
+from app.core.http import JSON, IdempotencyKeyHeader, accepts, json_response
 from app.matching.errors import MatchInputError
 from app.matching.schemas import MatchRequest, MatchResponse, parse_request_json
 from app.matching.service import run_from_dict
@@ -41,7 +41,8 @@ def _run(body: bytes) -> dict[str, Any]:
         "schema": {"$ref": "#/components/schemas/MatchRequest"}}}}},
 )
 @accepts(JSON, limit_setting="max_simulation_body_bytes")
-async def run_match_simulation(request: Request, _: PrincipalDep) -> Response:
+async def run_match_simulation(request: Request, _: PrincipalDep, idempotency_key: IdempotencyKeyHeader = None
+                               ) -> Response:
     """Run an NRMP-style Match (applicant-proposing deferred acceptance with couples, Roth-Peranson style).
 
     Every applicant gets an assignment or null; every program its matched applicants and unfilled positions; the

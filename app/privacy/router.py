@@ -11,7 +11,7 @@ from app.accounts.principal import PEOPLE, PrincipalDep
 from app.candidates.deps import CandidateDep
 from app.core.db import SessionDep
 from app.core.errors import READ, problem_responses
-from app.core.http import json_response
+from app.core.http import IdempotencyKeyHeader, json_response
 from app.core.types import PublicModel
 from app.privacy import erasure, service
 
@@ -55,7 +55,8 @@ class ErasureReceipt(PublicModel):
                  "description": "`no-store`.", "schema": {"type": "string"}}}}, **problem_responses(401, 403, 404, 422,
                                                                                                    503)},
              dependencies=[PEOPLE])  # erasure is decided by people: the advisor, an admin, or the candidate
-async def erase_candidate(session: SessionDep, principal: PrincipalDep, cand: CandidateDep) -> Response:
+async def erase_candidate(session: SessionDep, principal: PrincipalDep, cand: CandidateDep,
+                          idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """The right to erasure: the candidate's record and account are deleted, with every copy of their personal
     data (name, email, date of birth, USMLE ID, external id) the service kept — in the change feed's events,
     import items and every remembered Idempotency-Key response that carries it, whoever sent the request. Audit

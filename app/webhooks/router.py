@@ -10,6 +10,7 @@ from app.accounts.principal import STAFF
 from app.core.db import SessionDep
 from app.core.errors import DELETE, LIST, READ, UPDATE, WRITE_BODY, problem_responses
 from app.core.http import (
+    IdempotencyKeyHeader,
     IdempotencyKeyShownOnceHeader,
     IfMatchHeader,
     json_response,
@@ -126,7 +127,8 @@ async def rotate_webhook_secret(session: SessionDep, ep: WebhookEndpointDep,
 @router.post("/{endpoint_id}/test", status_code=201, response_model=WebhookDeliveryPublic,
              responses=_ok("The delivery of the ping, with the outcome of its first attempt.", 401, 403, 404, 422, 503,
                            status=201, location=True))
-async def test_webhook_endpoint(session: SessionDep, ep: WebhookEndpointDep) -> Response:
+async def test_webhook_endpoint(session: SessionDep, ep: WebhookEndpointDep,
+                                idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Send a `webhook.test` ping now, signed like every delivery, and answer with its delivery (the receiver's
     status, or why there was none). Works on a disabled endpoint too, to check a receiver before enabling it."""
     return _delivery(ep, await service.send_test(session, ep), 201, location=True)
@@ -154,7 +156,8 @@ async def get_webhook_delivery(session: SessionDep, ep: WebhookEndpointDep, deli
 @router.post("/{endpoint_id}/deliveries/{delivery_id}/retry", status_code=202, response_model=WebhookDeliveryPublic,
              responses=_ok("Queued again; the worker sends it at once (while the endpoint is enabled).",
                            401, 403, 404, 422, 503, status=202))
-async def retry_webhook_delivery(session: SessionDep, ep: WebhookEndpointDep, delivery_id: uuid.UUID) -> Response:
+async def retry_webhook_delivery(session: SessionDep, ep: WebhookEndpointDep, delivery_id: uuid.UUID,
+                                 idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Send the delivery again now, whatever its state, with a fresh retry schedule. It carries the same
     `webhook-id`, so a receiver that already has it can ignore it."""
     return _delivery(ep, await service.retry_delivery(session, ep, delivery_id), 202)

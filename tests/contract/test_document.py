@@ -138,3 +138,24 @@ def test_every_link_reads_only_headers_its_response_declares():
                             header = value.removeprefix("$response.header.").lower()
                             assert header in declared, (method, path, status, name, value)
     assert followed > 50, followed
+
+
+def test_every_post_that_honours_an_idempotency_key_declares_it():
+    """RequestGuard keys every signed-in POST whose route does not say otherwise (`accepts(idempotent=False)`):
+    each declares the header, whose replay answers `Idempotent-Replayed`."""
+    from fastapi.routing import APIRoute
+
+    from app.core.http import DEFAULT_BODY
+
+    app = create_app()
+    keyed = []
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or "POST" not in route.methods or not route.path.startswith("/v1/"):
+            continue
+        op = DOCUMENT["paths"][route.path_format]["post"]
+        if op.get("security") == [] or not getattr(route.endpoint, "__body_policy__", DEFAULT_BODY).idempotent:
+            continue  # public (no caller to key by), or not keyed
+        keyed.append(route.path_format)
+        assert any(p["name"] == "Idempotency-Key" for p in op.get("parameters", [])), route.path_format
+        assert all("Idempotent-Replayed" in r["headers"] for s, r in op["responses"].items() if s.startswith("2"))
+    assert len(keyed) > 20, keyed
