@@ -117,6 +117,8 @@ def declare_write_headers(schema: dict[str, Any]) -> None:
                         headers.setdefault("Location", LOCATION)
                 if keyed and method == "post":
                     headers.setdefault("Idempotent-Replayed", IDEMPOTENT_REPLAYED)
+
+
 TOO_MANY_REQUESTS = {
     "description": "Too many requests: the request budget is spent (or, at sign-in, too many failed attempts); "
                    "retry after `Retry-After` seconds.",
@@ -222,6 +224,7 @@ def create_app() -> FastAPI:
         schema["components"]["headers"] = {REQUEST_ID_HEADER: REQUEST_ID, **RATE_LIMIT_HEADERS}
         unknown_query = problem_responses(422)[422]
         slow_body = problem_responses(408)[408]
+        key_conflict = problem_responses(409)[409]
         for path, ops in schema["paths"].items():
             for method, op in ops.items():
                 if path.startswith("/v1/") and path != "/v1/auth/token":
@@ -231,6 +234,8 @@ def create_app() -> FastAPI:
                 op["responses"].setdefault("422", unknown_query)  # any operation: an unknown query parameter
                 if method in ("post", "put", "patch"):  # a body that stalls (RequestGuard)
                     op["responses"].setdefault("408", slow_body)
+                if method == "post" and any(p["name"] == "Idempotency-Key" for p in op.get("parameters", [])):
+                    op["responses"].setdefault("409", key_conflict)  # its key in flight, or its record deleted since
                 if "428" in op["responses"]:  # If-Match is required here: its absence is the declared 428
                     for param in op.get("parameters", []):
                         if param["name"] == "If-Match":
